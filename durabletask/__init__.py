@@ -1,0 +1,1 @@
+"""Durable Task SDK for Python."""

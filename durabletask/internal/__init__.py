@@ -1,0 +1,1 @@
+"""Internal modules of the Durable Task SDK (protocol bindings, replay engine, helpers)."""
