@@ -1,0 +1,1 @@
+"""Fake Durable Task sidecar: in-memory TaskHubSidecarService with a virtual clock."""

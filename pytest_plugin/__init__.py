@@ -1,0 +1,1 @@
+"""pytest plugin for Durable Task workflow tests (import package durabletask_pytest)."""
