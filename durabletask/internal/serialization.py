@@ -1,0 +1,304 @@
+"""JSON codec for user payloads (inputs, outputs, event data, custom status).
+
+Wire format: plain JSON. Custom objects (dataclasses, named tuples, plain classes, SimpleNamespace) are written
+as JSON objects carrying the marker key ``"__durabletask_autoobject__": true``, the format the Durable Task
+Python SDK has always used for custom objects; the published package still reads it (as a SimpleNamespace) and
+we read its plain-JSON output too. Without a target type, a marked object decodes as an :class:`AutoObject`
+(attribute *and* item access); with a target type (``return_type=``, ``data_type=``, ``expected_type=`` or a
+function annotation) the value is rebuilt as that type.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import inspect
+import json
+import typing
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import SimpleNamespace, UnionType
+from typing import Any
+
+AUTO_SERIALIZED = "__durabletask_autoobject__"
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+class AutoObject(SimpleNamespace):
+    """A decoded custom object: attributes for fields, plus read-only mapping access (``obj["field"]``)."""
+
+    def __getitem__(self, key: str) -> Any:
+        return self.__dict__[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.__dict__
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.__dict__)
+
+    def __len__(self) -> int:
+        return len(self.__dict__)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Field value or ``default``."""
+        return self.__dict__.get(key, default)
+
+    def keys(self) -> Any:
+        """Field names."""
+        return self.__dict__.keys()
+
+    def values(self) -> Any:
+        """Field values."""
+        return self.__dict__.values()
+
+    def items(self) -> Any:
+        """(name, value) pairs."""
+        return self.__dict__.items()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return self.__dict__ == dict(other)
+        if isinstance(other, SimpleNamespace):
+            return self.__dict__ == other.__dict__
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _is_namedtuple(o: Any) -> bool:
+    return isinstance(o, tuple) and hasattr(type(o), "_fields") and hasattr(o, "_asdict")
+
+
+def _marked(fields: dict[str, Any]) -> dict[str, Any]:
+    out = {k: _prepare(v) for k, v in fields.items()}
+    out[AUTO_SERIALIZED] = True
+    return out
+
+
+def _prepare(o: Any) -> Any:
+    """Rewrite values the JSON encoder would mangle (named tuples become arrays) into marked objects."""
+    t = type(o)
+    if t in _SCALARS:
+        return o
+    if t is list:
+        return [_prepare(v) for v in o]
+    if t is dict:
+        return {k: _prepare(v) for k, v in o.items()}
+    if _is_namedtuple(o):
+        return _marked(o._asdict())
+    if t is tuple:
+        return [_prepare(v) for v in o]
+    return o
+
+
+def _encode_custom(o: Any) -> Any:
+    hook = getattr(type(o), "to_json", None)
+    if callable(hook):
+        return _prepare(hook(o))
+    if isinstance(o, enum.Enum):
+        return _prepare(o.value)
+    if isinstance(o, AutoObject | SimpleNamespace):
+        return _marked(dict(vars(o)))
+    if dataclasses.is_dataclass(o) and not isinstance(o, type):
+        return _marked({f.name: getattr(o, f.name) for f in dataclasses.fields(o)})
+    if isinstance(o, (set, frozenset)):
+        return [_prepare(v) for v in o]
+    if hasattr(o, "__dict__") and not isinstance(o, type) and not callable(o):
+        return _marked(dict(vars(o)))
+    raise TypeError(f"Object of type '{type(o).__name__}' is not JSON serializable")
+
+
+_ENCODER = json.JSONEncoder(default=_encode_custom)
+
+
+def to_json(obj: Any) -> str:
+    """Serialize a value to a JSON string (custom objects become marked JSON objects)."""
+    try:
+        return _ENCODER.encode(_prepare(obj))
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"Failed to serialize a value of type '{type(obj).__name__}' to JSON: {e}") from e
+
+
+def _object_hook(d: dict[str, Any]) -> Any:
+    if d.pop(AUTO_SERIALIZED, False):
+        return AutoObject(**d)
+    return d
+
+
+def _strip_hook(d: dict[str, Any]) -> dict[str, Any]:
+    d.pop(AUTO_SERIALIZED, None)
+    return d
+
+
+_DECODER = json.JSONDecoder(object_hook=_object_hook)
+_PLAIN_DECODER = json.JSONDecoder(object_hook=_strip_hook)
+
+
+def from_json(data: str | bytes, expected_type: Any = None) -> Any:
+    """Deserialize JSON; rebuild ``expected_type`` when given (best effort: falls back to the raw value)."""
+    text = data.decode() if isinstance(data, bytes | bytearray) else data
+    if expected_type is None or expected_type is Any:
+        return _DECODER.decode(text)
+    raw = _PLAIN_DECODER.decode(text)
+    try:
+        return coerce(raw, expected_type)
+    except Exception:
+        return _DECODER.decode(text)
+
+
+def serialize(value: Any) -> str | None:
+    """Serialize a payload; ``None`` stays ``None`` (no payload)."""
+    return None if value is None else to_json(value)
+
+
+def deserialize(data: str | None, expected_type: Any = None) -> Any:
+    """Deserialize a payload; absent or empty payloads give ``None``."""
+    if data is None or data == "":
+        return None
+    return from_json(data, expected_type)
+
+
+# ------------------------------------------------------------------------------ typed reconstruction
+
+
+def _fields_of(value: Any) -> dict[str, Any] | None:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, SimpleNamespace):
+        return dict(vars(value))
+    return None
+
+
+def _type_hints(cls: Any) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(cls)
+    except Exception:
+        return dict(getattr(cls, "__annotations__", {}))
+
+
+def coerce(value: Any, expected_type: Any) -> Any:
+    """Rebuild an already-parsed JSON value as ``expected_type`` (recursing through generic hints)."""
+    if value is None or expected_type is None or expected_type is Any:
+        return value
+    origin = typing.get_origin(expected_type)
+    if origin is not None:
+        return _coerce_generic(value, expected_type, origin)
+    if not isinstance(expected_type, type):
+        return value
+    if isinstance(value, expected_type) and not isinstance(value, SimpleNamespace | dict):
+        return value
+    hook = getattr(expected_type, "from_json", None)
+    if callable(hook):
+        return hook(value)
+    if issubclass(expected_type, enum.Enum):
+        return expected_type(value)
+    fields = _fields_of(value)
+    if dataclasses.is_dataclass(expected_type) and fields is not None:
+        hints = _type_hints(expected_type)
+        kwargs = {f.name: coerce(fields[f.name], hints.get(f.name)) for f in dataclasses.fields(expected_type)
+                  if f.init and f.name in fields}
+        return expected_type(**kwargs)
+    if issubclass(expected_type, tuple) and hasattr(expected_type, "_fields"):
+        hints = _type_hints(expected_type)
+        if fields is not None:
+            return expected_type(**{k: coerce(v, hints.get(k)) for k, v in fields.items()
+                                    if k in expected_type._fields})
+        if isinstance(value, list):
+            return expected_type(*value)
+    if isinstance(value, expected_type):
+        return value
+    if fields is not None and _is_plain_class(expected_type):
+        hints = _type_hints(expected_type)
+        obj = expected_type.__new__(expected_type)
+        obj.__dict__.update({k: coerce(v, hints.get(k)) for k, v in fields.items()})
+        return obj
+    return expected_type(value)
+
+
+def _coerce_generic(value: Any, expected_type: Any, origin: Any) -> Any:
+    args = typing.get_args(expected_type)
+    if origin is typing.Union or origin is UnionType:
+        members = [a for a in args if a is not type(None)]
+        if len(members) == 1:
+            return coerce(value, members[0])
+        return value
+    if origin in (list, Sequence, set, frozenset) and isinstance(value, list):
+        elem = args[0] if args else None
+        items = [coerce(v, elem) for v in value]
+        return origin(items) if origin in (set, frozenset) else items
+    if origin in (dict, Mapping) and isinstance(value, dict):
+        val_type = args[1] if len(args) == 2 else None
+        return {k: coerce(v, val_type) for k, v in value.items()}
+    if origin is tuple and isinstance(value, list):
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(coerce(v, args[0]) for v in value)
+        if args and len(args) == len(value):
+            return tuple(coerce(v, t) for v, t in zip(value, args))
+        return tuple(value)
+    return value
+
+
+def _is_plain_class(cls: type) -> bool:
+    return (cls.__module__ not in ("builtins", "typing", "collections", "datetime", "decimal")
+            and not issubclass(cls, BaseException))
+
+
+def is_reconstructable(hint: Any) -> bool:
+    """True for annotations worth rebuilding from JSON: user classes, dataclasses, named tuples, enums, and
+    Optional / list / dict / tuple hints wrapping them. Builtins and unknown annotations are left alone."""
+    origin = typing.get_origin(hint)
+    if origin is not None:
+        return any(is_reconstructable(a) for a in typing.get_args(hint) if a is not type(None) and a is not Ellipsis)
+    if not isinstance(hint, type):
+        return False
+    if dataclasses.is_dataclass(hint) or callable(getattr(hint, "from_json", None)):
+        return True
+    if issubclass(hint, enum.Enum) or (issubclass(hint, tuple) and hasattr(hint, "_fields")):
+        return True
+    return _is_plain_class(hint) and not issubclass(hint, (SimpleNamespace, Mapping))
+
+
+# ------------------------------------------------------------------------------------ type discovery
+
+_NO_TYPE: Any = None
+
+
+@functools.lru_cache(maxsize=4096)
+def _signature_types(fn: Callable[..., Any]) -> tuple[Any, Any]:
+    """(input annotation, return annotation) of a ``(ctx, input)`` function, reconstructable ones only."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return _NO_TYPE, _NO_TYPE
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:
+        hints = {}
+    params = [p for p in sig.parameters.values()
+              if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    input_type = _NO_TYPE
+    if len(params) >= 2:
+        hint = hints.get(params[1].name, params[1].annotation)
+        if hint is not inspect.Parameter.empty and is_reconstructable(hint):
+            input_type = hint
+    ret = hints.get("return", sig.return_annotation)
+    output_type = ret if ret is not inspect.Signature.empty and is_reconstructable(ret) else _NO_TYPE
+    return input_type, output_type
+
+
+def input_type_of(fn: Callable[..., Any]) -> Any:
+    """Annotated type of the input parameter of an orchestrator or activity, if reconstructable."""
+    try:
+        return _signature_types(fn)[0]
+    except TypeError:  # unhashable callable
+        return _NO_TYPE
+
+
+def output_type_of(fn: Callable[..., Any]) -> Any:
+    """Annotated return type of an activity, if reconstructable (generators have none)."""
+    try:
+        ret = _signature_types(fn)[1]
+    except TypeError:
+        return _NO_TYPE
+    return ret

@@ -1,0 +1,227 @@
+"""The worker's engine room: the GetWorkItems stream loop, reconnects, and dispatch to a thread pool.
+
+One background thread reads the work-item stream; orchestrator and activity work items run on a shared
+thread pool and are answered with their completion token. ``stop()`` cancels the stream call, so an idle
+worker stops at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+import grpc
+
+from durabletask.internal import helpers
+from durabletask.internal import orchestrator_service_pb2 as pb
+from durabletask.internal import orchestrator_service_pb2_grpc as stubs
+from durabletask.internal.activity_executor import AsyncRunner, execute_activity
+from durabletask.internal.registry import Registry
+from durabletask.internal.replay import OrchestrationExecutor
+
+_RETRYABLE_CODES = frozenset((grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL,
+                              grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                              grpc.StatusCode.ABORTED))
+_COMPLETION_TIMEOUT_SECONDS = 30.0
+_COMPLETION_ATTEMPTS = 3
+
+
+class WorkerRuntime:
+    """Connects to the sidecar, streams work items and dispatches them until stopped."""
+
+    def __init__(self, registry: Registry, channel_factory: Callable[[], grpc.Channel], logger: logging.Logger,
+                 max_orchestrations: int, max_activities: int, max_threads: int,
+                 maximum_timer_interval: timedelta | None,
+                 reconnect_backoff: tuple[float, float] = (0.05, 2.0)) -> None:
+        self._registry = registry
+        self._channel_factory = channel_factory
+        self._logger = logger
+        self._max_orchestrations = max_orchestrations
+        self._max_activities = max_activities
+        self._max_threads = max_threads
+        self._maximum_timer_interval = maximum_timer_interval
+        self._backoff_initial, self._backoff_cap = reconnect_backoff
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._stream: Any = None
+        self._thread: threading.Thread | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._channel: grpc.Channel | None = None
+        self._stub: stubs.TaskHubSidecarServiceStub | None = None
+        self._async_runner = AsyncRunner()
+        self._in_flight = 0
+        self._idle = threading.Condition(self._lock)
+        self.connected = threading.Event()
+
+    # --------------------------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        """Start the stream thread (returns at once; connecting happens in the background)."""
+        self._stopping.clear()
+        self._pool = ThreadPoolExecutor(max_workers=self._max_threads, thread_name_prefix="durabletask-work")
+        self._channel = self._channel_factory()
+        self._stub = stubs.TaskHubSidecarServiceStub(self._channel)
+        self._thread = threading.Thread(target=self._run, name="durabletask-worker-stream", daemon=True)
+        self._thread.start()
+
+    def stop(self, grace_seconds: float = 5.0) -> None:
+        """Cancel the stream, let in-flight work finish (up to ``grace_seconds``), then close the channel."""
+        self._stopping.set()
+        with self._lock:
+            stream = self._stream
+        if stream is not None:
+            stream.cancel()
+        if self._thread is not None:
+            self._thread.join(timeout=grace_seconds)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + grace_seconds
+        with self._idle:
+            while self._in_flight > 0:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._logger.warning("Stopping with %d work item(s) still running.", self._in_flight)
+                    break
+                self._idle.wait(remaining)
+        self._async_runner.close()
+        if self._channel is not None:
+            self._channel.close()
+        self.connected.clear()
+
+    # ------------------------------------------------------------------------------- stream loop
+
+    def _run(self) -> None:
+        delay = self._backoff_initial
+        request = pb.GetWorkItemsRequest(maxConcurrentOrchestrationWorkItems=self._max_orchestrations,
+                                         maxConcurrentActivityWorkItems=self._max_activities)
+        while not self._stopping.is_set():
+            assert self._stub is not None
+            received_any = False
+            try:
+                stream = self._stub.GetWorkItems(request)
+                with self._lock:
+                    self._stream = stream
+                if self._stopping.is_set():
+                    stream.cancel()
+                    break
+                for work_item in stream:
+                    if not received_any:
+                        received_any = True
+                        self.connected.set()
+                        delay = self._backoff_initial
+                    self._dispatch(work_item)
+                self._logger.info("The work item stream was closed by the sidecar; reconnecting.")
+            except grpc.RpcError as err:
+                code = err.code() if hasattr(err, "code") else None  # type: ignore[attr-defined]
+                if self._stopping.is_set() or code == grpc.StatusCode.CANCELLED and self._stopping.is_set():
+                    break
+                self._logger.log(logging.DEBUG if code == grpc.StatusCode.UNAVAILABLE else logging.WARNING,
+                                 "Work item stream error (%s); reconnecting in %.2fs.", code, delay)
+            except Exception:  # keep the worker alive whatever the cause
+                if self._stopping.is_set():
+                    break
+                self._logger.exception("Unexpected error in the work item stream; reconnecting in %.2fs.", delay)
+            finally:
+                with self._lock:
+                    self._stream = None
+            self.connected.clear()
+            if received_any:
+                delay = self._backoff_initial
+            if self._stopping.wait(delay):
+                break
+            delay = min(delay * 2, self._backoff_cap)
+
+    def _dispatch(self, work_item: pb.WorkItem) -> None:
+        kind = work_item.WhichOneof("request")
+        if kind == "orchestratorRequest":
+            self._submit(self._run_orchestrator, work_item.orchestratorRequest, work_item.completionToken)
+        elif kind == "activityRequest":
+            self._submit(self._run_activity, work_item.activityRequest, work_item.completionToken)
+        elif kind == "healthPing":
+            return
+        else:
+            self._logger.warning("Ignoring unsupported work item type '%s'.", kind)
+
+    def _submit(self, fn: Callable[[Any, str], None], request: Any, token: str) -> None:
+        assert self._pool is not None
+        with self._lock:
+            self._in_flight += 1
+        try:
+            self._pool.submit(self._guarded, fn, request, token)
+        except RuntimeError:  # pool already shut down: the sidecar will dispatch the item again
+            self._done()
+
+    def _guarded(self, fn: Callable[[Any, str], None], request: Any, token: str) -> None:
+        try:
+            fn(request, token)
+        except Exception:
+            self._logger.exception("Unexpected error while processing a work item.")
+        finally:
+            self._done()
+
+    def _done(self) -> None:
+        with self._idle:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.notify_all()
+
+    # ---------------------------------------------------------------------------- work item kinds
+
+    def _run_orchestrator(self, req: pb.OrchestratorRequest, token: str) -> None:
+        executor = OrchestrationExecutor(self._registry, self._maximum_timer_interval)
+        try:
+            result = executor.execute(req.instanceId, req.pastEvents, req.newEvents)
+        except Exception as ex:  # engine failure: fail the orchestration rather than leave it hanging
+            self._logger.exception("Error executing orchestration '%s'.", req.instanceId)
+            action = helpers.new_complete_orchestration_action(-1, pb.ORCHESTRATION_STATUS_FAILED, None,
+                                                               helpers.new_failure_details(ex))
+            response = pb.OrchestratorResponse(instanceId=req.instanceId, actions=[action], completionToken=token)
+            self._call(lambda stub: stub.CompleteOrchestratorTask, response, "CompleteOrchestratorTask")
+            return
+        if result.abandon:
+            self._logger.debug("Abandoning orchestration work item for '%s' (version rejected).", req.instanceId)
+            self._call(lambda stub: stub.AbandonTaskOrchestratorWorkItem,
+                       pb.AbandonOrchestrationTaskRequest(completionToken=token), "AbandonTaskOrchestratorWorkItem")
+            return
+        response = pb.OrchestratorResponse(instanceId=req.instanceId, actions=result.actions, completionToken=token,
+                                           customStatus=helpers.get_string_value(result.encoded_custom_status))
+        self._call(lambda stub: stub.CompleteOrchestratorTask, response, "CompleteOrchestratorTask")
+
+    def _run_activity(self, req: pb.ActivityRequest, token: str) -> None:
+        instance_id = req.orchestrationInstance.instanceId
+        try:
+            output = execute_activity(self._registry, self._async_runner, instance_id, req.name, req.taskId,
+                                      req.input.value if req.HasField("input") else None)
+            response = pb.ActivityResponse(instanceId=instance_id, taskId=req.taskId, completionToken=token,
+                                           result=helpers.get_string_value(output))
+        except Exception as ex:
+            response = pb.ActivityResponse(instanceId=instance_id, taskId=req.taskId, completionToken=token,
+                                           failureDetails=helpers.new_failure_details(ex))
+        self._call(lambda stub: stub.CompleteActivityTask, response, "CompleteActivityTask")
+
+    def _call(self, method: Callable[[stubs.TaskHubSidecarServiceStub], Any], request: Any, name: str) -> None:
+        """Send a completion/abandon RPC, retrying briefly while the sidecar is unreachable."""
+        delay = 0.05
+        for attempt in range(1, _COMPLETION_ATTEMPTS + 1):
+            stub = self._stub
+            if stub is None:
+                return
+            try:
+                method(stub)(request, timeout=_COMPLETION_TIMEOUT_SECONDS)
+                return
+            except grpc.RpcError as err:
+                code = err.code() if hasattr(err, "code") else None  # type: ignore[attr-defined]
+                if code not in _RETRYABLE_CODES or attempt == _COMPLETION_ATTEMPTS or self._stopping.is_set():
+                    self._logger.warning("%s failed (%s): %s", name, code,
+                                         err.details() if hasattr(err, "details") else err)  # type: ignore
+                    return
+            except ValueError:  # channel closed during shutdown
+                return
+            if self._stopping.wait(delay):
+                return
+            delay *= 4

@@ -1,0 +1,119 @@
+"""The fake sidecar's single source of time.
+
+Three modes:
+
+* ``"real"``: wall-clock time; timers fire when they are due (a background pump fires them).
+* ``"manual"``: time stands still until :meth:`Clock.advance` / :meth:`Clock.advance_to` move it;
+  every timer due at or before the new time fires, in (fire time, creation order) order, before the
+  call returns.
+* ``"auto"``: like manual, but the engine also jumps to the next timer while a client is blocked in
+  ``WaitForInstanceCompletion`` and no work is queued or running.
+
+In manual and auto mode the clock starts at ``start_time`` or, by default, at the wall-clock time
+of its creation truncated to whole seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+
+CLOCK_MODES = ("real", "manual", "auto")
+
+AdvanceHandler = Callable[[datetime], None]
+
+
+def as_utc(value: datetime) -> datetime:
+    """Return ``value`` as an aware UTC datetime (naive values are taken to be UTC already)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def _default_start() -> datetime:
+    return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+class Clock:
+    """Virtual or real time for one fake sidecar. Read it with :meth:`now`; move it with :meth:`advance`."""
+
+    def __init__(self, mode: str = "auto", start_time: datetime | None = None) -> None:
+        if mode not in CLOCK_MODES:
+            raise ValueError(f"clock mode must be one of {', '.join(CLOCK_MODES)}; got {mode!r}")
+        if mode == "real" and start_time is not None:
+            raise ValueError("start_time cannot be set for the 'real' clock (it always reads wall time)")
+        self._mode = mode
+        self._start = as_utc(start_time) if start_time is not None else _default_start()
+        self._now = self._start
+        self._handler: AdvanceHandler | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def mode(self) -> str:
+        """``"real"``, ``"manual"`` or ``"auto"``."""
+        return self._mode
+
+    @property
+    def is_virtual(self) -> bool:
+        """True for the manual and auto modes."""
+        return self._mode != "real"
+
+    @property
+    def start_time(self) -> datetime:
+        """The instant a virtual clock started at (for the real clock: when the Clock was created)."""
+        return self._start
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        if self._mode == "real":
+            return datetime.now(timezone.utc)
+        return self._now
+
+    def advance(self, delta: timedelta | float | int) -> datetime:
+        """Move a virtual clock forward by ``delta`` (a timedelta or seconds); fire due timers. Returns the new time."""
+        if isinstance(delta, (int, float)) and not isinstance(delta, bool):
+            delta = timedelta(seconds=delta)
+        if not isinstance(delta, timedelta):
+            raise TypeError(f"delta must be a timedelta or a number of seconds; got {type(delta).__name__}")
+        if delta < timedelta(0):
+            raise ValueError(f"delta must not be negative; got {delta}")
+        return self.advance_to(self.now() + delta)
+
+    def advance_to(self, when: datetime) -> datetime:
+        """Move a virtual clock forward to ``when`` (naive means UTC); fire due timers. Returns the new time."""
+        if self._mode == "real":
+            raise RuntimeError(
+                "the 'real' clock follows wall time and cannot be advanced; use clock='manual' or 'auto'"
+            )
+        if not isinstance(when, datetime):
+            raise TypeError(f"advance_to needs a datetime; got {type(when).__name__}")
+        target = as_utc(when)
+        if target < self._now:
+            raise ValueError(f"cannot move the clock backwards from {self._now.isoformat()} to {target.isoformat()}")
+        handler = self._handler
+        if handler is not None:
+            handler(target)
+        else:
+            self._set(target)
+        return self._now
+
+    # -- engine side -------------------------------------------------------------------------------
+
+    def bind(self, handler: AdvanceHandler | None) -> None:
+        """Route advances through ``handler`` (the engine), which fires timers and calls :meth:`_set`."""
+        self._handler = handler
+
+    def _set(self, when: datetime) -> None:
+        """Move virtual time to ``when`` (never backwards). Called by the engine under its lock."""
+        with self._lock:
+            if when > self._now:
+                self._now = when
+
+    def reset(self) -> None:
+        """Return a virtual clock to its start time."""
+        with self._lock:
+            self._now = self._start
+
+    def __repr__(self) -> str:
+        return f"Clock(mode={self._mode!r}, now={self.now().isoformat()})"

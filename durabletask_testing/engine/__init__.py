@@ -1,0 +1,15 @@
+"""The fake sidecar's pure engine (no gRPC): see :class:`Engine`."""
+
+from .core import DEFAULT_MAX_PAYLOAD_BYTES, Engine
+from .state import TERMINAL_STATUSES, Connection, Instance, status_name
+from .views import InstanceSnapshot
+
+__all__ = [
+    "DEFAULT_MAX_PAYLOAD_BYTES",
+    "Engine",
+    "Connection",
+    "Instance",
+    "InstanceSnapshot",
+    "TERMINAL_STATUSES",
+    "status_name",
+]

@@ -1,0 +1,146 @@
+"""Constructors for the protocol history events the fake writes (all timestamps come from the caller)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf import timestamp_pb2, wrappers_pb2
+
+from durabletask.internal import orchestrator_service_pb2 as pb
+
+_EPOCH_ORDINAL = datetime(1970, 1, 1).toordinal()
+
+
+def timestamp(when: datetime) -> timestamp_pb2.Timestamp:
+    """An aware datetime as a protobuf Timestamp."""
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(when)
+    return ts
+
+
+def string_value(value: str | None) -> wrappers_pb2.StringValue | None:
+    """``None`` stays absent; any string (even empty) becomes a StringValue."""
+    return None if value is None else wrappers_pb2.StringValue(value=value)
+
+
+def optional_string(message: object, field: str) -> str | None:
+    """Read a StringValue field as ``str | None`` (absent -> None)."""
+    if message.HasField(field):  # type: ignore[attr-defined]
+        return getattr(message, field).value
+    return None
+
+
+def execution_started(
+    when: datetime,
+    *,
+    instance_id: str,
+    execution_id: str,
+    name: str,
+    version: str | None,
+    input: str | None,
+    tags: dict[str, str] | None = None,
+    parent: pb.ParentInstanceInfo | None = None,
+    scheduled_start: datetime | None = None,
+    trace_context: pb.TraceContext | None = None,
+) -> pb.HistoryEvent:
+    """The ExecutionStarted event that opens every execution."""
+    started = pb.ExecutionStartedEvent(
+        name=name,
+        version=string_value(version),
+        input=string_value(input),
+        orchestrationInstance=pb.OrchestrationInstance(instanceId=instance_id, executionId=string_value(execution_id)),
+        parentInstance=parent,
+        scheduledStartTimestamp=timestamp(scheduled_start) if scheduled_start is not None else None,
+        parentTraceContext=trace_context,
+        tags=tags or {},
+    )
+    return pb.HistoryEvent(eventId=-1, timestamp=timestamp(when), executionStarted=started)
+
+
+def orchestrator_started(when: datetime) -> pb.HistoryEvent:
+    """Marks the start of one orchestrator work item; its timestamp is the orchestration's current time."""
+    return pb.HistoryEvent(eventId=-1, timestamp=timestamp(when), orchestratorStarted=pb.OrchestratorStartedEvent())
+
+
+def event_raised(when: datetime, name: str, input: str | None) -> pb.HistoryEvent:
+    """An external event delivered to an instance."""
+    return pb.HistoryEvent(
+        eventId=-1, timestamp=timestamp(when), eventRaised=pb.EventRaisedEvent(name=name, input=string_value(input))
+    )
+
+
+def execution_terminated(when: datetime, output: str | None, recurse: bool) -> pb.HistoryEvent:
+    """A request to terminate an instance."""
+    return pb.HistoryEvent(
+        eventId=-1,
+        timestamp=timestamp(when),
+        executionTerminated=pb.ExecutionTerminatedEvent(input=string_value(output), recurse=recurse),
+    )
+
+
+def execution_suspended(when: datetime, reason: str | None) -> pb.HistoryEvent:
+    """A request to suspend an instance."""
+    return pb.HistoryEvent(
+        eventId=-1, timestamp=timestamp(when), executionSuspended=pb.ExecutionSuspendedEvent(input=string_value(reason))
+    )
+
+
+def execution_resumed(when: datetime, reason: str | None) -> pb.HistoryEvent:
+    """A request to resume a suspended instance."""
+    return pb.HistoryEvent(
+        eventId=-1, timestamp=timestamp(when), executionResumed=pb.ExecutionResumedEvent(input=string_value(reason))
+    )
+
+
+def task_completed(when: datetime, task_id: int, result: wrappers_pb2.StringValue | None) -> pb.HistoryEvent:
+    """An activity's successful result."""
+    return pb.HistoryEvent(
+        eventId=-1,
+        timestamp=timestamp(when),
+        taskCompleted=pb.TaskCompletedEvent(taskScheduledId=task_id, result=result),
+    )
+
+
+def task_failed(when: datetime, task_id: int, failure: pb.TaskFailureDetails) -> pb.HistoryEvent:
+    """An activity's failure."""
+    return pb.HistoryEvent(
+        eventId=-1,
+        timestamp=timestamp(when),
+        taskFailed=pb.TaskFailedEvent(taskScheduledId=task_id, failureDetails=failure),
+    )
+
+
+def timer_fired(when: datetime, timer_id: int, fire_at: datetime) -> pb.HistoryEvent:
+    """A durable timer reaching its fire time."""
+    return pb.HistoryEvent(
+        eventId=-1,
+        timestamp=timestamp(when),
+        timerFired=pb.TimerFiredEvent(fireAt=timestamp(fire_at), timerId=timer_id),
+    )
+
+
+def sub_orchestration_completed(when: datetime, task_id: int, result: str | None) -> pb.HistoryEvent:
+    """A child orchestration's successful result, delivered to its parent."""
+    return pb.HistoryEvent(
+        eventId=-1,
+        timestamp=timestamp(when),
+        subOrchestrationInstanceCompleted=pb.SubOrchestrationInstanceCompletedEvent(
+            taskScheduledId=task_id, result=string_value(result)
+        ),
+    )
+
+
+def sub_orchestration_failed(when: datetime, task_id: int, failure: pb.TaskFailureDetails) -> pb.HistoryEvent:
+    """A child orchestration's failure, delivered to its parent."""
+    return pb.HistoryEvent(
+        eventId=-1,
+        timestamp=timestamp(when),
+        subOrchestrationInstanceFailed=pb.SubOrchestrationInstanceFailedEvent(
+            taskScheduledId=task_id, failureDetails=failure
+        ),
+    )
+
+
+def failure(error_type: str, message: str, *, non_retriable: bool = False) -> pb.TaskFailureDetails:
+    """Failure details written by the fake itself."""
+    return pb.TaskFailureDetails(errorType=error_type, errorMessage=message, isNonRetriable=non_retriable)

@@ -1,0 +1,157 @@
+"""Mutable in-memory records the engine keeps: instances, work items and worker connections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from durabletask.internal import orchestrator_service_pb2 as pb
+
+TERMINAL_STATUSES = frozenset(
+    {
+        pb.ORCHESTRATION_STATUS_COMPLETED,
+        pb.ORCHESTRATION_STATUS_FAILED,
+        pb.ORCHESTRATION_STATUS_TERMINATED,
+        pb.ORCHESTRATION_STATUS_CANCELED,
+    }
+)
+
+
+def status_name(status: int) -> str:
+    """``ORCHESTRATION_STATUS_COMPLETED`` -> ``COMPLETED``."""
+    return pb.OrchestrationStatus.Name(status).removeprefix("ORCHESTRATION_STATUS_")
+
+
+@dataclass(eq=False, slots=True)
+class Instance:
+    """One orchestration instance: metadata, committed history and the inbox of undelivered events."""
+
+    instance_id: str
+    name: str
+    version: str | None
+    execution_id: str
+    input: str | None
+    created_at: datetime
+    last_updated_at: datetime
+    status: int = pb.ORCHESTRATION_STATUS_PENDING
+    output: str | None = None
+    custom_status: str | None = None
+    failure_details: pb.TaskFailureDetails | None = None
+    completed_at: datetime | None = None
+    scheduled_start: datetime | None = None
+    parent: pb.ParentInstanceInfo | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    history: list[pb.HistoryEvent] = field(default_factory=list)
+    history_blob: bytes | None = None  # an ended instance's history, serialized to save memory
+    inbox: list[pb.HistoryEvent] = field(default_factory=list)
+    in_flight: OrchestratorWorkItem | None = None
+    waiting_for_start_time: bool = False  # held until the clock reaches scheduled_start
+    held_until: float = 0.0  # monotonic time before which it is not handed out (after an abandon)
+    abandon_count: int = 0
+    dispatch_count: int = 0
+    children: set[str] = field(default_factory=set)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    def compact_history(self) -> None:
+        """Keep an ended instance's history as one serialized blob (protobuf objects cost ~1 KB each)."""
+        if self.history_blob is None:
+            self.history_blob = pb.HistoryChunk(events=self.history).SerializeToString()
+            self.history = []
+
+    def committed_history(self) -> list[pb.HistoryEvent]:
+        """The committed history (parsed afresh when compacted, so the result is then a private copy)."""
+        if self.history_blob is None:
+            return list(self.history)
+        return list(pb.HistoryChunk.FromString(self.history_blob).events)
+
+    @property
+    def parent_instance_id(self) -> str | None:
+        if self.parent is None:
+            return None
+        return self.parent.orchestrationInstance.instanceId
+
+
+@dataclass(eq=False, slots=True)
+class OrchestratorWorkItem:
+    """An orchestrator work item handed to a worker and not yet completed."""
+
+    token: str
+    instance_id: str
+    execution_id: str
+    new_events: list[pb.HistoryEvent]  # OrchestratorStarted first, then the delivered inbox events
+    past_events: list[pb.HistoryEvent]
+    attempt: int
+    connection: Connection | None = None
+
+    def to_pb(self) -> pb.WorkItem:
+        request = pb.OrchestratorRequest(
+            instanceId=self.instance_id,
+            pastEvents=self.past_events,
+            newEvents=self.new_events,
+        )
+        request.executionId.value = self.execution_id
+        return pb.WorkItem(orchestratorRequest=request, completionToken=self.token)
+
+
+@dataclass(eq=False, slots=True)
+class ActivityWorkItem:
+    """An activity execution waiting to be handed out or in flight."""
+
+    instance_id: str
+    execution_id: str
+    task_id: int
+    name: str
+    version: str | None
+    input: str | None
+    tags: dict[str, str]
+    trace_context: pb.TraceContext | None
+    attempt: int = 0
+    token: str = ""
+    connection: Connection | None = None
+    held_until: float = 0.0
+
+    def to_pb(self) -> pb.WorkItem:
+        request = pb.ActivityRequest(
+            name=self.name,
+            taskId=self.task_id,
+            orchestrationInstance=pb.OrchestrationInstance(instanceId=self.instance_id),
+            tags=self.tags,
+            parentTraceContext=self.trace_context,
+        )
+        request.orchestrationInstance.executionId.value = self.execution_id
+        if self.version is not None:
+            request.version.value = self.version
+        if self.input is not None:
+            request.input.value = self.input
+        return pb.WorkItem(activityRequest=request, completionToken=self.token)
+
+
+@dataclass(eq=False, slots=True)
+class Connection:
+    """One open GetWorkItems stream with the worker's concurrency limits and filters."""
+
+    connection_id: int
+    max_orchestrators: int  # 0 = unlimited
+    max_activities: int  # 0 = unlimited
+    orchestration_names: frozenset[str] | None = None  # None = any
+    activity_names: frozenset[str] | None = None
+    orchestrators_in_flight: int = 0
+    activities_in_flight: int = 0
+    closed: bool = False
+    close_reason: str | None = None  # set when the fake ends the stream on purpose (fault injection)
+    tokens: set[str] = field(default_factory=set)
+
+    def can_take_orchestrator(self) -> bool:
+        return self.max_orchestrators <= 0 or self.orchestrators_in_flight < self.max_orchestrators
+
+    def can_take_activity(self) -> bool:
+        return self.max_activities <= 0 or self.activities_in_flight < self.max_activities
+
+    def wants_orchestration(self, name: str) -> bool:
+        return self.orchestration_names is None or name in self.orchestration_names
+
+    def wants_activity(self, name: str) -> bool:
+        return self.activity_names is None or name in self.activity_names

@@ -1,0 +1,108 @@
+"""Request validation: every refusal names the offending field, action or id, and changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from durabletask.internal import orchestrator_service_pb2 as pb
+
+from ..errors import EngineError, ErrorCode, invalid
+from .state import status_name
+
+COMPLETION_STATUSES = frozenset(
+    {
+        pb.ORCHESTRATION_STATUS_COMPLETED,
+        pb.ORCHESTRATION_STATUS_FAILED,
+        pb.ORCHESTRATION_STATUS_TERMINATED,
+        pb.ORCHESTRATION_STATUS_CANCELED,
+        pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW,
+    }
+)
+
+# Actions whose id becomes the eventId of a history event and may not be reused in one execution.
+ID_BEARING_ACTIONS = frozenset({"scheduleTask", "createTimer", "createSubOrchestration", "sendEvent"})
+
+
+def require_text(value: str, field: str) -> None:
+    """Refuse an empty id or name."""
+    if not value or not value.strip():
+        raise invalid(f"{field} must not be empty")
+
+
+def check_payload(value: str | None, field: str, limit: int) -> None:
+    """Refuse a payload larger than ``limit`` bytes (UTF-8)."""
+    if value is None or len(value) * 4 <= limit:
+        return
+    size = len(value.encode("utf-8", errors="surrogatepass"))
+    if size > limit:
+        raise EngineError(
+            ErrorCode.RESOURCE_EXHAUSTED,
+            f"{field} is {size} bytes, over the fake sidecar's payload limit of {limit} bytes",
+        )
+
+
+def _string_field(message: object, field: str) -> str | None:
+    if message.HasField(field):  # type: ignore[attr-defined]
+        return getattr(message, field).value
+    return None
+
+
+def check_failure_details(details: pb.TaskFailureDetails, field: str, limit: int) -> None:
+    """Payload limits for failure details (message and stack trace)."""
+    check_payload(details.errorMessage, f"{field}.errorMessage", limit)
+    check_payload(_string_field(details, "stackTrace"), f"{field}.stackTrace", limit)
+
+
+def validate_actions(actions: Iterable[pb.OrchestratorAction], used_ids: set[int] | None, limit: int) -> None:
+    """Check a work item's actions before any is applied (no partial application on error)."""
+    seen: set[int] = set()
+    for index, action in enumerate(actions):
+        where = f"actions[{index}] (id {action.id})"
+        kind = action.WhichOneof("orchestratorActionType")
+        if kind is None:
+            raise invalid(f"{where} has no action type set")
+        if kind in ("sendEntityMessage", "rewindOrchestration"):
+            raise EngineError(
+                ErrorCode.UNIMPLEMENTED, f"{where}: {kind} actions are not implemented by the fake sidecar"
+            )
+        if kind in ID_BEARING_ACTIONS:
+            if action.id in seen:
+                raise invalid(f"{where}: the action id {action.id} is used by more than one action in this response")
+            if used_ids is not None and action.id in used_ids:
+                raise invalid(
+                    f"{where}: the action id {action.id} was already used earlier in this orchestration's history"
+                )
+            seen.add(action.id)
+        _validate_action_body(kind, action, where, limit)
+
+
+def _validate_action_body(kind: str, action: pb.OrchestratorAction, where: str, limit: int) -> None:
+    if kind == "scheduleTask":
+        require_text(action.scheduleTask.name, f"{where}.scheduleTask.name")
+        check_payload(_string_field(action.scheduleTask, "input"), f"{where}.scheduleTask.input", limit)
+    elif kind == "createTimer":
+        if not action.createTimer.HasField("fireAt"):
+            raise invalid(f"{where}.createTimer.fireAt is missing: a timer needs a fire time")
+    elif kind == "createSubOrchestration":
+        require_text(action.createSubOrchestration.name, f"{where}.createSubOrchestration.name")
+        check_payload(
+            _string_field(action.createSubOrchestration, "input"), f"{where}.createSubOrchestration.input", limit
+        )
+    elif kind == "sendEvent":
+        require_text(action.sendEvent.instance.instanceId, f"{where}.sendEvent.instance.instanceId")
+        require_text(action.sendEvent.name, f"{where}.sendEvent.name")
+        check_payload(_string_field(action.sendEvent, "data"), f"{where}.sendEvent.data", limit)
+    elif kind == "terminateOrchestration":
+        require_text(action.terminateOrchestration.instanceId, f"{where}.terminateOrchestration.instanceId")
+        reason = _string_field(action.terminateOrchestration, "reason")
+        check_payload(reason, f"{where}.terminateOrchestration.reason", limit)
+    elif kind == "completeOrchestration":
+        complete = action.completeOrchestration
+        if complete.orchestrationStatus not in COMPLETION_STATUSES:
+            raise invalid(
+                f"{where}.completeOrchestration.orchestrationStatus "
+                f"{status_name(complete.orchestrationStatus)} is not a completion status"
+            )
+        check_payload(_string_field(complete, "result"), f"{where}.completeOrchestration.result", limit)
+        if complete.HasField("failureDetails"):
+            check_failure_details(complete.failureDetails, f"{where}.completeOrchestration.failureDetails", limit)

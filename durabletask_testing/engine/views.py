@@ -1,0 +1,106 @@
+"""Read-only views of instances: protocol OrchestrationState messages and Python snapshots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from durabletask.internal import orchestrator_service_pb2 as pb
+
+from .events import timestamp
+from .state import Instance
+
+
+@dataclass(frozen=True)
+class InstanceSnapshot:
+    """An instance as the fake sees it at one moment (a copy; changing it changes nothing)."""
+
+    instance_id: str
+    name: str
+    version: str | None
+    status: int  # a pb.OrchestrationStatus value
+    input: str | None
+    output: str | None
+    custom_status: str | None
+    failure_details: pb.TaskFailureDetails | None
+    created_at: datetime
+    last_updated_at: datetime
+    parent_instance_id: str | None
+    execution_id: str = ""
+    completed_at: datetime | None = None
+
+    @property
+    def status_name(self) -> str:
+        """The status without its prefix, e.g. ``"COMPLETED"``."""
+        return pb.OrchestrationStatus.Name(self.status).removeprefix("ORCHESTRATION_STATUS_")
+
+
+def snapshot(instance: Instance) -> InstanceSnapshot:
+    """Freeze an instance's metadata."""
+    failure = None
+    if instance.failure_details is not None:
+        failure = pb.TaskFailureDetails()
+        failure.CopyFrom(instance.failure_details)
+    return InstanceSnapshot(
+        instance_id=instance.instance_id,
+        name=instance.name,
+        version=instance.version,
+        status=instance.status,
+        input=instance.input,
+        output=instance.output,
+        custom_status=instance.custom_status,
+        failure_details=failure,
+        created_at=instance.created_at,
+        last_updated_at=instance.last_updated_at,
+        parent_instance_id=instance.parent_instance_id,
+        execution_id=instance.execution_id,
+        completed_at=instance.completed_at,
+    )
+
+
+def orchestration_state(instance: Instance, include_payloads: bool) -> pb.OrchestrationState:
+    """The protocol view of an instance (inputs, outputs and custom status only when asked for)."""
+    state = pb.OrchestrationState(
+        instanceId=instance.instance_id,
+        name=instance.name,
+        orchestrationStatus=instance.status,  # type: ignore[arg-type]
+        createdTimestamp=timestamp(instance.created_at),
+        lastUpdatedTimestamp=timestamp(instance.last_updated_at),
+        tags=instance.tags,
+    )
+    state.executionId.value = instance.execution_id
+    if instance.version is not None:
+        state.version.value = instance.version
+    if instance.scheduled_start is not None:
+        state.scheduledStartTimestamp.CopyFrom(timestamp(instance.scheduled_start))
+    if instance.completed_at is not None:
+        state.completedTimestamp.CopyFrom(timestamp(instance.completed_at))
+    if instance.parent_instance_id is not None:
+        state.parentInstanceId.value = instance.parent_instance_id
+    if instance.failure_details is not None:
+        state.failureDetails.CopyFrom(instance.failure_details)
+    if include_payloads:
+        if instance.input is not None:
+            state.input.value = instance.input
+        if instance.output is not None:
+            state.output.value = instance.output
+        if instance.custom_status is not None:
+            state.customStatus.value = instance.custom_status
+    return state
+
+
+def matches_query(instance: Instance, query: pb.InstanceQuery) -> bool:
+    """Does an instance satisfy the filters of an InstanceQuery?"""
+    if query.runtimeStatus and instance.status not in query.runtimeStatus:
+        return False
+    if query.HasField("createdTimeFrom") and instance.created_at < query.createdTimeFrom.ToDatetime(
+        tzinfo=instance.created_at.tzinfo
+    ):
+        return False
+    if query.HasField("createdTimeTo") and instance.created_at > query.createdTimeTo.ToDatetime(
+        tzinfo=instance.created_at.tzinfo
+    ):
+        return False
+    if query.HasField("instanceIdPrefix") and not instance.instance_id.startswith(query.instanceIdPrefix.value):
+        return False
+    return True

@@ -1,0 +1,334 @@
+"""Failure injection: a FaultPlan the engine consults at its decision points.
+
+Configure it through ``FakeSidecar.faults``::
+
+    sidecar.faults.fail_activity("charge_card", times=2)
+    sidecar.faults.lose_activity_result(ship_order)
+    sidecar.faults.chaos(seed=7, rate=0.3)
+
+Decisions are reproducible: configured faults are consumed in the order the engine reaches its
+decision points, and chaos decisions are a pure function of (seed, fault kind, instance id, task id,
+attempt), never of the order in which threads happen to arrive. Every injected fault is appended to
+:attr:`FaultPlan.log`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from durabletask.internal import orchestrator_service_pb2 as pb
+
+CHAOS_KINDS = ("fail_activity", "lose_activity_result", "lose_orchestrator_result", "delay_activity")
+DEFAULT_CHAOS_KINDS = ("lose_activity_result", "lose_orchestrator_result", "delay_activity")
+INJECTED_ERROR_TYPE = "InjectedFault"
+
+
+@dataclass(frozen=True)
+class FaultRecord:
+    """One injected fault: when (virtual time), what kind, and where."""
+
+    time: datetime
+    kind: str
+    instance_id: str | None
+    task_id: int | None
+    detail: str
+
+    def __str__(self) -> str:
+        where = self.instance_id or "-"
+        if self.task_id is not None:
+            where += f"#{self.task_id}"
+        return f"{self.time.isoformat()} {self.kind} {where}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class ResultFault:
+    """What to do with a completed activity's result: drop it (``lose``) or hold it for ``delay``."""
+
+    lose: bool = False
+    delay: timedelta | None = None
+
+
+@dataclass
+class _Rule:
+    kind: str
+    target: str | None  # activity / orchestrator / RPC name; None = any
+    remaining: int | None  # None = unlimited
+    message: str = ""
+    error_type: str = INJECTED_ERROR_TYPE
+    delay: timedelta | None = None
+    code: str = "UNAVAILABLE"
+
+    def take(self) -> bool:
+        if self.remaining is None:
+            return True
+        if self.remaining <= 0:
+            return False
+        self.remaining -= 1
+        return True
+
+
+@dataclass
+class _Chaos:
+    seed: int
+    rate: float
+    kinds: tuple[str, ...]
+    max_delay: timedelta
+
+
+def target_name(target: Any) -> str:
+    """A function, a registered name, or anything with ``__name__``, as the name the worker registers."""
+    if isinstance(target, str):
+        if not target:
+            raise ValueError("the activity / orchestrator name must not be empty")
+        return target
+    name = getattr(target, "__name__", None)
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"expected a function or a name, got {target!r}")
+    return name
+
+
+def _check_times(times: int | None) -> int | None:
+    if times is not None and (not isinstance(times, int) or times < 1):
+        raise ValueError(f"times must be a positive integer or None (unlimited); got {times!r}")
+    return times
+
+
+@dataclass
+class FaultPlan:
+    """The faults a fake sidecar injects. Thread-safe; empty (injects nothing) by default."""
+
+    _rules: list[_Rule] = field(default_factory=list)
+    _chaos: _Chaos | None = None
+    _disconnect_after: int | None = None
+    _log: list[FaultRecord] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _listeners: list[Callable[[], None]] = field(default_factory=list)
+
+    # -- configuration (test side) -----------------------------------------------------------------
+
+    def fail_activity(
+        self,
+        activity: Any,
+        *,
+        times: int | None = 1,
+        message: str = "injected activity failure",
+        error_type: str = INJECTED_ERROR_TYPE,
+    ) -> FaultPlan:
+        """Answer the next ``times`` executions of ``activity`` with a failure, without running its code."""
+        rule = _Rule("fail_activity", target_name(activity), _check_times(times), message, error_type)
+        return self._add(rule)
+
+    def lose_activity_result(self, activity: Any, *, times: int | None = 1) -> FaultPlan:
+        """Let ``activity`` run, then drop its result as if the worker crashed; it is dispatched again."""
+        return self._add(_Rule("lose_activity_result", target_name(activity), _check_times(times)))
+
+    def lose_orchestrator_result(self, orchestrator: Any, *, times: int | None = 1) -> FaultPlan:
+        """Drop the next ``times`` orchestrator completions of ``orchestrator``; the work item is replayed."""
+        return self._add(_Rule("lose_orchestrator_result", target_name(orchestrator), _check_times(times)))
+
+    def delay_activity(self, activity: Any, *, by: timedelta | float, times: int | None = None) -> FaultPlan:
+        """Hold ``activity``'s results until the clock has moved ``by`` (a timedelta or seconds)."""
+        if isinstance(by, (int, float)) and not isinstance(by, bool):
+            by = timedelta(seconds=by)
+        if not isinstance(by, timedelta) or by <= timedelta(0):
+            raise ValueError(f"by must be a positive timedelta; got {by!r}")
+        return self._add(_Rule("delay_activity", target_name(activity), _check_times(times), delay=by))
+
+    def disconnect_workers(self, *, after: int = 0) -> FaultPlan:
+        """End every GetWorkItems stream with UNAVAILABLE after ``after`` more work items are dispatched."""
+        if not isinstance(after, int) or after < 0:
+            raise ValueError(f"after must be a non-negative integer; got {after!r}")
+        with self._lock:
+            self._disconnect_after = after
+        self._changed()
+        return self
+
+    def fail_rpc(self, method: str, *, code: Any = "UNAVAILABLE", times: int | None = 1) -> FaultPlan:
+        """Answer the next ``times`` calls of RPC ``method`` (e.g. ``"RaiseEvent"``) with status ``code``."""
+        if not isinstance(method, str) or not method:
+            raise ValueError("method must be the RPC name, e.g. 'StartInstance'")
+        code_name = getattr(code, "name", code)
+        if not isinstance(code_name, str) or code_name == "OK":
+            raise ValueError(f"code must be a non-OK grpc.StatusCode; got {code!r}")
+        return self._add(_Rule("fail_rpc", method.rsplit("/", 1)[-1], _check_times(times), code=code_name))
+
+    def chaos(
+        self,
+        seed: int,
+        *,
+        rate: float,
+        kinds: Iterable[str] = DEFAULT_CHAOS_KINDS,
+        max_delay: timedelta = timedelta(seconds=30),
+    ) -> FaultPlan:
+        """Inject a seeded random mix of faults at ``rate`` (0..1) per decision point.
+
+        By default only faults an orchestration recovers from on its own are mixed in (lost results,
+        delays); add ``"fail_activity"`` to ``kinds`` when the orchestrations under test retry.
+        """
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"rate must be between 0 and 1; got {rate!r}")
+        chosen = tuple(kinds)
+        unknown = [k for k in chosen if k not in CHAOS_KINDS]
+        if unknown or not chosen:
+            raise ValueError(f"kinds must be a non-empty subset of {CHAOS_KINDS}; got {chosen!r}")
+        with self._lock:
+            self._chaos = _Chaos(int(seed), float(rate), chosen, max_delay)
+        self._changed()
+        return self
+
+    def clear(self) -> None:
+        """Remove every configured fault (the log is kept)."""
+        with self._lock:
+            self._rules.clear()
+            self._chaos = None
+            self._disconnect_after = None
+
+    def reset(self) -> None:
+        """Remove every configured fault and empty the log."""
+        with self._lock:
+            self._rules.clear()
+            self._chaos = None
+            self._disconnect_after = None
+            self._log.clear()
+
+    @property
+    def seed(self) -> int | None:
+        """The chaos seed, when chaos is on (printed in failure reports so a run can be repeated)."""
+        chaos = self._chaos
+        return None if chaos is None else chaos.seed
+
+    @property
+    def log(self) -> list[FaultRecord]:
+        """Every injected fault so far, in order (a copy)."""
+        with self._lock:
+            return list(self._log)
+
+    # -- decision points (engine / servicer side) --------------------------------------------------
+
+    def activity_dispatch_fault(
+        self, instance_id: str, task_id: int, name: str, attempt: int, now: datetime
+    ) -> pb.TaskFailureDetails | None:
+        """Called when an activity is about to be handed out: failure details to answer with, or None."""
+        with self._lock:
+            rule = self._take("fail_activity", name)
+            if rule is None and self._chaos_hits("fail_activity", instance_id, task_id, attempt):
+                rule = _Rule("fail_activity", name, None, "injected chaos activity failure")
+            if rule is None:
+                return None
+            self._record(now, "fail_activity", instance_id, task_id, f"{name} failed ({rule.message})")
+        return pb.TaskFailureDetails(errorType=rule.error_type, errorMessage=rule.message)
+
+    def activity_result_fault(
+        self, instance_id: str, task_id: int, name: str, attempt: int, now: datetime
+    ) -> ResultFault | None:
+        """Called when an activity result arrives: lose it, delay it, or None to deliver it."""
+        with self._lock:
+            if self._take("lose_activity_result", name) or self._chaos_hits(
+                "lose_activity_result", instance_id, task_id, attempt
+            ):
+                self._record(now, "lose_activity_result", instance_id, task_id, f"{name} result dropped")
+                return ResultFault(lose=True)
+            rule = self._take("delay_activity", name)
+            delay = rule.delay if rule is not None else None
+            if delay is None and self._chaos_hits("delay_activity", instance_id, task_id, attempt):
+                chaos = self._chaos
+                assert chaos is not None
+                fraction = _unit(chaos.seed, "delay_amount", instance_id, task_id, attempt)
+                delay = timedelta(seconds=max(1.0, chaos.max_delay.total_seconds() * fraction))
+            if delay is None:
+                return None
+            self._record(now, "delay_activity", instance_id, task_id, f"{name} result held for {delay}")
+            return ResultFault(delay=delay)
+
+    def orchestrator_result_fault(self, instance_id: str, name: str, attempt: int, now: datetime) -> bool:
+        """Called when an orchestrator completes a work item: True drops the completion (forces a replay)."""
+        with self._lock:
+            if self._take("lose_orchestrator_result", name) or self._chaos_hits(
+                "lose_orchestrator_result", instance_id, None, attempt
+            ):
+                self._record(now, "lose_orchestrator_result", instance_id, None, f"{name} completion dropped")
+                return True
+        return False
+
+    def work_item_dispatched(self, now: datetime) -> bool:
+        """Called after each dispatch: True means end every worker stream now."""
+        with self._lock:
+            if self._disconnect_after is None:
+                return False
+            self._disconnect_after -= 1
+            if self._disconnect_after > 0:
+                return False
+            return self._fire_disconnect(now)
+
+    def disconnect_due(self) -> bool:
+        """True when a disconnect is due right away (``after`` reached zero)."""
+        with self._lock:
+            return self._disconnect_after == 0
+
+    def take_disconnect(self, now: datetime) -> bool:
+        """Consume a disconnect that is due right away; True if there was one."""
+        with self._lock:
+            if self._disconnect_after != 0:
+                return False
+            return self._fire_disconnect(now)
+
+    def _fire_disconnect(self, now: datetime) -> bool:
+        self._disconnect_after = None
+        self._record(now, "disconnect_workers", None, None, "every GetWorkItems stream ended with UNAVAILABLE")
+        return True
+
+    def rpc_fault(self, method: str, now: datetime) -> str | None:
+        """Called at the start of each RPC: a grpc.StatusCode name to fail it with, or None."""
+        with self._lock:
+            if not self._rules:
+                return None
+            rule = self._take("fail_rpc", method)
+            if rule is None:
+                return None
+            self._record(now, "fail_rpc", None, None, f"{method} answered {rule.code}")
+            return rule.code
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Called (without locks held) whenever the plan changes; the engine uses it to act on disconnects."""
+        self._listeners.append(listener)
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _add(self, rule: _Rule) -> FaultPlan:
+        with self._lock:
+            self._rules.append(rule)
+        self._changed()
+        return self
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    def _take(self, kind: str, target: str) -> _Rule | None:
+        for rule in self._rules:
+            if rule.kind == kind and (rule.target is None or rule.target == target) and rule.take():
+                if rule.remaining == 0:
+                    self._rules.remove(rule)
+                return rule
+        return None
+
+    def _chaos_hits(self, kind: str, instance_id: str, task_id: int | None, attempt: int) -> bool:
+        chaos = self._chaos
+        if chaos is None or kind not in chaos.kinds or chaos.rate <= 0.0:
+            return False
+        return _unit(chaos.seed, kind, instance_id, task_id, attempt) < chaos.rate
+
+    def _record(self, now: datetime, kind: str, instance_id: str | None, task_id: int | None, detail: str) -> None:
+        self._log.append(FaultRecord(now, kind, instance_id, task_id, detail))
+
+
+def _unit(seed: int, kind: str, instance_id: str, task_id: int | None, attempt: int) -> float:
+    """A reproducible number in [0, 1) from what is being decided (not from timing)."""
+    key = f"{seed}\x1f{kind}\x1f{instance_id}\x1f{task_id}\x1f{attempt}".encode()
+    digest = hashlib.blake2b(key, digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64

@@ -1,0 +1,312 @@
+"""The gRPC shell of the fake sidecar: translates TaskHubSidecarService RPCs into engine calls.
+
+No state lives here. Engine errors become gRPC statuses with the engine's message; unexpected
+errors become INTERNAL with a message, never a crashed server.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf import empty_pb2
+
+from durabletask.internal import orchestrator_service_pb2 as pb
+from durabletask.internal import orchestrator_service_pb2_grpc as stubs
+
+from .engine import Engine
+from .engine.events import optional_string
+from .errors import EngineError
+
+logger = logging.getLogger("durabletask_testing.server")
+
+DEFAULT_HEALTH_PING_INTERVAL = 30.0
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _status(error: EngineError) -> grpc.StatusCode:
+    return grpc.StatusCode[error.code.name]
+
+
+def _unary(method: F) -> F:
+    """Wrap a unary RPC: injected RPC faults first, then engine errors mapped to statuses."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def wrapper(self: FakeSidecarServicer, request: Any, context: grpc.ServicerContext) -> Any:
+        self._check_rpc_fault(name, context)
+        try:
+            return method(self, request, context)
+        except EngineError as error:
+            context.abort(_status(error), error.message)
+        except Exception as error:  # never let a bug take the server down
+            logger.exception("unexpected error in %s", name)
+            context.abort(grpc.StatusCode.INTERNAL, f"{name} failed inside the fake sidecar: {error!r}")
+
+    return wrapper  # type: ignore[return-value]
+
+
+class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
+    """TaskHubSidecarService over an :class:`Engine`."""
+
+    def __init__(self, engine: Engine, *, health_ping_interval: float = DEFAULT_HEALTH_PING_INTERVAL) -> None:
+        self._engine = engine
+        self._ping_interval = health_ping_interval
+
+    def _check_rpc_fault(self, method: str, context: grpc.ServicerContext) -> None:
+        code = self._engine.faults.rpc_fault(method, self._engine.clock.now())
+        if code is not None:
+            context.abort(grpc.StatusCode[code], f"injected fault: {method} answered {code} by the fake sidecar")
+
+    # ------------------------------------------------------------------ client RPCs
+
+    @_unary
+    def Hello(self, request: empty_pb2.Empty, context: grpc.ServicerContext) -> empty_pb2.Empty:
+        return empty_pb2.Empty()
+
+    @_unary
+    def StartInstance(
+        self, request: pb.CreateInstanceRequest, context: grpc.ServicerContext
+    ) -> pb.CreateInstanceResponse:
+        return pb.CreateInstanceResponse(instanceId=self._engine.start_instance(request))
+
+    @_unary
+    def GetInstance(self, request: pb.GetInstanceRequest, context: grpc.ServicerContext) -> pb.GetInstanceResponse:
+        state = self._engine.get_instance(request.instanceId, request.getInputsAndOutputs)
+        if state is None:
+            return pb.GetInstanceResponse(exists=False)
+        return pb.GetInstanceResponse(exists=True, orchestrationState=state)
+
+    @_unary
+    def WaitForInstanceStart(
+        self, request: pb.GetInstanceRequest, context: grpc.ServicerContext
+    ) -> pb.GetInstanceResponse:
+        return self._wait(request, context, "start")
+
+    @_unary
+    def WaitForInstanceCompletion(
+        self, request: pb.GetInstanceRequest, context: grpc.ServicerContext
+    ) -> pb.GetInstanceResponse:
+        return self._wait(request, context, "completion")
+
+    def _wait(
+        self, request: pb.GetInstanceRequest, context: grpc.ServicerContext, until: str
+    ) -> pb.GetInstanceResponse:
+        cancelled = threading.Event()
+        instance_id = request.instanceId
+
+        def on_done() -> None:
+            cancelled.set()
+            if instance_id:
+                self._engine.wake(instance_id)
+
+        context.add_callback(on_done)
+        state = self._engine.wait_for(
+            instance_id,
+            until=until,
+            include_payloads=request.getInputsAndOutputs,
+            timeout=context.time_remaining(),
+            cancelled=cancelled.is_set,
+        )
+        if state is None:
+            return pb.GetInstanceResponse(exists=False)
+        return pb.GetInstanceResponse(exists=True, orchestrationState=state)
+
+    @_unary
+    def RaiseEvent(self, request: pb.RaiseEventRequest, context: grpc.ServicerContext) -> pb.RaiseEventResponse:
+        self._engine.raise_event(request.instanceId, request.name, optional_string(request, "input"))
+        return pb.RaiseEventResponse()
+
+    @_unary
+    def TerminateInstance(self, request: pb.TerminateRequest, context: grpc.ServicerContext) -> pb.TerminateResponse:
+        self._engine.terminate(request.instanceId, optional_string(request, "output"), request.recursive)
+        return pb.TerminateResponse()
+
+    @_unary
+    def SuspendInstance(self, request: pb.SuspendRequest, context: grpc.ServicerContext) -> pb.SuspendResponse:
+        self._engine.suspend(request.instanceId, optional_string(request, "reason"))
+        return pb.SuspendResponse()
+
+    @_unary
+    def ResumeInstance(self, request: pb.ResumeRequest, context: grpc.ServicerContext) -> pb.ResumeResponse:
+        self._engine.resume(request.instanceId, optional_string(request, "reason"))
+        return pb.ResumeResponse()
+
+    @_unary
+    def QueryInstances(
+        self, request: pb.QueryInstancesRequest, context: grpc.ServicerContext
+    ) -> pb.QueryInstancesResponse:
+        states, token = self._engine.query(request.query)
+        response = pb.QueryInstancesResponse(orchestrationState=states)
+        if token is not None:
+            response.continuationToken.value = token
+        return response
+
+    @_unary
+    def ListInstanceIds(
+        self, request: pb.ListInstanceIdsRequest, context: grpc.ServicerContext
+    ) -> pb.ListInstanceIdsResponse:
+        ids, last_key = self._engine.list_instance_ids(request)
+        response = pb.ListInstanceIdsResponse(instanceIds=ids)
+        if last_key is not None:
+            response.lastInstanceKey.value = last_key
+        return response
+
+    @_unary
+    def PurgeInstances(
+        self, request: pb.PurgeInstancesRequest, context: grpc.ServicerContext
+    ) -> pb.PurgeInstancesResponse:
+        count = self._engine.purge(request)
+        response = pb.PurgeInstancesResponse(deletedInstanceCount=count)
+        response.isComplete.value = True
+        return response
+
+    @_unary
+    def RestartInstance(
+        self, request: pb.RestartInstanceRequest, context: grpc.ServicerContext
+    ) -> pb.RestartInstanceResponse:
+        new_id = self._engine.restart(request.instanceId, request.restartWithNewInstanceId)
+        return pb.RestartInstanceResponse(instanceId=new_id)
+
+    def StreamInstanceHistory(
+        self, request: pb.StreamInstanceHistoryRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.HistoryChunk]:
+        self._check_rpc_fault("StreamInstanceHistory", context)
+        try:
+            chunks = self._engine.history_chunks(request.instanceId)
+        except EngineError as error:
+            context.abort(_status(error), error.message)
+        yield from chunks
+
+    # ------------------------------------------------------------------ worker RPCs
+
+    def GetWorkItems(self, request: pb.GetWorkItemsRequest, context: grpc.ServicerContext) -> Iterator[pb.WorkItem]:
+        self._check_rpc_fault("GetWorkItems", context)
+        engine = self._engine
+        try:
+            connection = engine.connect(request)
+        except EngineError as error:
+            context.abort(_status(error), error.message)
+        context.add_callback(lambda: engine.close(connection))
+        try:
+            while True:
+                try:
+                    item = engine.next_work_item(connection, self._ping_interval)
+                except EngineError as error:
+                    context.abort(_status(error), error.message)
+                if item is not None:
+                    yield item.to_pb()
+                elif engine.stopped:
+                    context.abort(grpc.StatusCode.UNAVAILABLE, "the fake sidecar is shutting down")
+                elif connection.closed:
+                    return
+                else:
+                    yield pb.WorkItem(healthPing=pb.HealthPing())
+        finally:
+            engine.disconnect(connection)
+
+    @_unary
+    def CompleteOrchestratorTask(
+        self, request: pb.OrchestratorResponse, context: grpc.ServicerContext
+    ) -> pb.CompleteTaskResponse:
+        self._engine.complete_orchestrator(request)
+        return pb.CompleteTaskResponse()
+
+    @_unary
+    def CompleteActivityTask(
+        self, request: pb.ActivityResponse, context: grpc.ServicerContext
+    ) -> pb.CompleteTaskResponse:
+        self._engine.complete_activity(request)
+        return pb.CompleteTaskResponse()
+
+    @_unary
+    def AbandonTaskOrchestratorWorkItem(
+        self, request: pb.AbandonOrchestrationTaskRequest, context: grpc.ServicerContext
+    ) -> pb.AbandonOrchestrationTaskResponse:
+        self._engine.abandon_orchestrator(request.completionToken)
+        return pb.AbandonOrchestrationTaskResponse()
+
+    @_unary
+    def AbandonTaskActivityWorkItem(
+        self, request: pb.AbandonActivityTaskRequest, context: grpc.ServicerContext
+    ) -> pb.AbandonActivityTaskResponse:
+        self._engine.abandon_activity(request.completionToken)
+        return pb.AbandonActivityTaskResponse()
+
+    # ------------------------------------------------------------------ not implemented (yet)
+
+    def _unimplemented(self, context: grpc.ServicerContext, method: str, what: str) -> Any:
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented by the fake sidecar ({what})")
+
+    def RewindInstance(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._unimplemented(context, "RewindInstance", "rewinding failed orchestrations is not supported yet")
+
+    def CompleteEntityTask(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._unimplemented(context, "CompleteEntityTask", "durable entities are not supported yet")
+
+    def AbandonTaskEntityWorkItem(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._unimplemented(context, "AbandonTaskEntityWorkItem", "durable entities are not supported yet")
+
+    def SignalEntity(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._unimplemented(context, "SignalEntity", "durable entities are not supported yet")
+
+    def GetEntity(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._unimplemented(context, "GetEntity", "durable entities are not supported yet")
+
+    def QueryEntities(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._unimplemented(context, "QueryEntities", "durable entities are not supported yet")
+
+    def CleanEntityStorage(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._unimplemented(context, "CleanEntityStorage", "durable entities are not supported yet")
+
+    def CreateTaskHub(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._unimplemented(context, "CreateTaskHub", "the fake has a single in-memory task hub")
+
+    def DeleteTaskHub(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._unimplemented(context, "DeleteTaskHub", "the fake has a single in-memory task hub; use reset()")
+
+    def SkipGracefulOrchestrationTerminations(self, request: Any, context: grpc.ServicerContext) -> Any:
+        return self._unimplemented(context, "SkipGracefulOrchestrationTerminations", "not supported yet")
+
+
+class ApiTokenInterceptor(grpc.ServerInterceptor):
+    """Refuses, with UNAUTHENTICATED, every call without ``authorization: Bearer <token>`` metadata."""
+
+    def __init__(self, token: str) -> None:
+        if not token:
+            raise ValueError("api_token must not be empty")
+        self._expected = f"Bearer {token}"
+
+    def intercept_service(self, continuation: Callable[[Any], Any], handler_call_details: Any) -> Any:
+        metadata = dict(handler_call_details.invocation_metadata or ())
+        if metadata.get("authorization") == self._expected:
+            return continuation(handler_call_details)
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        supplied = "authorization" in metadata
+        message = (
+            "the authorization metadata does not carry the fake sidecar's API token"
+            if supplied
+            else "missing 'authorization: Bearer <token>' metadata: this fake sidecar requires an API token"
+        )
+
+        def deny(request: Any, context: grpc.ServicerContext) -> Any:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                deny,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return grpc.unary_unary_rpc_method_handler(
+            deny,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )

@@ -1,0 +1,205 @@
+"""FakeSidecar: the in-memory Durable Task sidecar, served over gRPC on a local port."""
+
+from __future__ import annotations
+
+import threading
+from concurrent import futures
+from datetime import datetime
+from typing import Any
+
+import grpc
+
+from durabletask.internal import orchestrator_service_pb2 as pb
+from durabletask.internal import orchestrator_service_pb2_grpc as stubs
+
+from .clock import Clock
+from .engine import DEFAULT_MAX_PAYLOAD_BYTES, Engine, InstanceSnapshot
+from .faults import FaultPlan
+from .server import DEFAULT_HEALTH_PING_INTERVAL, ApiTokenInterceptor, FakeSidecarServicer
+
+MAX_SERVER_THREADS = 256  # each open work-item stream and long poll holds one; created lazily
+
+
+class FakeSidecar:
+    """An in-memory TaskHubSidecarService with a virtual clock and failure injection.
+
+    Usage::
+
+        with FakeSidecar(clock="manual") as sidecar:
+            worker = TaskHubGrpcWorker(host_address=sidecar.address)
+            ...
+            sidecar.clock.advance(timedelta(hours=24))
+
+    ``clock`` is ``"auto"`` (default), ``"manual"``, ``"real"`` or a :class:`Clock`. ``port=0`` picks a
+    free port; read the result from :attr:`address` after :meth:`start`.
+    """
+
+    def __init__(
+        self,
+        clock: str | Clock = "auto",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        start_time: datetime | None = None,
+        api_token: str | None = None,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        *,
+        health_ping_interval: float = DEFAULT_HEALTH_PING_INTERVAL,
+    ) -> None:
+        if isinstance(clock, Clock):
+            if start_time is not None:
+                raise ValueError("pass start_time to the Clock itself when giving a Clock object")
+            self._clock = clock
+        else:
+            self._clock = Clock(clock, start_time)
+        if not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ValueError(f"port must be an integer between 0 and 65535; got {port!r}")
+        if api_token is not None and not api_token:
+            raise ValueError("api_token must not be empty (use None for no token)")
+        if health_ping_interval <= 0:
+            raise ValueError(f"health_ping_interval must be positive; got {health_ping_interval}")
+        self._host = host
+        self._requested_port = port
+        self._port: int | None = None
+        self._api_token = api_token
+        self._ping_interval = health_ping_interval
+        self._faults = FaultPlan()
+        self._engine = Engine(self._clock, self._faults, max_payload_bytes=max_payload_bytes)
+        self._server: grpc.Server | None = None
+        self._pump_stop = threading.Event()
+        self._pump: threading.Thread | None = None
+        self._stopped = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> FakeSidecar:
+        """Bind the port and start serving (a few milliseconds). Returns self."""
+        if self._server is not None:
+            raise RuntimeError("this FakeSidecar is already started")
+        if self._stopped:
+            raise RuntimeError("a stopped FakeSidecar cannot be started again; create a new one")
+        max_message = -1  # the engine enforces max_payload_bytes with a precise message
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=MAX_SERVER_THREADS, thread_name_prefix="fake-sidecar"),
+            interceptors=[ApiTokenInterceptor(self._api_token)] if self._api_token else None,
+            options=[
+                ("grpc.max_receive_message_length", max_message),
+                ("grpc.max_send_message_length", max_message),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        stubs.add_TaskHubSidecarServiceServicer_to_server(
+            FakeSidecarServicer(self._engine, health_ping_interval=self._ping_interval), server
+        )
+        bind_host = f"[{self._host}]" if ":" in self._host and not self._host.startswith("[") else self._host
+        try:
+            port = server.add_insecure_port(f"{bind_host}:{self._requested_port}")
+        except RuntimeError as error:
+            raise RuntimeError(f"could not listen on {bind_host}:{self._requested_port}: {error}") from error
+        if port == 0:
+            raise RuntimeError(f"could not listen on {bind_host}:{self._requested_port}")
+        server.start()
+        self._server = server
+        self._port = port
+        if self._clock.mode == "real":
+            self._pump = threading.Thread(
+                target=self._engine.run_real_time_timers,
+                args=(self._pump_stop,),
+                name="fake-sidecar-timers",
+                daemon=True,
+            )
+            self._pump.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving: open work-item streams and long polls end at once. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._engine.shutdown()
+        self._pump_stop.set()
+        self._engine.wake_timer_pump()
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop(grace=0).wait(5)
+        if self._pump is not None:
+            self._pump.join(5)
+            self._pump = None
+
+    def __enter__(self) -> FakeSidecar:
+        if self._server is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def address(self) -> str:
+        """``"host:port"`` to give the SDK's worker and client (after :meth:`start`)."""
+        if self._port is None:
+            raise RuntimeError("the FakeSidecar has not been started; call start() or use it as a context manager")
+        host = f"[{self._host}]" if ":" in self._host and not self._host.startswith("[") else self._host
+        return f"{host}:{self._port}"
+
+    @property
+    def host(self) -> str:
+        return self._host
+
+    @property
+    def port(self) -> int:
+        """The bound port (after :meth:`start`)."""
+        if self._port is None:
+            raise RuntimeError("the FakeSidecar has not been started")
+        return self._port
+
+    @property
+    def clock(self) -> Clock:
+        """The fake's clock: ``now()``, ``advance(delta)``, ``advance_to(when)``."""
+        return self._clock
+
+    @property
+    def faults(self) -> FaultPlan:
+        """The fault plan consulted at the engine's decision points."""
+        return self._faults
+
+    @property
+    def engine(self) -> Engine:
+        """The underlying engine (for advanced tests)."""
+        return self._engine
+
+    @property
+    def api_token(self) -> str | None:
+        return self._api_token
+
+    @property
+    def is_running(self) -> bool:
+        return self._server is not None
+
+    # ------------------------------------------------------------------ state
+
+    def reset(self) -> None:
+        """Drop every instance, queue, timer and configured fault; rewind a virtual clock to its start."""
+        self._faults.reset()
+        self._engine.reset()
+
+    def wait_until_idle(self, timeout: float | None = 10.0) -> bool:
+        """Block until no work is queued or running (orchestrations wait on timers or events). True if idle."""
+        return self._engine.wait_until_idle(timeout)
+
+    def instances(self) -> list[InstanceSnapshot]:
+        """Read-only snapshots of every instance, in creation order."""
+        return self._engine.snapshots()
+
+    def instance(self, instance_id: str) -> InstanceSnapshot | None:
+        """A read-only snapshot of one instance, or None."""
+        return self._engine.snapshot(instance_id)
+
+    def history(self, instance_id: str) -> list[pb.HistoryEvent]:
+        """Copies of the committed history events of an instance's current execution."""
+        return self._engine.history(instance_id)
+
+    def __repr__(self) -> str:
+        where = self.address if self._port is not None else "not started"
+        return f"FakeSidecar({where}, clock={self._clock.mode!r})"

@@ -1,0 +1,218 @@
+"""The failure report section: what each orchestration instance of a test did, and which faults were injected."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .timeline import DEFAULT_VALUE_WIDTH, format_failure, format_history, format_offset, shorten, status_name
+
+SECTION_TITLE = "durabletask: orchestration timelines"
+MAX_EVENTS_SHOWN = 120
+EXTERNAL_RPC_TIMEOUT_SECONDS = 2.0
+
+
+@dataclass
+class InstanceView:
+    """Everything the report shows about one orchestration instance."""
+
+    instance_id: str
+    name: str = ""
+    status: str = "UNKNOWN"
+    created_at: datetime | None = None
+    last_updated_at: datetime | None = None
+    input: str | None = None
+    output: str | None = None
+    custom_status: str | None = None
+    failure: str = ""
+    parent_instance_id: str | None = None
+    history: list[Any] = field(default_factory=list)
+    problem: str | None = None
+
+
+@dataclass
+class FaultView:
+    """One injected fault."""
+
+    time: datetime | None
+    kind: str
+    instance_id: str | None
+    task_id: int | None
+    detail: str
+
+
+def instances_from_fake(sidecar: Any) -> list[InstanceView]:
+    """Read every instance and its history from an in-process FakeSidecar."""
+    views: list[InstanceView] = []
+    for snapshot in sidecar.instances():
+        view = InstanceView(
+            instance_id=snapshot.instance_id,
+            name=getattr(snapshot, "name", "") or "",
+            status=status_name(getattr(snapshot, "status", -1)),
+            created_at=getattr(snapshot, "created_at", None),
+            last_updated_at=getattr(snapshot, "last_updated_at", None),
+            input=getattr(snapshot, "input", None),
+            output=getattr(snapshot, "output", None),
+            custom_status=getattr(snapshot, "custom_status", None),
+            failure=format_failure(getattr(snapshot, "failure_details", None)),
+            parent_instance_id=getattr(snapshot, "parent_instance_id", None),
+        )
+        try:
+            view.history = list(sidecar.history(snapshot.instance_id))
+        except Exception as error:  # the report must never hide the test's own failure
+            view.problem = f"history unavailable: {error}"
+        views.append(view)
+    return views
+
+
+def instances_from_external(
+    address: str, instance_ids: Iterable[str], metadata: Sequence[tuple[str, str]] = ()
+) -> list[InstanceView]:
+    """Ask an external sidecar (over the public protocol) about the instances a test touched.
+
+    Sub-orchestrations found in the histories are followed too.
+    """
+    import grpc
+
+    from durabletask.internal import orchestrator_service_pb2 as pb
+    from durabletask.internal import orchestrator_service_pb2_grpc as stubs
+
+    pending = list(dict.fromkeys(instance_ids))
+    seen: set[str] = set()
+    views: list[InstanceView] = []
+    with grpc.insecure_channel(address) as channel:
+        stub = stubs.TaskHubSidecarServiceStub(channel)
+        while pending:
+            instance_id = pending.pop(0)
+            if instance_id in seen:
+                continue
+            seen.add(instance_id)
+            view = InstanceView(instance_id=instance_id)
+            try:
+                response = stub.GetInstance(
+                    pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=True),
+                    timeout=EXTERNAL_RPC_TIMEOUT_SECONDS,
+                    metadata=list(metadata),
+                )
+                if not response.exists:
+                    view.problem = "instance not found on the sidecar"
+                else:
+                    _fill_from_state(view, response.orchestrationState)
+                    for chunk in stub.StreamInstanceHistory(
+                        pb.StreamInstanceHistoryRequest(instanceId=instance_id, forWorkItemProcessing=False),
+                        timeout=EXTERNAL_RPC_TIMEOUT_SECONDS,
+                        metadata=list(metadata),
+                    ):
+                        view.history.extend(chunk.events)
+                    pending.extend(
+                        event.subOrchestrationInstanceCreated.instanceId
+                        for event in view.history
+                        if event.WhichOneof("eventType") == "subOrchestrationInstanceCreated"
+                    )
+            except grpc.RpcError as error:
+                view.problem = f"could not read it from the sidecar: {error.code().name} {error.details()}"
+            views.append(view)
+    return views
+
+
+def _fill_from_state(view: InstanceView, state: Any) -> None:
+    view.name = state.name
+    view.status = status_name(state.orchestrationStatus)
+    view.created_at = state.createdTimestamp.ToDatetime() if state.HasField("createdTimestamp") else None
+    view.last_updated_at = state.lastUpdatedTimestamp.ToDatetime() if state.HasField("lastUpdatedTimestamp") else None
+    view.input = state.input.value if state.HasField("input") else None
+    view.output = state.output.value if state.HasField("output") else None
+    view.custom_status = state.customStatus.value if state.HasField("customStatus") else None
+    view.failure = format_failure(state.failureDetails) if state.HasField("failureDetails") else ""
+
+
+def faults_from_plan(plan: Any) -> tuple[list[FaultView], Any]:
+    """The fault log and chaos seed of a FaultPlan (tolerates plans without them)."""
+    records = list(getattr(plan, "log", []) or [])
+    faults = [
+        FaultView(
+            time=getattr(record, "time", None),
+            kind=str(getattr(record, "kind", "?")),
+            instance_id=getattr(record, "instance_id", None),
+            task_id=getattr(record, "task_id", None),
+            detail=str(getattr(record, "detail", "") or ""),
+        )
+        for record in records
+    ]
+    return faults, getattr(plan, "seed", None)
+
+
+def render_report(
+    instances: Sequence[InstanceView],
+    *,
+    origin: datetime | None,
+    origin_kind: str = "virtual time",
+    header: Sequence[str] = (),
+    faults: Sequence[FaultView] | None = None,
+    chaos_seed: Any = None,
+    width: int = DEFAULT_VALUE_WIDTH,
+) -> str:
+    """The whole report section as text."""
+    lines: list[str] = list(header)
+    if origin is not None:
+        lines.append(f"times are offsets from the test's start time {origin.isoformat()} ({origin_kind})")
+    if not instances:
+        lines.append("no orchestration instances were created")
+    for view in instances:
+        lines.append("")
+        lines.extend(_render_instance(view, origin, width))
+    if faults is not None:
+        lines.append("")
+        lines.append(f"chaos seed: {chaos_seed}" if chaos_seed is not None else "chaos seed: none (no chaos run)")
+        if not faults:
+            lines.append("injected faults: none")
+        else:
+            lines.append(f"injected faults ({len(faults)}):")
+            for fault in faults:
+                where = f" instance={fault.instance_id!r}" if fault.instance_id else ""
+                task = f" task={fault.task_id}" if fault.task_id is not None else ""
+                detail = f"  {shorten(fault.detail, width)}" if fault.detail else ""
+                lines.append(f"  {format_offset(fault.time, origin)}  {fault.kind}{where}{task}{detail}")
+    return "\n".join(lines).strip("\n")
+
+
+def _render_instance(view: InstanceView, origin: datetime | None, width: int) -> list[str]:
+    title = f"instance {view.instance_id!r}"
+    if view.name:
+        title += f" ({view.name})"
+    title += f": {view.status}"
+    if view.parent_instance_id:
+        title += f", child of {view.parent_instance_id!r}"
+    lines = [title]
+    times = []
+    if view.created_at is not None:
+        times.append(f"created {format_offset(view.created_at, origin)}")
+    if view.last_updated_at is not None:
+        times.append(f"last updated {format_offset(view.last_updated_at, origin)}")
+    if times:
+        lines.append("  " + ", ".join(times))
+    for label, value in (("input", view.input), ("output", view.output), ("custom status", view.custom_status)):
+        if value is not None and value != "":
+            lines.append(f"  {label}: {shorten(value, width)}")
+    if view.failure:
+        lines.append(f"  failure: {view.failure}")
+    if view.problem:
+        lines.append(f"  ({view.problem})")
+    if view.history:
+        lines.append(f"  history ({len(view.history)} events):")
+        lines.extend(_bounded_history(view.history, origin, width))
+    return lines
+
+
+def _bounded_history(history: list[Any], origin: datetime | None, width: int) -> list[str]:
+    if len(history) <= MAX_EVENTS_SHOWN:
+        return format_history(history, origin, width, indent="    ")
+    half = MAX_EVENTS_SHOWN // 2
+    omitted = len(history) - 2 * half
+    return [
+        *format_history(history[:half], origin, width, indent="    "),
+        f"    ... {omitted} events omitted ...",
+        *format_history(history[-half:], origin, width, indent="    "),
+    ]

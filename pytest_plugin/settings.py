@@ -1,0 +1,141 @@
+"""How a test wants its durable environment: clock mode, start time, frozen time, external sidecar.
+
+Values come from, in order of precedence: the closest ``@pytest.mark.durabletask(...)`` marker, the ini
+options (``durabletask_clock``, ``durabletask_start_time``, ``durabletask_freeze_time``) and the defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+CLOCK_MODES = ("auto", "manual", "real")
+DEFAULT_CLOCK = "auto"
+
+MARKER_NAME = "durabletask"
+MARKER_KEYWORDS = ("clock", "start_time", "freeze_time")
+MARKER_HELP = (
+    "durabletask(clock='auto'|'manual'|'real', start_time=datetime|ISO-8601, freeze_time=bool): "
+    "configure the fake sidecar and virtual time used by the durable_* fixtures of this test"
+)
+
+INI_CLOCK = "durabletask_clock"
+INI_START_TIME = "durabletask_start_time"
+INI_FREEZE_TIME = "durabletask_freeze_time"
+
+OPTION_SIDECAR = "--durabletask-sidecar"
+OPTION_SIDECAR_DEST = "durabletask_sidecar"
+
+
+class DurableSettingsError(ValueError):
+    """A marker, ini option or command-line option of the durabletask plugin has a bad value."""
+
+
+@dataclass(frozen=True)
+class DurableSettings:
+    """The resolved configuration of one test's durable environment."""
+
+    clock: str = DEFAULT_CLOCK
+    start_time: datetime | None = None
+    freeze_time: bool = False
+    external_address: str | None = None
+
+    @property
+    def uses_fake(self) -> bool:
+        """True when the test runs against an in-process fake sidecar, not an external one."""
+        return self.external_address is None
+
+
+def parse_clock(value: Any, *, source: str) -> str:
+    """Validate a clock mode name."""
+    if not isinstance(value, str) or value.strip().lower() not in CLOCK_MODES:
+        raise DurableSettingsError(f"{source}: clock must be one of {', '.join(CLOCK_MODES)}, got {value!r}")
+    return value.strip().lower()
+
+
+def parse_start_time(value: Any, *, source: str) -> datetime | None:
+    """Turn a datetime or an ISO-8601 string into an aware UTC datetime; naive values are taken as UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise DurableSettingsError(
+                f"{source}: start_time must be an ISO-8601 date-time such as 2024-01-01T00:00:00Z, got {value!r}"
+            ) from None
+    if not isinstance(value, datetime):
+        raise DurableSettingsError(
+            f"{source}: start_time must be a datetime or an ISO-8601 string, got {type(value).__name__}"
+        )
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def parse_bool(value: Any, *, source: str, name: str) -> bool:
+    """Accept a bool or a usual textual spelling of one."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off", ""):
+            return False
+    raise DurableSettingsError(f"{source}: {name} must be true or false, got {value!r}")
+
+
+def parse_address(value: str, *, source: str) -> str:
+    """Validate a HOST:PORT sidecar address and return it unchanged."""
+    host, sep, port = value.strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise DurableSettingsError(f"{source}: expected HOST:PORT (for example 127.0.0.1:4001), got {value!r}")
+    return value.strip()
+
+
+def defaults_from_ini(getini: Any, external_address: str | None) -> DurableSettings:
+    """Suite-wide settings from the ini options (``getini`` is ``config.getini``)."""
+    clock = getini(INI_CLOCK) or DEFAULT_CLOCK
+    return DurableSettings(
+        clock=parse_clock(clock, source=f"ini option {INI_CLOCK}"),
+        start_time=parse_start_time(getini(INI_START_TIME), source=f"ini option {INI_START_TIME}"),
+        freeze_time=parse_bool(getini(INI_FREEZE_TIME), source=f"ini option {INI_FREEZE_TIME}", name="freeze_time"),
+        external_address=external_address,
+    )
+
+
+def apply_markers(defaults: DurableSettings, markers: Iterable[Any]) -> DurableSettings:
+    """Overlay marker keyword arguments on the defaults; ``markers`` are ordered closest first."""
+    chosen: dict[str, Any] = {}
+    for marker in markers:
+        if marker.args:
+            raise DurableSettingsError(
+                f"@pytest.mark.{MARKER_NAME} takes keyword arguments only ({', '.join(MARKER_KEYWORDS)}), "
+                f"got positional {marker.args!r}"
+            )
+        for key, value in marker.kwargs.items():
+            if key not in MARKER_KEYWORDS:
+                raise DurableSettingsError(
+                    f"@pytest.mark.{MARKER_NAME}: unknown argument {key!r}; "
+                    f"expected one of {', '.join(MARKER_KEYWORDS)}"
+                )
+            chosen.setdefault(key, value)
+    source = f"@pytest.mark.{MARKER_NAME}"
+    return DurableSettings(
+        clock=parse_clock(chosen["clock"], source=source) if "clock" in chosen else defaults.clock,
+        start_time=(
+            parse_start_time(chosen["start_time"], source=source) if "start_time" in chosen else defaults.start_time
+        ),
+        freeze_time=(
+            parse_bool(chosen["freeze_time"], source=source, name="freeze_time")
+            if "freeze_time" in chosen
+            else defaults.freeze_time
+        ),
+        external_address=defaults.external_address,
+    )

@@ -1,0 +1,1 @@
+"""Interop tests against real peers: durabletask-go and the published durabletask SDK."""

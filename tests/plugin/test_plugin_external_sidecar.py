@@ -1,0 +1,96 @@
+"""--durabletask-sidecar: the same tests against an external sidecar (here a FakeSidecar playing a real one)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from durabletask_testing import FakeSidecar
+
+
+API_TOKEN = "s3cret"
+
+PORTABLE_TESTS = '''
+import pytest
+from durabletask import client
+
+from durabletask_pytest import ExternalSidecar
+
+
+def hello(ctx, name):
+    return f"Hello {name}!"
+
+
+def greet(ctx, name):
+    return (yield ctx.call_activity(hello, input=name))
+
+
+def test_runs_unchanged(durable_worker, durable_client, durable_sidecar, durable_settings):
+    assert not durable_settings.uses_fake
+    assert isinstance(durable_sidecar, ExternalSidecar)
+    durable_worker.start_with(orchestrators=[greet], activities=[hello])
+    instance_id = durable_client.schedule_new_orchestration(greet, input="external", instance_id="portable-1")
+    state = durable_client.wait_for_orchestration_completion(instance_id, timeout=10)
+    assert state.runtime_status == client.OrchestrationStatus.COMPLETED
+    assert state.get_output() == "Hello external!"
+
+
+def test_failing_test_reports_the_external_instance(durable_worker, durable_client):
+    durable_worker.start_with(orchestrators=[greet], activities=[hello])
+    instance_id = durable_client.schedule_new_orchestration(greet, input="report", instance_id="portable-2")
+    state = durable_client.wait_for_orchestration_completion(instance_id, timeout=10)
+    assert state.get_output() == "Goodbye"
+
+
+def test_needs_the_clock(durable_clock):
+    raise AssertionError("must be skipped")
+
+
+def test_needs_faults(durable_faults):
+    raise AssertionError("must be skipped")
+
+
+@pytest.mark.durabletask(freeze_time=True)
+def test_needs_frozen_time(durable_client):
+    raise AssertionError("must be skipped")
+
+
+def test_reaches_for_the_fake_clock_in_the_body(durable_sidecar):
+    durable_sidecar.clock.advance(5)
+    raise AssertionError("must be skipped")
+'''
+
+
+@pytest.fixture
+def real_sidecar() -> Iterator[FakeSidecar]:
+    sidecar = FakeSidecar(clock="real", api_token=API_TOKEN)
+    sidecar.start()
+    try:
+        yield sidecar
+    finally:
+        sidecar.stop()
+
+
+def test_external_sidecar_runs_portable_tests_and_skips_fake_only_ones(
+    pytester: pytest.Pytester, real_sidecar: FakeSidecar
+) -> None:
+    pytester.makepyfile(test_portable=PORTABLE_TESTS)
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "-rs",
+        f"--durabletask-sidecar={real_sidecar.address}",
+        f"--durabletask-metadata=authorization=Bearer {API_TOKEN}",  # the sidecar refuses calls without it
+    )
+    result.assert_outcomes(passed=1, failed=1, skipped=4)
+    output = result.stdout.str()
+
+    assert f"durabletask: using the external sidecar at {real_sidecar.address}" in output
+    assert output.count("needs the fake sidecar's virtual clock") == 3  # durable_clock, freeze_time, .clock
+    assert output.count("needs the fake sidecar's fault injection") == 1
+    # The work really happened on the external sidecar.
+    assert {snapshot.instance_id for snapshot in real_sidecar.instances()} == {"portable-1", "portable-2"}
+    # The failure report reads the instance back over the protocol.
+    assert f"external sidecar at {real_sidecar.address}" in output
+    assert "instance 'portable-2' (greet): COMPLETED" in output
+    assert "TaskScheduled#" in output and "name=hello" in output
+    assert 'output: "Hello report!"' in output

@@ -1,0 +1,103 @@
+"""Replay engine: retry policies wait out back-off on durable timers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sdk_replay_helpers import T0, completion, confirm, js, kinds, output, registry, run, started, tick
+
+from durabletask import task
+from durabletask.internal import helpers as h
+from durabletask.internal import orchestrator_service_pb2 as pb
+
+
+def make_orch(policy: task.RetryPolicy, sub: bool = False):
+    def orch(ctx, _):
+        if sub:
+            return (yield ctx.call_sub_orchestrator("child", retry_policy=policy))
+        return (yield ctx.call_activity("flaky", retry_policy=policy))
+    return orch
+
+
+def _drive_failures(policy: task.RetryPolicy, failures: int, sub: bool = False):
+    """Fail the call ``failures`` times; returns (delays seen, last result, history)."""
+    reg = registry(make_orch(policy, sub))
+    history = started("orch")
+    res = run(reg, [], history)
+    delays = []
+    now = T0
+    for _ in range(failures):
+        assert kinds(res) == ["createSubOrchestration" if sub else "scheduleTask"]
+        action_id = res.actions[0].id
+        history += confirm(res)
+        failed = (h.new_sub_orchestration_failed_event(action_id, RuntimeError("nope")) if sub
+                  else h.new_task_failed_event(action_id, RuntimeError("nope")))
+        new = [tick(now), failed]
+        res = run(reg, history, new)
+        history += new
+        if kinds(res) != ["createTimer"]:
+            break
+        fire_at = res.actions[0].createTimer.fireAt.ToDatetime()
+        delays.append(fire_at - now)
+        history += confirm(res)
+        new = [tick(fire_at), h.new_timer_fired_event(res.actions[0].id, fire_at)]
+        now = fire_at
+        res = run(reg, history, new)
+        history += new
+    return delays, res, history, reg
+
+
+def test_retries_use_durable_timers_with_exponential_backoff_and_cap():
+    policy = task.RetryPolicy(first_retry_interval=timedelta(seconds=1), max_number_of_attempts=5,
+                              backoff_coefficient=2, max_retry_interval=timedelta(seconds=5))
+    delays, res, _, _ = _drive_failures(policy, 5)
+    assert delays == [timedelta(seconds=s) for s in (1, 2, 4, 5)]
+    done = completion(res)
+    assert done.orchestrationStatus == pb.ORCHESTRATION_STATUS_FAILED
+    assert "nope" in done.failureDetails.errorMessage
+
+
+def test_retry_reschedules_the_same_action_and_succeeds():
+    policy = task.RetryPolicy(first_retry_interval=timedelta(seconds=3), max_number_of_attempts=3)
+    delays, res, history, reg = _drive_failures(policy, 1)
+    assert delays == [timedelta(seconds=3)]
+    assert kinds(res) == ["scheduleTask"] and res.actions[0].scheduleTask.name == "flaky"
+    history += confirm(res)
+    done = run(reg, history, [tick(), h.new_task_completed_event(res.actions[0].id, js("ok"))])
+    assert output(done) == "ok"
+
+
+def test_sub_orchestration_retries():
+    policy = task.RetryPolicy(first_retry_interval=timedelta(seconds=1), max_number_of_attempts=2)
+    delays, res, _, _ = _drive_failures(policy, 2, sub=True)
+    assert delays == [timedelta(seconds=1)]
+    assert completion(res).orchestrationStatus == pb.ORCHESTRATION_STATUS_FAILED
+
+
+def test_retry_timeout_stops_retrying():
+    policy = task.RetryPolicy(first_retry_interval=timedelta(minutes=10), max_number_of_attempts=10,
+                              retry_timeout=timedelta(minutes=15))
+    delays, res, _, _ = _drive_failures(policy, 10)
+    # failures at +0 and +10 min are inside the 15 min budget and get retried; the one at +20 min is not
+    assert delays == [timedelta(minutes=10), timedelta(minutes=10)]
+    assert completion(res).orchestrationStatus == pb.ORCHESTRATION_STATUS_FAILED
+
+
+def test_single_attempt_policy_fails_immediately():
+    policy = task.RetryPolicy(first_retry_interval=timedelta(seconds=1), max_number_of_attempts=1)
+    delays, res, _, _ = _drive_failures(policy, 1)
+    assert delays == []
+    assert completion(res).orchestrationStatus == pb.ORCHESTRATION_STATUS_FAILED
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(first_retry_interval=timedelta(seconds=-1), max_number_of_attempts=1),
+    dict(first_retry_interval=timedelta(seconds=1), max_number_of_attempts=0),
+    dict(first_retry_interval=timedelta(seconds=1), max_number_of_attempts=1, backoff_coefficient=0.5),
+    dict(first_retry_interval=timedelta(seconds=1), max_number_of_attempts=1, max_retry_interval=timedelta(-1)),
+    dict(first_retry_interval=timedelta(seconds=1), max_number_of_attempts=1, retry_timeout=timedelta(-1)),
+])
+def test_retry_policy_validation(kwargs):
+    with pytest.raises(ValueError):
+        task.RetryPolicy(**kwargs)
