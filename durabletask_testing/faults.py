@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -98,16 +98,21 @@ def _check_times(times: int | None) -> int | None:
     return times
 
 
-@dataclass
 class FaultPlan:
     """The faults a fake sidecar injects. Thread-safe; empty (injects nothing) by default."""
 
-    _rules: list[_Rule] = field(default_factory=list)
-    _chaos: _Chaos | None = None
-    _disconnect_after: int | None = None
-    _log: list[FaultRecord] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _listeners: list[Callable[[], None]] = field(default_factory=list)
+    def __init__(self) -> None:
+        self._rules: list[_Rule] = []
+        self._chaos: _Chaos | None = None
+        self._disconnect_after: int | None = None
+        self._log: list[FaultRecord] = []
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[], None]] = []
+
+    def __repr__(self) -> str:
+        kinds = ", ".join(f"{r.kind}({r.target})" for r in self._rules) or "none"
+        chaos = f", chaos(seed={self._chaos.seed}, rate={self._chaos.rate})" if self._chaos else ""
+        return f"FaultPlan(rules: {kinds}{chaos}, injected: {len(self._log)})"
 
     # -- configuration (test side) -----------------------------------------------------------------
 

@@ -58,6 +58,11 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
         self._engine = engine
         self._ping_interval = health_ping_interval
 
+    @property
+    def engine(self) -> Engine:
+        """The engine this servicer translates to."""
+        return self._engine
+
     def _check_rpc_fault(self, method: str, context: grpc.ServicerContext) -> None:
         code = self._engine.faults.rpc_fault(method, self._engine.clock.now())
         if code is not None:

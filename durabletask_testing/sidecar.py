@@ -15,6 +15,7 @@ from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 from .clock import Clock
 from .engine import DEFAULT_MAX_PAYLOAD_BYTES, Engine, InstanceSnapshot
 from .faults import FaultPlan
+from .inprocess import InProcessChannel
 from .server import DEFAULT_HEALTH_PING_INTERVAL, ApiTokenInterceptor, FakeSidecarServicer
 
 MAX_SERVER_THREADS = 256  # each open work-item stream and long poll holds one; created lazily
@@ -64,6 +65,7 @@ class FakeSidecar:
         self._ping_interval = health_ping_interval
         self._faults = FaultPlan()
         self._engine = Engine(self._clock, self._faults, max_payload_bytes=max_payload_bytes)
+        self._servicer = FakeSidecarServicer(self._engine, health_ping_interval=health_ping_interval)
         self._server: grpc.Server | None = None
         self._pump_stop = threading.Event()
         self._pump: threading.Thread | None = None
@@ -87,9 +89,7 @@ class FakeSidecar:
                 ("grpc.so_reuseport", 0),
             ],
         )
-        stubs.add_TaskHubSidecarServiceServicer_to_server(
-            FakeSidecarServicer(self._engine, health_ping_interval=self._ping_interval), server
-        )
+        stubs.add_TaskHubSidecarServiceServicer_to_server(self._servicer, server)
         bind_host = f"[{self._host}]" if ":" in self._host and not self._host.startswith("[") else self._host
         try:
             port = server.add_insecure_port(f"{bind_host}:{self._requested_port}")
@@ -153,6 +153,16 @@ class FakeSidecar:
         if self._port is None:
             raise RuntimeError("the FakeSidecar has not been started")
         return self._port
+
+    def channel(self) -> InProcessChannel:
+        """An in-process ``grpc.Channel`` to this fake (no sockets): pass it to the SDK as ``channel=``.
+
+        Much faster than a network connection when worker, client and fake share a process. Works before
+        :meth:`start` too; calls fail with UNAVAILABLE after :meth:`stop`.
+        """
+        if self._stopped:
+            raise RuntimeError("this FakeSidecar is stopped")
+        return InProcessChannel(self._servicer, self._api_token)
 
     @property
     def clock(self) -> Clock:

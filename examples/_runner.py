@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from durabletask import client, worker
+from durabletask.client import OrchestrationState, OrchestrationStatus
 from durabletask_testing import FakeSidecar
 
 Register = Callable[[worker.TaskHubGrpcWorker], None]
@@ -47,8 +48,8 @@ class ExampleRun:
         return datetime.now(timezone.utc)
 
     def wait_for_status(
-        self, instance_id: str, status: client.OrchestrationStatus, timeout: float = 10.0
-    ) -> client.OrchestrationState:
+        self, instance_id: str, status: OrchestrationStatus, timeout: float = 10.0
+    ) -> OrchestrationState:
         """Wait until the instance reports ``status`` (e.g. SUSPENDED, which shows once the worker saw it)."""
         deadline = time.monotonic() + timeout
         while True:

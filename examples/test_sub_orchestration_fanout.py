@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from sub_orchestration_fanout import WAREHOUSES, count_stock, global_inventory, main, register
 
 from durabletask import client
@@ -10,7 +12,12 @@ COMPLETED = client.OrchestrationStatus.COMPLETED
 FAILED = client.OrchestrationStatus.FAILED
 
 
-def start(durable_worker, durable_client, instance_id: str = "inventory") -> client.OrchestrationState:
+def unique_id(prefix: str) -> str:
+    """Instance ids chosen by the test must be unique: a real sidecar keeps instances between test runs."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def start(durable_worker, durable_client, instance_id: str) -> client.OrchestrationState:
     register(durable_worker)
     durable_worker.start()
     durable_client.schedule_new_orchestration(global_inventory, input=sorted(WAREHOUSES), instance_id=instance_id)
@@ -18,7 +25,7 @@ def start(durable_worker, durable_client, instance_id: str = "inventory") -> cli
 
 
 def test_parent_totals_the_reports_of_its_children(durable_worker, durable_client) -> None:
-    state = start(durable_worker, durable_client)
+    state = start(durable_worker, durable_client, unique_id("inventory"))
 
     assert state.runtime_status == COMPLETED
     result = state.get_output()
@@ -29,10 +36,11 @@ def test_parent_totals_the_reports_of_its_children(durable_worker, durable_clien
 
 
 def test_each_region_runs_as_its_own_child_instance(durable_worker, durable_client, durable_sidecar) -> None:
-    start(durable_worker, durable_client, instance_id="inv-1")
+    parent_id = unique_id("inventory")
+    start(durable_worker, durable_client, parent_id)
 
-    children = {s.instance_id: s for s in durable_sidecar.instances() if s.parent_instance_id == "inv-1"}
-    assert sorted(children) == ["inv-1-north", "inv-1-south", "inv-1-west"]
+    children = {s.instance_id: s for s in durable_sidecar.instances() if s.parent_instance_id == parent_id}
+    assert sorted(children) == [f"{parent_id}-north", f"{parent_id}-south", f"{parent_id}-west"]
     for child_id in children:
         assert durable_client.get_orchestration_state(child_id).runtime_status == COMPLETED
 
@@ -40,12 +48,13 @@ def test_each_region_runs_as_its_own_child_instance(durable_worker, durable_clie
 def test_a_failing_child_fails_the_parent(durable_worker, durable_client, durable_faults) -> None:
     durable_faults.fail_activity(count_stock, times=1, message="scanner offline")
 
-    state = start(durable_worker, durable_client)
+    parent_id = unique_id("inventory")
+    state = start(durable_worker, durable_client, parent_id)
 
     assert state.runtime_status == FAILED
     failed_children = [
         region for region in WAREHOUSES
-        if durable_client.get_orchestration_state(f"inventory-{region}").runtime_status == FAILED
+        if durable_client.get_orchestration_state(f"{parent_id}-{region}").runtime_status == FAILED
     ]
     assert len(failed_children) == 1
 

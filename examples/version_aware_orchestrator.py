@@ -39,7 +39,7 @@ def activity_three(ctx: task.ActivityContext, _: None) -> str:
 def my_orchestrator(ctx: task.OrchestrationContext, _: None):
     """Version-aware orchestrator: 1.0.0 instances keep the old path, newer ones call activity_three too."""
     steps = [(yield ctx.call_activity(activity_one))]
-    if ctx.version > "1.0.0":
+    if (ctx.version or "") > "1.0.0":  # instances started before versioning have no version: old path
         steps.append((yield ctx.call_activity(activity_three)))
     steps.append((yield ctx.call_activity(activity_two)))
     return steps

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timezone
+
+from google.protobuf import timestamp_pb2
 
 from durabletask.internal import orchestrator_service_pb2 as pb
 
@@ -27,6 +30,14 @@ def require_text(value: str, field: str) -> None:
     """Refuse an empty id or name."""
     if not value or not value.strip():
         raise invalid(f"{field} must not be empty")
+
+
+def to_datetime(stamp: timestamp_pb2.Timestamp, field: str) -> datetime:
+    """A protobuf Timestamp as an aware UTC datetime, or INVALID_ARGUMENT naming ``field`` when out of range."""
+    try:
+        return stamp.ToDatetime(tzinfo=timezone.utc)
+    except (ValueError, OverflowError) as error:
+        raise invalid(f"{field} is not a valid timestamp ({stamp.seconds}s, {stamp.nanos}ns): {error}") from None
 
 
 def check_payload(value: str | None, field: str, limit: int) -> None:
@@ -83,6 +94,7 @@ def _validate_action_body(kind: str, action: pb.OrchestratorAction, where: str, 
     elif kind == "createTimer":
         if not action.createTimer.HasField("fireAt"):
             raise invalid(f"{where}.createTimer.fireAt is missing: a timer needs a fire time")
+        to_datetime(action.createTimer.fireAt, f"{where}.createTimer.fireAt")
     elif kind == "createSubOrchestration":
         require_text(action.createSubOrchestration.name, f"{where}.createSubOrchestration.name")
         check_payload(

@@ -9,6 +9,7 @@ from durabletask.internal import orchestrator_service_pb2 as pb
 
 from .events import timestamp
 from .state import Instance
+from .validation import to_datetime
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class InstanceSnapshot:
     parent_instance_id: str | None
     execution_id: str = ""
     completed_at: datetime | None = None
+    dispatch_count: int = 0  # orchestrator work items handed out so far (replays, re-dispatches included)
 
     @property
     def status_name(self) -> str:
@@ -55,6 +57,7 @@ def snapshot(instance: Instance) -> InstanceSnapshot:
         parent_instance_id=instance.parent_instance_id,
         execution_id=instance.execution_id,
         completed_at=instance.completed_at,
+        dispatch_count=instance.dispatch_count,
     )
 
 
@@ -93,13 +96,11 @@ def matches_query(instance: Instance, query: pb.InstanceQuery) -> bool:
     """Does an instance satisfy the filters of an InstanceQuery?"""
     if query.runtimeStatus and instance.status not in query.runtimeStatus:
         return False
-    if query.HasField("createdTimeFrom") and instance.created_at < query.createdTimeFrom.ToDatetime(
-        tzinfo=instance.created_at.tzinfo
+    if query.HasField("createdTimeFrom") and instance.created_at < to_datetime(
+        query.createdTimeFrom, "createdTimeFrom"
     ):
         return False
-    if query.HasField("createdTimeTo") and instance.created_at > query.createdTimeTo.ToDatetime(
-        tzinfo=instance.created_at.tzinfo
-    ):
+    if query.HasField("createdTimeTo") and instance.created_at > to_datetime(query.createdTimeTo, "createdTimeTo"):
         return False
     if query.HasField("instanceIdPrefix") and not instance.instance_id.startswith(query.instanceIdPrefix.value):
         return False

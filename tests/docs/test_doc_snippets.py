@@ -49,7 +49,7 @@ def _run_pytest_block(snippet: Snippet, pytester: pytest.Pytester) -> None:
     assert tests > 0, f"{snippet.where}: a pytest block without test functions"
     pytester.makepyfile(**{f"test_docs_{snippet.page.stem.replace('-', '_')}_{snippet.line}": snippet.code})
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q")
-    assert result.ret == 0, f"{snippet.where}: the test file did not pass:\n" + "\n".join(result.outlines[-30:])
+    assert result.ret == 0, f"{snippet.where}: the test file did not pass:\n" + "\n".join(result.outlines[-80:])
     result.assert_outcomes(passed=tests)
 
 

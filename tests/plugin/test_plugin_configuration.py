@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-
 CONFIGURED_TESTS = '''
 from datetime import datetime, timezone
 

@@ -8,7 +8,6 @@ import pytest
 
 from durabletask_testing import FakeSidecar
 
-
 API_TOKEN = "s3cret"
 
 PORTABLE_TESTS = '''

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-
 WORKFLOWS = '''
 from datetime import timedelta
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-
 FROZEN_TESTS = '''
 import time
 from datetime import datetime, timedelta, timezone

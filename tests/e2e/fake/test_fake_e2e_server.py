@@ -159,3 +159,12 @@ def test_cli_help_documents_every_option():
     assert result.returncode == 0
     for option in ("--host", "--port", "--clock", "--start-time", "--api-token", "--max-payload-bytes"):
         assert option in result.stdout
+
+
+def test_idle_work_item_streams_receive_health_pings():
+    with FakeSidecar(clock="manual", health_ping_interval=0.05) as sidecar:
+        channel = grpc.insecure_channel(sidecar.address)
+        stream = stubs.TaskHubSidecarServiceStub(channel).GetWorkItems(pb.GetWorkItemsRequest())
+        assert next(stream).HasField("healthPing")
+        stream.cancel()
+        channel.close()

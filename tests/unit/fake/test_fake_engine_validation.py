@@ -158,3 +158,16 @@ def test_clock_refuses_to_move_backwards_or_real_time():
     real = Harness("real")
     with pytest.raises(RuntimeError, match="real"):
         real.clock.advance(1)
+
+
+def test_out_of_range_timestamps_are_invalid_arguments():
+    h = Harness()
+    bad = pb.CreateInstanceRequest(instanceId="t", name="orch")
+    bad.scheduledStartTimestamp.seconds = 10**15
+    _refused(lambda: h.engine.start_instance(bad), ErrorCode.INVALID_ARGUMENT, "scheduledStartTimestamp")
+    h.start()
+    item = h.next_orchestrator()
+    timer = pb.OrchestratorAction(id=0, createTimer=pb.CreateTimerAction())
+    timer.createTimer.fireAt.seconds = -(10**15)
+    _refused(lambda: h.finish(item, timer), ErrorCode.INVALID_ARGUMENT, "fireAt")
+    assert h.engine.history("i1") == []
