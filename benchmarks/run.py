@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -71,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     values: suite.Values = {}
     errors: suite.Errors = {}
     started = time.perf_counter()
+    load_before = os.getloadavg()[0]
     for round_index in range(repeat):
         for measure in measures:
             for stack in measure.stacks:  # alternate stacks within each round
@@ -87,11 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     for key, by_stack in errors.items():
         for stack, error in by_stack.items():
             print(f"error in {key} on {stack}: {error}")
+    load_after = os.getloadavg()[0]
     print(f"\n{repeat} repetition(s), {time.perf_counter() - started:.0f} s total, "
-          f"{platform.python_implementation()} {platform.python_version()}, {platform.machine()}")
+          f"{platform.python_implementation()} {platform.python_version()}, {platform.machine()}, "
+          f"{os.cpu_count()} CPUs, load average {load_before:.1f} before / {load_after:.1f} after")
     if args.json:
         report = {"values": values, "errors": errors, "rows": [asdict(r) for r in rows], "table": table,
-                  "repeat": repeat, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+                  "repeat": repeat, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                  "load_average": [load_before, load_after], "cpus": os.cpu_count()}
         args.json.write_text(json.dumps(report, indent=2))
     return 1 if any(r.verdict in ("FAIL", "ERROR") for r in rows) else 0
 

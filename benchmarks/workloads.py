@@ -96,7 +96,7 @@ def sidecar(stack: str, clock: str = "auto") -> Iterator[str]:
 
 def _quiet_kwargs(cls: type) -> dict[str, Any]:
     """Keyword arguments that silence an SDK class's INFO logging (per-orchestration log lines), if supported."""
-    if "logger" in inspect.signature(cls.__init__).parameters:
+    if "logger" in inspect.signature(cls).parameters:
         quiet = logging.getLogger(f"bench.{cls.__name__}")
         quiet.setLevel(logging.WARNING)
         return {"logger": quiet}

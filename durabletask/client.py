@@ -153,7 +153,11 @@ class TaskHubGrpcClient:
                  channel: grpc.Channel | None = None,
                  secure_channel: bool = False,
                  interceptors: Sequence[Any] | None = None,
-                 default_version: str | None = None):
+                 default_version: str | None = None,
+                 emit_trace_spans: bool = True):
+        """``emit_trace_spans`` is accepted for compatibility with the published package; this SDK emits no
+        trace spans."""
+        self._emit_trace_spans = emit_trace_spans
         self._logger = _make_logger("client", log_handler, log_formatter, logger)
         self._host_address = host_address if host_address else get_default_host_address()
         self._owns_channel = channel is None

@@ -79,7 +79,11 @@ class TaskHubGrpcWorker:
                  secure_channel: bool = False,
                  interceptors: Sequence[Any] | None = None,
                  concurrency_options: ConcurrencyOptions | None = None,
-                 maximum_timer_interval: timedelta | None = DEFAULT_MAXIMUM_TIMER_INTERVAL):
+                 maximum_timer_interval: timedelta | None = DEFAULT_MAXIMUM_TIMER_INTERVAL,
+                 emit_trace_spans: bool = True):
+        """``emit_trace_spans`` is accepted for compatibility with the published package; this SDK emits no
+        trace spans."""
+        self._emit_trace_spans = emit_trace_spans
         self._registry = Registry()
         self._host_address = host_address if host_address else get_default_host_address()
         self._metadata = metadata

@@ -7,7 +7,7 @@ Quick start::
     from durabletask_testing import FakeSidecar
 
     with FakeSidecar(clock="manual") as sidecar:            # or "auto" / "real"
-        w = worker.TaskHubGrpcWorker(host_address=sidecar.address)   # or channel=sidecar.channel()
+        w = worker.TaskHubGrpcWorker(host_address=sidecar.address)
         ...
         sidecar.wait_until_idle()                           # orchestrations now wait on timers/events
         sidecar.clock.advance(timedelta(hours=24))          # due timers fire before this returns
@@ -21,7 +21,6 @@ from .clock import Clock
 from .engine import InstanceSnapshot
 from .errors import EngineError, ErrorCode
 from .faults import FaultPlan, FaultRecord
-from .inprocess import InProcessChannel
 from .sidecar import FakeSidecar
 
 __all__ = [
@@ -31,6 +30,5 @@ __all__ = [
     "FakeSidecar",
     "FaultPlan",
     "FaultRecord",
-    "InProcessChannel",
     "InstanceSnapshot",
 ]

@@ -15,7 +15,6 @@ from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 from .clock import Clock
 from .engine import DEFAULT_MAX_PAYLOAD_BYTES, Engine, InstanceSnapshot
 from .faults import FaultPlan
-from .inprocess import InProcessChannel
 from .server import DEFAULT_HEALTH_PING_INTERVAL, ApiTokenInterceptor, FakeSidecarServicer
 
 MAX_SERVER_THREADS = 256  # each open work-item stream and long poll holds one; created lazily
@@ -153,16 +152,6 @@ class FakeSidecar:
         if self._port is None:
             raise RuntimeError("the FakeSidecar has not been started")
         return self._port
-
-    def channel(self) -> InProcessChannel:
-        """An in-process ``grpc.Channel`` to this fake (no sockets): pass it to the SDK as ``channel=``.
-
-        Much faster than a network connection when worker, client and fake share a process. Works before
-        :meth:`start` too; calls fail with UNAVAILABLE after :meth:`stop`.
-        """
-        if self._stopped:
-            raise RuntimeError("this FakeSidecar is stopped")
-        return InProcessChannel(self._servicer, self._api_token)
 
     @property
     def clock(self) -> Clock:

@@ -3,7 +3,8 @@
 Orders under $1000 are approved automatically. Bigger orders need a manager's approval, raised as the
 external event ``approval_received``; if none arrives within 24 hours the order is canceled. The workflow
 passes custom business objects around: an ``Order`` dataclass as input and an ``Approval`` named tuple as
-event data; the SDK serializes them for you.
+event data; the SDK serializes them as plain JSON and rebuilds them from the types you name (the ``Order``
+annotation, ``data_type=Approval``).
 
 Run it:  python examples/human_interaction.py            (embedded fake: the 24-hour wait takes milliseconds)
          python examples/human_interaction.py --host localhost:4001   (a real sidecar: the timeout case
@@ -60,7 +61,7 @@ def purchase_order_workflow(ctx: task.OrchestrationContext, order: Order):
     yield ctx.call_activity(send_approval_request, input=order)
 
     # Approvals must be received within 24 hours or they will be canceled.
-    approval_event = ctx.wait_for_external_event("approval_received")
+    approval_event = ctx.wait_for_external_event("approval_received", data_type=Approval)
     timeout_event = ctx.create_timer(APPROVAL_TIMEOUT)
     winner = yield task.when_any([approval_event, timeout_event])
     if winner == timeout_event:

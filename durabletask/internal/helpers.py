@@ -14,7 +14,7 @@ from google.protobuf import timestamp_pb2, wrappers_pb2
 
 from durabletask.internal import orchestrator_service_pb2 as pb
 
-_STATUS_NAMES = {
+_STATUS_NAMES: dict[int, str] = {
     pb.ORCHESTRATION_STATUS_RUNNING: "RUNNING",
     pb.ORCHESTRATION_STATUS_COMPLETED: "COMPLETED",
     pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW: "CONTINUED_AS_NEW",
@@ -125,7 +125,8 @@ def new_complete_orchestration_action(action_id: int, status: int, result: str |
                                       new_version: str | None = None) -> pb.OrchestratorAction:
     """OrchestratorAction completing (or continuing-as-new) the orchestration."""
     return pb.OrchestratorAction(id=action_id, completeOrchestration=pb.CompleteOrchestrationAction(
-        orchestrationStatus=status, result=get_string_value(result), failureDetails=failure_details,
+        orchestrationStatus=status,  # type: ignore[arg-type]
+        result=get_string_value(result), failureDetails=failure_details,
         carryoverEvents=carryover_events, newVersion=get_string_value(new_version)))
 
 

@@ -38,12 +38,11 @@ _METHOD_NAMES = {
 class PendingAction:
     """An action the orchestrator asked for, not yet confirmed by history."""
 
-    __slots__ = ("id", "kind", "name", "encoded_input", "instance_id", "fire_at", "version", "tags",
-                 "derived_instance_id")
+    __slots__ = ("id", "kind", "name", "encoded_input", "instance_id", "fire_at", "version", "tags")
 
     def __init__(self, action_id: int, kind: str, name: str = "", encoded_input: str | None = None,
                  instance_id: str = "", fire_at: datetime | None = None, version: str | None = None,
-                 tags: dict[str, str] | None = None, derived_instance_id: bool = False) -> None:
+                 tags: dict[str, str] | None = None) -> None:
         self.id = action_id
         self.kind = kind
         self.name = name
@@ -52,7 +51,6 @@ class PendingAction:
         self.fire_at = fire_at
         self.version = version
         self.tags = tags
-        self.derived_instance_id = derived_instance_id
 
     def describe(self) -> str:
         """Human readable form for error messages, e.g. ``call_activity('hello')``."""
@@ -74,13 +72,6 @@ class PendingAction:
             return pbh.new_create_sub_orchestration_action(self.id, self.name, self.instance_id,
                                                            self.encoded_input, self.version)
         return pbh.new_send_event_action(self.id, self.instance_id, self.name, self.encoded_input)
-
-    def with_id(self, action_id: int, parent_instance_id: str) -> PendingAction:
-        """A copy of this action under another id (a derived sub-orchestration id is derived again)."""
-        instance_id = derive_child_instance_id(parent_instance_id, action_id) if self.derived_instance_id \
-            else self.instance_id
-        return PendingAction(action_id, self.kind, self.name, self.encoded_input, instance_id, self.fire_at,
-                             self.version, self.tags, self.derived_instance_id)
 
 
 def derive_child_instance_id(parent_instance_id: str, action_id: int) -> str:
@@ -315,14 +306,13 @@ class RuntimeOrchestrationContext(task.OrchestrationContext):
                               return_type: type | None = None) -> task.CompletableTask[Any]:
         name = orchestrator if isinstance(orchestrator, str) else task.get_name(orchestrator)
         action_id = self.next_sequence_number()
-        derived = not instance_id
         if not instance_id:
             instance_id = derive_child_instance_id(self._instance_id, action_id)
         if not version:
             versioning = self._registry.versioning
             version = versioning.default_version if versioning is not None else None
         action = PendingAction(action_id, CREATE_SUB_ORCHESTRATION, name, ser.serialize(input),
-                               instance_id=instance_id, version=version, derived_instance_id=derived)
+                               instance_id=instance_id, version=version)
         return self._schedule(action, retry_policy, return_type, is_sub_orch=True)
 
     def _schedule(self, action: PendingAction, retry_policy: task.RetryPolicy | None, return_type: Any,
@@ -338,13 +328,12 @@ class RuntimeOrchestrationContext(task.OrchestrationContext):
         return fn_task
 
     def reschedule(self, retryable: task.RetryableTask[Any]) -> None:
-        """Schedule the next attempt of a retried call under a new action id.
+        """Schedule the next attempt of a retried call under the first attempt's action id.
 
-        (The published SDK reuses the first attempt's id; durabletask-go tolerates that but stricter sidecars
-        reject duplicate ids, so each attempt gets its own id, as in the .NET SDK.)
+        Every attempt re-uses that id (and a sub-orchestration's instance id), as the published SDK does, so a
+        history written by either SDK replays on the other; sidecars accept the repeated ``TaskScheduled`` id.
         """
-        action: PendingAction = retryable._action.with_id(self.next_sequence_number(), self._instance_id)
-        retryable._action = action
+        action: PendingAction = retryable._action
         self.pending_actions[action.id] = action
         self.pending_tasks[action.id] = retryable
 

@@ -1,10 +1,13 @@
 """JSON codec for user payloads (inputs, outputs, event data, custom status).
 
-Wire format: plain JSON. Custom objects (dataclasses, named tuples, plain classes, SimpleNamespace) are written
-as JSON objects carrying the marker key ``"__durabletask_autoobject__": true``, the format the Durable Task
-Python SDK has always used for custom objects; the published package still reads it (as a SimpleNamespace) and
-we read its plain-JSON output too. Without a target type, a marked object decodes as an :class:`AutoObject`
-(attribute *and* item access); with a target type (``return_type=``, ``data_type=``, ``expected_type=`` or a
+Wire format: plain JSON, byte for byte what the published ``durabletask`` package writes. Custom objects
+(dataclasses, SimpleNamespace, objects with a ``to_json`` hook, enums) become plain JSON values with no type
+marker; named tuples and tuples are arrays, as the JSON encoder writes them. Beyond the published package, sets
+become arrays and plain objects their attribute dictionaries (the published package refuses both).
+
+Reading accepts both plain JSON and the legacy form older SDKs wrote, objects carrying the marker key
+``"__durabletask_autoobject__": true``: without a target type such an object decodes as an :class:`AutoObject`
+(attribute *and* item access). With a target type (``return_type=``, ``data_type=``, ``expected_type=`` or a
 function annotation) the value is rebuilt as that type.
 """
 
@@ -21,8 +24,6 @@ from types import SimpleNamespace, UnionType
 from typing import Any
 
 AUTO_SERIALIZED = "__durabletask_autoobject__"
-
-_SCALARS = (str, int, float, bool, type(None))
 
 
 class AutoObject(SimpleNamespace):
@@ -66,56 +67,37 @@ class AutoObject(SimpleNamespace):
     __hash__ = None  # type: ignore[assignment]
 
 
-def _is_namedtuple(o: Any) -> bool:
-    return isinstance(o, tuple) and hasattr(type(o), "_fields") and hasattr(o, "_asdict")
-
-
-def _marked(fields: dict[str, Any]) -> dict[str, Any]:
-    out = {k: _prepare(v) for k, v in fields.items()}
-    out[AUTO_SERIALIZED] = True
-    return out
-
-
-def _prepare(o: Any) -> Any:
-    """Rewrite values the JSON encoder would mangle (named tuples become arrays) into marked objects."""
-    t = type(o)
-    if t in _SCALARS:
-        return o
-    if t is list:
-        return [_prepare(v) for v in o]
-    if t is dict:
-        return {k: _prepare(v) for k, v in o.items()}
-    if _is_namedtuple(o):
-        return _marked(o._asdict())
-    if t is tuple:
-        return [_prepare(v) for v in o]
-    return o
-
-
 def _encode_custom(o: Any) -> Any:
+    """``default`` hook of the JSON encoder: the plain JSON form of a value it cannot encode natively."""
     hook = getattr(type(o), "to_json", None)
     if callable(hook):
-        return _prepare(hook(o))
+        return hook(o)
     if isinstance(o, enum.Enum):
-        return _prepare(o.value)
-    if isinstance(o, AutoObject | SimpleNamespace):
-        return _marked(dict(vars(o)))
+        return o.value
+    if isinstance(o, SimpleNamespace):
+        return vars(o)
     if dataclasses.is_dataclass(o) and not isinstance(o, type):
-        return _marked({f.name: getattr(o, f.name) for f in dataclasses.fields(o)})
+        return {f.name: getattr(o, f.name) for f in dataclasses.fields(o)}
     if isinstance(o, (set, frozenset)):
-        return [_prepare(v) for v in o]
+        return list(o)
     if hasattr(o, "__dict__") and not isinstance(o, type) and not callable(o):
-        return _marked(dict(vars(o)))
+        return vars(o)
     raise TypeError(f"Object of type '{type(o).__name__}' is not JSON serializable")
 
 
 _ENCODER = json.JSONEncoder(default=_encode_custom)
+_encode_str: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
 
 
 def to_json(obj: Any) -> str:
-    """Serialize a value to a JSON string (custom objects become marked JSON objects)."""
+    """Serialize a value to a JSON string (custom objects become plain JSON, as the published SDK writes)."""
+    t = type(obj)
+    if t is str:  # fast paths for the most common payloads, same output as the encoder
+        return _encode_str(obj)
+    if t is int:
+        return int.__repr__(obj)
     try:
-        return _ENCODER.encode(_prepare(obj))
+        return _ENCODER.encode(obj)
     except (TypeError, ValueError) as e:
         raise TypeError(f"Failed to serialize a value of type '{type(obj).__name__}' to JSON: {e}") from e
 
@@ -208,7 +190,9 @@ def coerce(value: Any, expected_type: Any) -> Any:
             return expected_type(*value)
     if isinstance(value, expected_type):
         return value
-    if fields is not None and _is_plain_class(expected_type):
+    if _is_plain_class(expected_type) or dataclasses.is_dataclass(expected_type):
+        if fields is None or dataclasses.is_dataclass(expected_type):
+            raise TypeError(f"cannot rebuild a '{expected_type.__name__}' from a {type(value).__name__}")
         hints = _type_hints(expected_type)
         obj = expected_type.__new__(expected_type)
         obj.__dict__.update({k: coerce(v, hints.get(k)) for k, v in fields.items()})

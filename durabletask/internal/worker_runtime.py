@@ -25,10 +25,11 @@ from durabletask.internal.registry import Registry
 from durabletask.internal.replay import OrchestrationExecutor
 
 _RETRYABLE_CODES = frozenset((grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL,
-                              grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED,
-                              grpc.StatusCode.ABORTED))
+                              grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.ABORTED))
+_REJECTED_CODES = frozenset((grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED))
 _COMPLETION_TIMEOUT_SECONDS = 30.0
 _COMPLETION_ATTEMPTS = 3
+_REJECTED_ERROR_TYPE = "OrchestratorResponseRejected"
 
 
 class WorkerRuntime:
@@ -118,7 +119,7 @@ class WorkerRuntime:
                 self._logger.info("The work item stream was closed by the sidecar; reconnecting.")
             except grpc.RpcError as err:
                 code = err.code() if hasattr(err, "code") else None  # type: ignore[attr-defined]
-                if self._stopping.is_set() or code == grpc.StatusCode.CANCELLED and self._stopping.is_set():
+                if self._stopping.is_set():
                     break
                 self._logger.log(logging.DEBUG if code == grpc.StatusCode.UNAVAILABLE else logging.WARNING,
                                  "Work item stream error (%s); reconnecting in %.2fs.", code, delay)
@@ -204,24 +205,54 @@ class WorkerRuntime:
                                            failureDetails=helpers.new_failure_details(ex))
         self._call(lambda stub: stub.CompleteActivityTask, response, "CompleteActivityTask")
 
-    def _call(self, method: Callable[[stubs.TaskHubSidecarServiceStub], Any], request: Any, name: str) -> None:
-        """Send a completion/abandon RPC, retrying briefly while the sidecar is unreachable."""
-        delay = 0.05
-        for attempt in range(1, _COMPLETION_ATTEMPTS + 1):
-            stub = self._stub
-            if stub is None:
+    def _call(self, method: Callable[[stubs.TaskHubSidecarServiceStub], Any], request: Any, name: str,
+              attempt: int = 1) -> None:
+        """Send a completion/abandon RPC without blocking the calling thread.
+
+        The call counts as in-flight work until it finishes; it is retried a few times (with back-off) while
+        the sidecar is unreachable. Work the sidecar never hears about is dispatched again by the sidecar.
+        """
+        stub = self._stub
+        if stub is None:
+            return
+        try:
+            future = method(stub).future(request, timeout=_COMPLETION_TIMEOUT_SECONDS)
+        except ValueError:  # channel closed during shutdown
+            return
+        with self._lock:
+            self._in_flight += 1
+        future.add_done_callback(lambda f: self._on_call_done(f, method, request, name, attempt))
+
+    def _fail_rejected_orchestration(self, rejected: pb.OrchestratorResponse, details: str) -> None:
+        """The sidecar refused our actions (bad input): fail the orchestration with its message, don't hang."""
+        if any(a.HasField("completeOrchestration") and a.completeOrchestration.failureDetails.errorType ==
+               _REJECTED_ERROR_TYPE for a in rejected.actions):
+            return  # the fallback itself was refused; nothing more to try
+        failure = pb.TaskFailureDetails(errorType=_REJECTED_ERROR_TYPE,
+                                        errorMessage=f"The sidecar rejected the orchestrator's actions: {details}")
+        action = helpers.new_complete_orchestration_action(1, pb.ORCHESTRATION_STATUS_FAILED, None, failure)
+        response = pb.OrchestratorResponse(instanceId=rejected.instanceId, actions=[action],
+                                           completionToken=rejected.completionToken)
+        self._call(lambda stub: stub.CompleteOrchestratorTask, response, "CompleteOrchestratorTask")
+
+    def _on_call_done(self, future: Any, method: Callable[[stubs.TaskHubSidecarServiceStub], Any], request: Any,
+                      name: str, attempt: int) -> None:
+        try:
+            error = future.exception()
+            if error is None or future.cancelled():
                 return
-            try:
-                method(stub)(request, timeout=_COMPLETION_TIMEOUT_SECONDS)
+            code = error.code() if hasattr(error, "code") else None
+            if code in _RETRYABLE_CODES and attempt < _COMPLETION_ATTEMPTS and not self._stopping.is_set():
+                delay = 0.05 * (4 ** (attempt - 1))
+                timer = threading.Timer(delay, self._call, (method, request, name, attempt + 1))
+                timer.daemon = True
+                timer.start()
                 return
-            except grpc.RpcError as err:
-                code = err.code() if hasattr(err, "code") else None  # type: ignore[attr-defined]
-                if code not in _RETRYABLE_CODES or attempt == _COMPLETION_ATTEMPTS or self._stopping.is_set():
-                    self._logger.warning("%s failed (%s): %s", name, code,
-                                         err.details() if hasattr(err, "details") else err)  # type: ignore
-                    return
-            except ValueError:  # channel closed during shutdown
-                return
-            if self._stopping.wait(delay):
-                return
-            delay *= 4
+            details = error.details() if hasattr(error, "details") else str(error)
+            self._logger.warning("%s failed (%s): %s", name, code, details)
+            if code in _REJECTED_CODES and isinstance(request, pb.OrchestratorResponse):
+                self._fail_rejected_orchestration(request, details)
+        except Exception:
+            self._logger.exception("Unexpected error completing %s.", name)
+        finally:
+            self._done()

@@ -35,14 +35,11 @@ class ActionApplier(Dispatching):
             elif event.HasField("executionResumed") and instance.status == pb.ORCHESTRATION_STATUS_SUSPENDED:
                 instance.status = pb.ORCHESTRATION_STATUS_RUNNING
         instance.custom_status = custom_status
-        used = self._used_ids.setdefault(instance.instance_id, set())
         for action in response.actions:
             kind = action.WhichOneof("orchestratorActionType")
             if kind == "scheduleTask":
-                used.add(action.id)
                 self._apply_schedule_task(instance, action, now)
             elif kind == "createTimer":
-                used.add(action.id)
                 fire_at = to_datetime(action.createTimer.fireAt, "createTimer.fireAt")
                 instance.history.append(
                     pb.HistoryEvent(
@@ -53,10 +50,8 @@ class ActionApplier(Dispatching):
                 )
                 self._push_timer(TimerEntry("timer", fire_at, instance.instance_id, instance.execution_id, action.id))
             elif kind == "createSubOrchestration":
-                used.add(action.id)
                 self._apply_sub_orchestration(instance, action, now)
             elif kind == "sendEvent":
-                used.add(action.id)
                 self._apply_send_event(instance, action, now)
             elif kind == "terminateOrchestration":
                 target = action.terminateOrchestration
@@ -189,7 +184,6 @@ class ActionApplier(Dispatching):
             instance.failure_details.CopyFrom(failure)
         instance.completed_at = now
         instance.inbox = []
-        self._used_ids.pop(instance.instance_id, None)
         self._notify_parent(instance, now)
 
     def _notify_parent(self, child: Instance, now: datetime) -> None:
@@ -222,7 +216,6 @@ class ActionApplier(Dispatching):
         instance.failure_details = None
         instance.history = []
         instance.status = pb.ORCHESTRATION_STATUS_RUNNING
-        self._used_ids[instance.instance_id] = set()
         started = events.execution_started(
             now,
             instance_id=instance.instance_id,

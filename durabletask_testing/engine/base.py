@@ -53,7 +53,6 @@ class EngineBase:
         self._orchestrators_in_flight: dict[str, OrchestratorWorkItem] = {}
         self._activities_in_flight: dict[str, ActivityWorkItem] = {}
         self._activity_by_task: dict[tuple[str, int], ActivityWorkItem] = {}
-        self._used_ids: dict[str, set[int]] = {}  # action ids per live instance (duplicate detection)
         self._token_counter = 0
         self._held_counter = 0
         self._connections: dict[int, Connection] = {}
@@ -129,6 +128,8 @@ class EngineBase:
                 del self._activity_by_task[key]
         if connection is not None:
             connection.tokens.discard(item.token)
+            if self._ready or self._activities:  # a freed concurrency slot can take queued work: wake the stream
+                self._work_added = True
         item.connection = None
 
     def _register_waiter(self, instance_id: str) -> threading.Condition:

@@ -77,7 +77,6 @@ class Engine(ActionApplier):
             self._orchestrators_in_flight.clear()
             self._activities_in_flight.clear()
             self._activity_by_task.clear()
-            self._used_ids.clear()
             for connection in self._connections.values():
                 connection.tokens.clear()
                 connection.orchestrators_in_flight = 0
@@ -472,7 +471,7 @@ class Engine(ActionApplier):
                 raise precondition(f"instance '{item.instance_id}' was purged or replaced while its work item ran")
             custom_status = optional_string(response, "customStatus")
             check_payload(custom_status, "customStatus", self.max_payload_bytes)
-            validate_actions(response.actions, self._used_ids.get(instance.instance_id), self.max_payload_bytes)
+            validate_actions(response.actions, self.max_payload_bytes)
             now = self.clock.now()
             if self.faults.orchestrator_result_fault(instance.instance_id, instance.name, item.attempt, now):
                 self._return_to_queue(item, backoff=0.0)
@@ -481,6 +480,7 @@ class Engine(ActionApplier):
             self._release(item)
             instance.in_flight = None
             instance.abandon_count = 0
+            instance.abandoned_by = None
             self._commit(instance, item, response, custom_status, now)
             self._after_change()
 
@@ -506,6 +506,9 @@ class Engine(ActionApplier):
                 self._after_change()
                 return
             self._release(item)
+            owner = self._instances.get(item.instance_id)
+            if owner is not None:  # the instance made progress: an abandon back-off starts small again
+                owner.abandon_count = 0
             if failed:
                 event = events.task_failed(now, item.task_id, response.failureDetails)
             else:
@@ -519,7 +522,8 @@ class Engine(ActionApplier):
             self._after_change()
 
     def abandon_orchestrator(self, token: str) -> None:
-        """AbandonTaskOrchestratorWorkItem: hand the work item out again after a short real-time back-off."""
+        """AbandonTaskOrchestratorWorkItem: hand the work item out again after a real-time back-off that grows
+        with each abandon since the instance's last completed work item, preferably to another stream."""
         with self._lock:
             item = self._find_orchestrator_item(token, "")
             instance = self._instances.get(item.instance_id)
@@ -527,6 +531,7 @@ class Engine(ActionApplier):
             if instance is not None:
                 backoff = min(ABANDON_BACKOFF_INITIAL * (2**instance.abandon_count), ABANDON_BACKOFF_MAX)
                 instance.abandon_count += 1
+                instance.abandoned_by = item.connection.connection_id if item.connection is not None else None
             self._return_to_queue(item, backoff=backoff)
             self._after_change()
 

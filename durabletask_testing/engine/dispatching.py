@@ -22,7 +22,9 @@ class Dispatching(Lifecycle):
                 if instance is None or instance.in_flight is not None or not instance.inbox:
                     self._queued.discard(instance_id)
                     continue
-                if not connection.wants_orchestration(instance.name):
+                if not connection.wants_orchestration(instance.name) or self._another_stream_preferred(
+                    instance, connection
+                ):
                     self._ready.append(instance_id)
                     continue
                 self._queued.discard(instance_id)
@@ -47,6 +49,19 @@ class Dispatching(Lifecycle):
                     continue
                 return self._dispatch_activity(activity, connection)
         return None
+
+    def _another_stream_preferred(self, instance: Instance, connection: Connection) -> bool:
+        """True when ``connection`` abandoned the instance's last work item (e.g. a worker of another version
+        rejected it) and another open stream that takes this orchestration has a free slot now."""
+        if instance.abandoned_by != connection.connection_id:
+            return False
+        return any(
+            other is not connection
+            and not other.closed
+            and other.wants_orchestration(instance.name)
+            and other.can_take_orchestrator()
+            for other in self._connections.values()
+        )
 
     def _next_token(self, prefix: str) -> str:
         self._token_counter += 1

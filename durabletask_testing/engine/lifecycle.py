@@ -74,7 +74,6 @@ class Lifecycle(Timekeeping):
             )
         )
         self._instances[instance_id] = instance
-        self._used_ids[instance_id] = set()
         if scheduled_start is not None and scheduled_start > now:
             instance.waiting_for_start_time = True
             self._push_timer(TimerEntry("start", scheduled_start, instance_id, instance.execution_id))
@@ -104,7 +103,6 @@ class Lifecycle(Timekeeping):
                     count += self._delete(child, True)
         if self._instances.get(instance.instance_id) is instance:
             del self._instances[instance.instance_id]
-            self._used_ids.pop(instance.instance_id, None)
             if instance.in_flight is not None:
                 self._release(instance.in_flight)
             self._notify_instance(instance.instance_id)

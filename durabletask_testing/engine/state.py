@@ -47,7 +47,8 @@ class Instance:
     in_flight: OrchestratorWorkItem | None = None
     waiting_for_start_time: bool = False  # held until the clock reaches scheduled_start
     held_until: float = 0.0  # monotonic time before which it is not handed out (after an abandon)
-    abandon_count: int = 0
+    abandon_count: int = 0  # abandons since its last completed work item (grows the re-dispatch back-off)
+    abandoned_by: int | None = None  # connection id of the stream that abandoned its last work item
     dispatch_count: int = 0
     children: set[str] = field(default_factory=set)
 

@@ -22,9 +22,6 @@ COMPLETION_STATUSES = frozenset(
     }
 )
 
-# Actions whose id becomes the eventId of a history event and may not be reused in one execution.
-ID_BEARING_ACTIONS = frozenset({"scheduleTask", "createTimer", "createSubOrchestration", "sendEvent"})
-
 
 def require_text(value: str, field: str) -> None:
     """Refuse an empty id or name."""
@@ -64,9 +61,12 @@ def check_failure_details(details: pb.TaskFailureDetails, field: str, limit: int
     check_payload(_string_field(details, "stackTrace"), f"{field}.stackTrace", limit)
 
 
-def validate_actions(actions: Iterable[pb.OrchestratorAction], used_ids: set[int] | None, limit: int) -> None:
-    """Check a work item's actions before any is applied (no partial application on error)."""
-    seen: set[int] = set()
+def validate_actions(actions: Iterable[pb.OrchestratorAction], limit: int) -> None:
+    """Check a work item's actions before any is applied (no partial application on error).
+
+    Action ids are not checked for uniqueness, as durabletask-go does not check them: the published Python SDK
+    schedules every retry attempt of a call under the first attempt's id.
+    """
     for index, action in enumerate(actions):
         where = f"actions[{index}] (id {action.id})"
         kind = action.WhichOneof("orchestratorActionType")
@@ -76,14 +76,6 @@ def validate_actions(actions: Iterable[pb.OrchestratorAction], used_ids: set[int
             raise EngineError(
                 ErrorCode.UNIMPLEMENTED, f"{where}: {kind} actions are not implemented by the fake sidecar"
             )
-        if kind in ID_BEARING_ACTIONS:
-            if action.id in seen:
-                raise invalid(f"{where}: the action id {action.id} is used by more than one action in this response")
-            if used_ids is not None and action.id in used_ids:
-                raise invalid(
-                    f"{where}: the action id {action.id} was already used earlier in this orchestration's history"
-                )
-            seen.add(action.id)
         _validate_action_body(kind, action, where, limit)
 
 

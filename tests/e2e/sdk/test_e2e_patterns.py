@@ -86,7 +86,7 @@ def purchase_order_workflow(ctx: task.OrchestrationContext, order: Order):
     if order.Cost < 1000:
         return "Auto-approved"
     yield ctx.call_activity(send_approval_request, input=order)
-    approval_event = ctx.wait_for_external_event("approval_received")
+    approval_event = ctx.wait_for_external_event("approval_received", data_type=Approval)
     timeout_event = ctx.create_timer(timedelta(hours=24))
     winner = yield task.when_any([approval_event, timeout_event])
     if winner == timeout_event:

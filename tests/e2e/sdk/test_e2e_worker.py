@@ -140,3 +140,21 @@ def test_default_host_address():
         assert c._host_address == "localhost:4001"
     finally:
         c.close()
+
+
+def sends_to_nobody(ctx: task.OrchestrationContext, _):
+    ctx.set_custom_status("x" * 200)
+    yield ctx.call_activity(echo, input="y" * 5000)
+
+
+def test_orchestration_fails_instead_of_hanging_when_the_sidecar_rejects_its_actions():
+    with FakeSidecar(clock="auto", port=0, max_payload_bytes=1000) as fake, \
+            client.TaskHubGrpcClient(host_address=fake.address) as c, \
+            worker.TaskHubGrpcWorker(host_address=fake.address) as w:
+        w.add_orchestrator(sends_to_nobody)
+        w.add_activity(echo)
+        w.start()
+        iid = c.schedule_new_orchestration(sends_to_nobody)
+        state = c.wait_for_orchestration_completion(iid, timeout=10)
+        assert state.runtime_status == client.OrchestrationStatus.FAILED
+        assert "rejected" in state.failure_details.message

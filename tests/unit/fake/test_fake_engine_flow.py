@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -17,6 +18,7 @@ from fake_engine_helpers import (
 )
 
 from durabletask.internal import orchestrator_service_pb2 as pb
+from durabletask_testing.engine.base import ABANDON_BACKOFF_INITIAL
 from durabletask_testing.errors import EngineError, ErrorCode
 
 
@@ -343,6 +345,65 @@ def test_abandoned_orchestrator_is_dispatched_again_after_a_back_off():
     assert h.next() is None  # held for a short real-time back-off, not handed out in a spin
     again = h.engine.next_work_item(h.connection, timeout=2)
     assert again is not None and kinds(again.new_events) == kinds(item.new_events)
+
+
+def _abandon(h: Harness, item) -> tuple[float, float]:
+    """Abandon ``item``; (least, most) seconds of real time it is held back, measured around the call."""
+    before = time.monotonic()
+    h.engine.abandon_orchestrator(item.token)
+    after = time.monotonic()
+    held_until = h.engine._instances[item.instance_id].held_until
+    return held_until - after, held_until - before
+
+
+def test_repeated_abandons_back_off_exponentially_and_never_spin():
+    h = Harness()
+    h.start()
+    for attempt in range(4):
+        item = h.engine.next_work_item(h.connection, timeout=5)
+        assert item is not None
+        _, held = _abandon(h, item)
+        assert held >= ABANDON_BACKOFF_INITIAL * 2**attempt  # the back-off doubles with every abandon
+        assert h.next() is None  # not handed out again at once
+
+
+def test_the_abandon_back_off_resets_when_a_work_item_of_the_instance_completes():
+    h = Harness()
+    h.start()
+    for _ in range(4):
+        _, held = _abandon(h, h.engine.next_work_item(h.connection, timeout=5))
+    assert held >= ABANDON_BACKOFF_INITIAL * 8
+    h.finish(h.engine.next_work_item(h.connection, timeout=5), schedule_task(1, "a"))
+    h.answer(h.next_activity(), result="1")
+    at_most, _ = _abandon(h, h.next_orchestrator())
+    assert at_most <= ABANDON_BACKOFF_INITIAL
+
+
+def test_an_abandoned_orchestrator_goes_to_another_stream_when_one_is_free():
+    h = Harness()
+    other = h.connect()
+    h.start()
+    item = h.next_orchestrator()
+    h.engine.abandon_orchestrator(item.token)
+    assert h.engine.next_work_item(h.connection, timeout=0.2) is None  # the stream that rejected it is skipped
+    again = h.engine.next_work_item(other, timeout=0)
+    assert again is not None and again.instance_id == "i1"
+    h.engine.abandon_orchestrator(again.token)  # rejected there too: back to the first stream
+    assert h.engine.next_work_item(other, timeout=0.2) is None
+    assert h.engine.next_work_item(h.connection, timeout=0).instance_id == "i1"
+
+
+def test_an_abandoned_orchestrator_returns_to_the_same_stream_when_it_is_the_only_one():
+    h = Harness()
+    other = h.connect(max_orchestrators=1)
+    h.start()
+    h.start(instance_id="i2")
+    busy = h.next_orchestrator(other)  # the other stream's only slot is taken
+    item = h.next_orchestrator()
+    assert {busy.instance_id, item.instance_id} == {"i1", "i2"}
+    h.engine.abandon_orchestrator(item.token)
+    again = h.engine.next_work_item(h.connection, timeout=5)
+    assert again is not None and again.instance_id == item.instance_id
 
 
 def test_custom_status_is_recorded():

@@ -103,17 +103,23 @@ def test_malformed_actions_are_refused_and_the_work_item_stays_in_flight(action,
     assert h.next_activity().name == "ok"
 
 
-def test_duplicate_and_reused_action_ids_are_refused():
+def test_a_retried_task_may_reuse_its_action_id_as_on_durabletask_go():
+    """The published SDK schedules every retry attempt under the first attempt's id; durabletask-go accepts it."""
     h = Harness()
     h.start()
-    item = h.next_orchestrator()
-    _refused(
-        lambda: h.finish(item, schedule_task(0, "a"), create_timer(0, START)), ErrorCode.INVALID_ARGUMENT, "id 0"
-    )
-    h.finish(item, schedule_task(0, "a"))
-    h.answer(h.next_activity(), result="1")
-    item = h.next_orchestrator()
-    _refused(lambda: h.finish(item, schedule_task(0, "b")), ErrorCode.INVALID_ARGUMENT, "already used")
+    h.finish(h.next_orchestrator(), schedule_task(1, "flaky"))
+    h.answer(h.next_activity(), failure=pb.TaskFailureDetails(errorType="E", errorMessage="boom"))
+    h.finish(h.next_orchestrator(), create_timer(2, START + timedelta(seconds=1)))
+    h.advance(seconds=1)
+    h.finish(h.next_orchestrator(), schedule_task(1, "flaky"))
+    retry = h.next_activity()
+    assert (retry.name, retry.task_id) == ("flaky", 1)
+    h.answer(retry, result='"ok"')
+    h.finish(h.next_orchestrator(), complete(result='"ok"'))
+    assert h.status() == pb.ORCHESTRATION_STATUS_COMPLETED
+    scheduled = [e.eventId for e in h.engine.history("i1") if e.HasField("taskScheduled")]
+    completed = [e.taskCompleted.taskScheduledId for e in h.engine.history("i1") if e.HasField("taskCompleted")]
+    assert scheduled == [1, 1] and completed == [1]
 
 
 def test_completion_for_another_instance_or_task_is_refused():

@@ -101,3 +101,61 @@ def test_single_attempt_policy_fails_immediately():
 def test_retry_policy_validation(kwargs):
     with pytest.raises(ValueError):
         task.RetryPolicy(**kwargs)
+
+
+def _published_retry_history(attempts_failed: int) -> list[pb.HistoryEvent]:
+    """A history as the published SDK writes it on durabletask-go (docs/fidelity.md): every attempt is
+    ``TaskScheduled#1``, with ``TimerCreated#n``/``TimerFired->n`` (n = 2, 3, ...) between attempts."""
+    history = started("orch") + [h.new_task_scheduled_event(1, "flaky")]
+    now = T0
+    for attempt in range(attempts_failed):
+        fire_at = now + timedelta(seconds=1)
+        history += [tick(now), h.new_task_failed_event(1, RuntimeError("nope")),
+                    h.new_timer_created_event(2 + attempt, fire_at),
+                    tick(fire_at), h.new_timer_fired_event(2 + attempt, fire_at),
+                    h.new_task_scheduled_event(1, "flaky")]
+        now = fire_at
+    return history
+
+
+def test_a_retry_history_written_by_the_published_sdk_replays_and_continues():
+    policy = task.RetryPolicy(first_retry_interval=timedelta(seconds=1), max_number_of_attempts=3)
+    reg = registry(make_orch(policy))
+    history = _published_retry_history(2)  # third attempt in flight
+    done = run(reg, history, [tick(), h.new_task_completed_event(1, js("ok"))])
+    assert output(done) == "ok" and done.actions[-1].id == 4
+
+
+def test_an_orchestration_switches_sdks_between_retry_attempts():
+    """After the published SDK wrote attempt 1 and its back-off timer, our SDK schedules attempt 2 as it would."""
+    policy = task.RetryPolicy(first_retry_interval=timedelta(seconds=1), max_number_of_attempts=3)
+    reg = registry(make_orch(policy))
+    history = _published_retry_history(1)[:-1]  # up to TimerFired->2, attempt 2 not yet scheduled
+    res = run(reg, history[:-2], history[-2:])
+    assert kinds(res) == ["scheduleTask"]
+    assert (res.actions[0].id, res.actions[0].scheduleTask.name) == (1, "flaky")
+
+
+def test_every_attempt_uses_the_first_attempts_id_like_the_published_sdk():
+    policy = task.RetryPolicy(first_retry_interval=timedelta(seconds=1), max_number_of_attempts=3)
+    _, res, history, _ = _drive_failures(policy, 3)
+    ids = [(e.WhichOneof("eventType"), e.eventId) for e in history if e.HasField("taskScheduled")
+           or e.HasField("timerCreated")]
+    assert ids == [("taskScheduled", 1), ("timerCreated", 2), ("taskScheduled", 1), ("timerCreated", 3),
+                   ("taskScheduled", 1)]
+    assert completion(res).orchestrationStatus == pb.ORCHESTRATION_STATUS_FAILED and res.actions[-1].id == 4
+
+
+def test_sub_orchestration_retries_reuse_the_action_id_and_the_child_instance_id():
+    policy = task.RetryPolicy(first_retry_interval=timedelta(seconds=1), max_number_of_attempts=2)
+    reg = registry(make_orch(policy, sub=True))
+    first = run(reg, [], started("orch"))
+    history = started("orch") + confirm(first)
+    new = [tick(), h.new_sub_orchestration_failed_event(1, RuntimeError("nope"))]
+    timer = run(reg, history, new)
+    history += new + confirm(timer)
+    fire_at = timer.actions[0].createTimer.fireAt.ToDatetime()
+    retry = run(reg, history, [tick(fire_at), h.new_timer_fired_event(timer.actions[0].id, fire_at)])
+    assert kinds(retry) == ["createSubOrchestration"]
+    assert retry.actions[0].id == first.actions[0].id == 1
+    assert retry.actions[0].createSubOrchestration.instanceId == first.actions[0].createSubOrchestration.instanceId
