@@ -18,7 +18,7 @@ from snippets import (  # noqa: E402
 )
 
 DOCS_DIR = Path(__file__).resolve().parents[2] / "docs"
-PAGES = sorted(DOCS_DIR.glob("*.md"))
+PAGES = [*sorted(DOCS_DIR.glob("*.md")), DOCS_DIR.parent / "README.md"]
 
 
 def _blocks(kind: str) -> list[Snippet]:
