@@ -221,25 +221,19 @@ class OrchestrationExecutor:
     # ------------------------------------------------------------------------------------ completions
 
     def _on_task_completed(self, ctx: RuntimeOrchestrationContext, event: pb.HistoryEvent) -> None:
-        completed = event.taskCompleted
-        pending = ctx.pending_tasks.pop(completed.taskScheduledId, None)
-        if pending is None:
-            return
-        payload = completed.result.value if completed.HasField("result") else None
-        pending.complete(ser.deserialize(payload, pending._expected_type))
-        ctx.resume()
+        self._complete_pending(ctx, event.taskCompleted)
 
     def _on_task_failed(self, ctx: RuntimeOrchestrationContext, event: pb.HistoryEvent) -> None:
-        failed = event.taskFailed
-        task_id = failed.taskScheduledId
-        pending = ctx.pending_tasks.pop(task_id, None)
-        if pending is None:
-            return
-        message = f"{ctx.instance_id}: Activity task #{task_id} failed: {failed.failureDetails.errorMessage}"
-        self._fail_or_retry(ctx, pending, message, failed.failureDetails)
+        self._fail_pending(ctx, event.taskFailed, f"{ctx.instance_id}: Activity task")
 
     def _on_sub_orchestration_completed(self, ctx: RuntimeOrchestrationContext, event: pb.HistoryEvent) -> None:
-        completed = event.subOrchestrationInstanceCompleted
+        self._complete_pending(ctx, event.subOrchestrationInstanceCompleted)
+
+    def _on_sub_orchestration_failed(self, ctx: RuntimeOrchestrationContext, event: pb.HistoryEvent) -> None:
+        self._fail_pending(ctx, event.subOrchestrationInstanceFailed, "Sub-orchestration task")
+
+    def _complete_pending(self, ctx: RuntimeOrchestrationContext, completed: Any) -> None:
+        """Resolve the task an activity/sub-orchestration completion event refers to (by taskScheduledId)."""
         pending = ctx.pending_tasks.pop(completed.taskScheduledId, None)
         if pending is None:
             return
@@ -247,13 +241,13 @@ class OrchestrationExecutor:
         pending.complete(ser.deserialize(payload, pending._expected_type))
         ctx.resume()
 
-    def _on_sub_orchestration_failed(self, ctx: RuntimeOrchestrationContext, event: pb.HistoryEvent) -> None:
-        failed = event.subOrchestrationInstanceFailed
+    def _fail_pending(self, ctx: RuntimeOrchestrationContext, failed: Any, what: str) -> None:
+        """Fail (or retry) the task an activity/sub-orchestration failure event refers to."""
         task_id = failed.taskScheduledId
         pending = ctx.pending_tasks.pop(task_id, None)
         if pending is None:
             return
-        message = f"Sub-orchestration task #{task_id} failed: {failed.failureDetails.errorMessage}"
+        message = f"{what} #{task_id} failed: {failed.failureDetails.errorMessage}"
         self._fail_or_retry(ctx, pending, message, failed.failureDetails)
 
     def _fail_or_retry(self, ctx: RuntimeOrchestrationContext, pending: task.CompletableTask[Any], message: str,
