@@ -22,6 +22,7 @@ example: $(STAMP)
 ## Install what the interop tests need: durabletask-go and the published SDK in a throwaway venv.
 interop-prereqs: $(STAMP)
 	bash scripts/interop/install_durabletask_go.sh
+	bash scripts/interop/install_js_sdk.sh
 	$(BIN)/python scripts/published_venv.py
 
 ## The whole test suite (unit, end-to-end, plugin, examples, interop), in parallel.

@@ -12,6 +12,7 @@ waiters) -> ``timekeeping`` (timers, auto clock) -> ``lifecycle`` (create / term
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -185,7 +186,11 @@ class Engine(ActionApplier):
         require_text(instance_id, "instanceId")
         if until not in ("start", "completion"):
             raise ValueError(f"until must be 'start' or 'completion'; got {until!r}")
-        deadline = None if timeout is None else time.monotonic() + timeout
+        # A gRPC call without a deadline reports an enormous time_remaining(); anything a lock cannot wait
+        # for (or not finite) means "no deadline".
+        deadline = None
+        if timeout is not None and timeout < threading.TIMEOUT_MAX:
+            deadline = time.monotonic() + timeout
         with self._lock:
             condition = self._register_waiter(instance_id)
             counted = False
