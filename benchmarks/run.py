@@ -26,12 +26,13 @@ if __package__ in (None, ""):  # run as a script: make the `benchmarks` package 
 
 from benchmarks import runner, suite  # noqa: E402
 
-COLUMNS = ("benchmark", "size", "ours", "published", "published/ours", "target", "result")
+COLUMNS = ("benchmark", "size", "ours", "ours, fake OOP", "published", "published/ours", "target", "result")
 
 
 def format_table(rows: list[suite.Row]) -> str:
     """The report table, columns padded to their widest cell."""
-    cells = [COLUMNS] + [(r.name, r.size, r.ours, r.published, r.ratio, r.target, r.verdict) for r in rows]
+    cells = [COLUMNS] + [(r.name, r.size, r.ours, r.ours_oop, r.published, r.ratio, r.target, r.verdict)
+                         for r in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in cells]
     lines.insert(1, "  ".join("-" * width for width in widths))
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         benchmarks = [b for b in benchmarks if b.name in args.only]
     measures = suite.measures_of(benchmarks)
 
-    pythons = {suite.OURS: runner.ours_python()}
+    pythons = {suite.OURS: runner.ours_python(), suite.OURS_OOP: runner.ours_python()}
     if with_published:
         pythons[suite.PUBLISHED] = runner.published_python()
 
@@ -86,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = [benchmark.judge(values, errors, smoke) for benchmark in benchmarks]
     table = format_table(rows)
     print(table)
+    print("ours: our SDK and fake in one process; ours, fake OOP: the fake in its own process "
+          "(python -m durabletask_testing serve). published/ours uses the faster of the two, named in brackets.")
     for key, by_stack in errors.items():
         for stack, error in by_stack.items():
             print(f"error in {key} on {stack}: {error}")

@@ -5,6 +5,7 @@ the public client/worker/task API that both share, plus a tiny adapter (``sideca
 in-memory sidecar. Run as a script it prints one JSON object with the timings:
 
     python benchmarks/workloads.py --stack ours --workload chain --n 1000
+    python benchmarks/workloads.py --stack ours-oop --workload chain --n 1000   # our fake in its own process
     /path/to/published-venv/bin/python benchmarks/workloads.py --stack published --workload fanout --n 4000
 
 Every workload checks its outputs and raises ``WorkloadError`` when an orchestration ends wrongly, so a fast
@@ -17,10 +18,13 @@ import argparse
 import inspect
 import json
 import logging
+import os
 import resource
 import socket
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,7 +32,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
 
-STACKS = ("ours", "published")
+OURS_IN_PROCESS, OURS_FAKE_PROCESS, PUBLISHED = "ours", "ours-oop", "published"
+STACKS = (OURS_IN_PROCESS, OURS_FAKE_PROCESS, PUBLISHED)
+FAKE_START_TIMEOUT_S = 30.0
 WAIT_TIMEOUT_S = 600.0
 CHAIN_CITIES = ("Tokyo", "Seattle", "London")
 
@@ -49,6 +55,7 @@ class Result:
     samples: list[float] = field(default_factory=list)
     peak_rss_mb: float = 0.0
     cpu_seconds: float = 0.0  # CPU time of the whole process (all threads) during the measured part
+    sidecar_cpu_seconds: float = 0.0  # CPU time of the separate sidecar process (ours-oop), same interval
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -71,27 +78,80 @@ def check_stack(stack: str) -> None:
     is_published = "site-packages" in location
     if stack not in STACKS:
         raise WorkloadError(f"unknown stack {stack!r}; expected one of {', '.join(STACKS)}")
-    if (stack == "published") != is_published:
+    if (stack == PUBLISHED) != is_published:
         raise WorkloadError(f"--stack {stack} but this interpreter imports durabletask from {location}")
 
 
+class Sidecar:
+    """A running sidecar: its address, and the CPU time of its own process when it runs in one."""
+
+    def __init__(self, address: str, process: subprocess.Popen[str] | None = None) -> None:
+        self.address = address
+        self._process = process
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the separate sidecar process so far; 0 when the sidecar is in-process."""
+        if self._process is None:
+            return 0.0
+        with open(f"/proc/{self._process.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime in clock ticks
+
+
 @contextmanager
-def sidecar(stack: str, clock: str = "auto") -> Iterator[str]:
-    """Start the stack's in-memory sidecar on an ephemeral port; yield its address; stop it on exit."""
-    if stack == "ours":
+def _fake_process(clock: str) -> Iterator[Sidecar]:
+    """Our fake served by its command line (``python -m durabletask_testing serve``) in a child process."""
+    command = [sys.executable, "-m", "durabletask_testing", "serve", "--port", "0", "--clock", clock]
+    errors = tempfile.TemporaryFile("w+")  # a file, not a pipe: a chatty child can never block on it
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()  # blocks until "listening on HOST:PORT" or the process exits
+        if not line.startswith("listening on "):
+            process.kill()
+            process.wait(timeout=FAKE_START_TIMEOUT_S)
+            errors.seek(0)
+            raise WorkloadError(f"the fake sidecar process did not start: {line!r} {errors.read().strip()[-300:]}")
+        yield Sidecar(line.removeprefix("listening on ").strip(), process)
+    finally:
+        errors.close()
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=FAKE_START_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@contextmanager
+def serving(stack: str, clock: str = "auto") -> Iterator[Sidecar]:
+    """Start the stack's sidecar on an ephemeral port (``ours-oop``: our fake in a child process); stop it on exit."""
+    if stack == OURS_FAKE_PROCESS:
+        with _fake_process(clock) as running:
+            yield running
+        return
+    if stack == OURS_IN_PROCESS:
         from durabletask_testing import FakeSidecar
 
         with FakeSidecar(clock=clock, port=0) as fake:
-            yield fake.address
+            yield Sidecar(fake.address)
         return
     from durabletask.testing import InMemoryOrchestrationBackend
 
     backend = InMemoryOrchestrationBackend(port=_free_port())
     address = backend.start()
     try:
-        yield address
+        yield Sidecar(address)
     finally:
         backend.stop()
+
+
+@contextmanager
+def sidecar(stack: str, clock: str = "auto") -> Iterator[str]:
+    """Start the stack's sidecar on an ephemeral port; yield its address; stop it on exit."""
+    with serving(stack, clock) as running:
+        yield running.address
 
 
 def _quiet_kwargs(cls: type) -> dict[str, Any]:
@@ -211,22 +271,26 @@ def run_chains(c: Any, n: int) -> None:
 def chain(stack: str, n: int) -> Result:
     """``n`` orchestrations of three sequential activities, all scheduled at once, all awaited."""
     started = time.perf_counter()
-    with sidecar(stack) as address, connected(address, [sequence], [hello]) as c:
-        ready, cpu = time.perf_counter(), cpu_seconds()
+    with serving(stack) as running, connected(running.address, [sequence], [hello]) as c:
+        ready, cpu, sidecar_cpu = time.perf_counter(), cpu_seconds(), running.cpu_seconds()
         run_chains(c, n)
         elapsed, cpu = time.perf_counter() - ready, cpu_seconds() - cpu
-    return Result(stack, "chain", n, elapsed, setup_seconds=ready - started, cpu_seconds=cpu)
+        sidecar_cpu = running.cpu_seconds() - sidecar_cpu
+    return Result(stack, "chain", n, elapsed, setup_seconds=ready - started, cpu_seconds=cpu,
+                  sidecar_cpu_seconds=sidecar_cpu)
 
 
 def fanout(stack: str, n: int) -> Result:
     """One orchestration fanning out to ``n`` activities and summing their results."""
     started = time.perf_counter()
-    with sidecar(stack) as address, connected(address, [fan_out_fan_in], [square]) as c:
-        ready, cpu = time.perf_counter(), cpu_seconds()
+    with serving(stack) as running, connected(running.address, [fan_out_fan_in], [square]) as c:
+        ready, cpu, sidecar_cpu = time.perf_counter(), cpu_seconds(), running.cpu_seconds()
         instance_id = c.schedule_new_orchestration(fan_out_fan_in, input=n)
         _expect_completed(c, instance_id, sum(i * i for i in range(n)))
         elapsed, cpu = time.perf_counter() - ready, cpu_seconds() - cpu
-    return Result(stack, "fanout", n, elapsed, setup_seconds=ready - started, cpu_seconds=cpu)
+        sidecar_cpu = running.cpu_seconds() - sidecar_cpu
+    return Result(stack, "fanout", n, elapsed, setup_seconds=ready - started, cpu_seconds=cpu,
+                  sidecar_cpu_seconds=sidecar_cpu)
 
 
 def lifecycle_once(stack: str) -> float:
@@ -246,7 +310,7 @@ def lifecycle(stack: str, n: int) -> Result:
 
 def timetravel(stack: str, n: int) -> Result:
     """The purchase-order workflow timing out after 24 hours on the virtual clock, end to end; median of ``n``."""
-    if stack != "ours":
+    if stack == PUBLISHED:
         raise WorkloadError("time travel needs a virtual clock; the published stack waits the full 24 hours")
     samples = []
     for _ in range(n + 1):  # the first run is a warm-up

@@ -10,6 +10,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from concurrent import futures
 from typing import Any, TypeVar
 
 import grpc
@@ -51,12 +52,40 @@ def _unary(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
-    """TaskHubSidecarService over an :class:`Engine`."""
+# RPCs that may block for long (work-item streams, long polls). They can run in a pool of their own, so that
+# the pool answering the short RPCs can stay small: fewer threads contending for the GIL per call.
+BLOCKING_RPCS = ("GetWorkItems", "WaitForInstanceStart", "WaitForInstanceCompletion")
 
-    def __init__(self, engine: Engine, *, health_ping_interval: float = DEFAULT_HEALTH_PING_INTERVAL) -> None:
+
+def _run_in_pool(method: Callable[..., Any], pool: futures.ThreadPoolExecutor) -> Callable[..., Any]:
+    """``method`` marked to run in ``pool`` (grpcio reads a behavior's ``experimental_thread_pool``)."""
+
+    @functools.wraps(method)
+    def run(request: Any, context: grpc.ServicerContext) -> Any:
+        return method(request, context)
+
+    run.experimental_thread_pool = pool  # type: ignore[attr-defined]
+    return run
+
+
+class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
+    """TaskHubSidecarService over an :class:`Engine`.
+
+    With ``blocking_pool``, the RPCs in :data:`BLOCKING_RPCS` run in that pool instead of the server's.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        health_ping_interval: float = DEFAULT_HEALTH_PING_INTERVAL,
+        blocking_pool: futures.ThreadPoolExecutor | None = None,
+    ) -> None:
         self._engine = engine
         self._ping_interval = health_ping_interval
+        if blocking_pool is not None:
+            for name in BLOCKING_RPCS:
+                setattr(self, name, _run_in_pool(getattr(self, name), blocking_pool))
 
     @property
     def engine(self) -> Engine:

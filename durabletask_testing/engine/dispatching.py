@@ -15,6 +15,11 @@ class Dispatching(Lifecycle):
     """Handing work items to worker streams and taking them back (tokens, re-dispatch, back-off)."""
 
     def _dispatch(self, connection: Connection) -> WorkItem | None:
+        """The stream's next work item, queued activities first: the results of a fan-out then reach their
+        orchestration in fewer orchestrator work items, each of which the worker answers with a full replay."""
+        return self._dispatch_activity_to(connection) or self._dispatch_orchestrator_to(connection)
+
+    def _dispatch_orchestrator_to(self, connection: Connection) -> OrchestratorWorkItem | None:
         if connection.can_take_orchestrator():
             for _ in range(len(self._ready)):
                 instance_id = self._ready.popleft()
@@ -29,6 +34,9 @@ class Dispatching(Lifecycle):
                     continue
                 self._queued.discard(instance_id)
                 return self._dispatch_orchestrator(instance, connection)
+        return None
+
+    def _dispatch_activity_to(self, connection: Connection) -> ActivityWorkItem | None:
         if connection.can_take_activity():
             for _ in range(len(self._activities)):
                 activity = self._activities.popleft()

@@ -132,3 +132,31 @@ def test_table_aligns_columns() -> None:
     lines = format_table(rows).splitlines()
     assert lines[0].startswith("benchmark") and lines[1].startswith("---")
     assert lines[2].index("1.00 s") == lines[0].index("ours")
+
+
+@pytest.mark.parametrize("workload", ["chain", "fanout"])
+def test_workload_runs_correctly_with_the_fake_in_its_own_process(workload: str) -> None:
+    result = workloads.run_workload("ours-oop", workload, SMOKE_SIZES[workload])
+    assert result.stack == "ours-oop"
+    assert result.seconds > 0
+    assert result.sidecar_cpu_seconds >= 0
+
+
+def test_fake_process_is_stopped_on_exit() -> None:
+    with workloads.serving("ours-oop") as running:
+        process = running._process
+        assert process is not None and process.poll() is None
+        assert running.cpu_seconds() >= 0
+    assert process.poll() is not None
+
+
+def test_ratio_is_judged_on_the_faster_variant_and_says_which() -> None:
+    chain = _benchmark("chain")
+    values = {"chain-1000": {"ours": [2.0], "ours-oop": [1.0], "published": [8.0]}}
+    row = chain.judge(values, {}, False)
+    assert (row.ours, row.ours_oop, row.ratio, row.verdict) == ("2.00 s", "1.00 s", "8.0x (fake out of process)",
+                                                                 "PASS")
+    values["chain-1000"]["ours-oop"] = [3.0]
+    assert chain.judge(values, {}, False).ratio == "4.0x (in-process)"
+    broken = chain.judge({"chain-1000": {"ours": [1.0]}}, {"chain-1000": {"ours-oop": "exit code 1: | boom"}}, False)
+    assert broken.verdict == "ERROR" and "boom" in broken.ours_oop

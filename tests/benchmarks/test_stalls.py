@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from durabletask import client, worker
 from durabletask_testing import FakeSidecar
+from durabletask_testing.sidecar import SHORT_RPC_THREADS
 
 
 def echo(ctx: Any, value: int) -> int:
@@ -33,3 +35,31 @@ def test_freed_concurrency_slot_wakes_the_stream() -> None:
         finally:
             w.stop()
             c.close()
+
+
+def test_many_long_polls_do_not_starve_short_rpcs() -> None:
+    # Short RPCs run on a small pool (SHORT_RPC_THREADS); long polls and streams have a pool of their own. With
+    # more open long polls than short-RPC threads, starting, completing and raising events must still work.
+    waiting = SHORT_RPC_THREADS * 2
+    with FakeSidecar(clock="auto", port=0) as sidecar:
+        w = worker.TaskHubGrpcWorker(host_address=sidecar.address)
+        w.add_orchestrator(wait_for_go)
+        w.start()
+        c = client.TaskHubGrpcClient(host_address=sidecar.address)
+        try:
+            ids = [c.schedule_new_orchestration(wait_for_go) for _ in range(waiting)]
+            with ThreadPoolExecutor(max_workers=waiting) as pool:
+                polls = [pool.submit(c.wait_for_orchestration_completion, i, timeout=10) for i in ids]
+                assert sidecar.engine.wait_until_idle(5)  # every poll open, every instance waiting for "go"
+                for instance_id in ids:
+                    c.raise_orchestration_event(instance_id, "go", data="done")
+                outputs = [poll.result(timeout=10).serialized_output for poll in polls]
+            assert outputs == ['"done"'] * waiting
+        finally:
+            w.stop()
+            c.close()
+
+
+def wait_for_go(ctx: Any, _: Any) -> Any:
+    """An orchestration that waits for the 'go' event and returns its data."""
+    return (yield ctx.wait_for_external_event("go"))

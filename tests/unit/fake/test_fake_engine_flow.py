@@ -153,8 +153,8 @@ def test_concurrency_limits_are_respected():
     first = h.next_activity()
     assert h.next() is None
     h.answer(first, result="1")
-    h.next_orchestrator()  # orchestrator work items are handed out before activities
-    assert h.next_activity().task_id == 1
+    assert h.next_activity().task_id == 1  # queued activities are handed out before orchestrator work items
+    h.next_orchestrator()
 
 
 def test_orchestrator_limit_counts_in_flight_work_items():
