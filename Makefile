@@ -31,6 +31,7 @@ test: $(STAMP) interop-prereqs
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy durabletask durabletask_testing pytest_plugin
 
 proto: $(STAMP)
 	$(BIN)/python scripts/gen_proto.py

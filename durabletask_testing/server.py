@@ -272,40 +272,32 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
         self._engine.abandon_activity(request.completionToken)
         return pb.AbandonActivityTaskResponse()
 
-    # ------------------------------------------------------------------ not implemented (yet)
 
-    def _unimplemented(self, context: grpc.ServicerContext, method: str, what: str) -> Any:
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented by the fake sidecar ({what})")
+# RPCs the fake answers with UNIMPLEMENTED, and why
+NOT_IMPLEMENTED_RPCS = {
+    "RewindInstance": "rewinding failed orchestrations is not supported yet",
+    "CompleteEntityTask": "durable entities are not supported yet",
+    "AbandonTaskEntityWorkItem": "durable entities are not supported yet",
+    "SignalEntity": "durable entities are not supported yet",
+    "GetEntity": "durable entities are not supported yet",
+    "QueryEntities": "durable entities are not supported yet",
+    "CleanEntityStorage": "durable entities are not supported yet",
+    "CreateTaskHub": "the fake has a single in-memory task hub",
+    "DeleteTaskHub": "the fake has a single in-memory task hub; use reset()",
+    "SkipGracefulOrchestrationTerminations": "not supported yet",
+}
 
-    def RewindInstance(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._unimplemented(context, "RewindInstance", "rewinding failed orchestrations is not supported yet")
 
-    def CompleteEntityTask(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._unimplemented(context, "CompleteEntityTask", "durable entities are not supported yet")
+def _not_implemented(method: str, reason: str) -> Callable[[Any, Any, grpc.ServicerContext], Any]:
+    def refuse(self: FakeSidecarServicer, request: Any, context: grpc.ServicerContext) -> Any:
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented by the fake sidecar ({reason})")
 
-    def AbandonTaskEntityWorkItem(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._unimplemented(context, "AbandonTaskEntityWorkItem", "durable entities are not supported yet")
+    refuse.__name__ = method
+    return refuse
 
-    def SignalEntity(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._unimplemented(context, "SignalEntity", "durable entities are not supported yet")
 
-    def GetEntity(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._unimplemented(context, "GetEntity", "durable entities are not supported yet")
-
-    def QueryEntities(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._unimplemented(context, "QueryEntities", "durable entities are not supported yet")
-
-    def CleanEntityStorage(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._unimplemented(context, "CleanEntityStorage", "durable entities are not supported yet")
-
-    def CreateTaskHub(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._unimplemented(context, "CreateTaskHub", "the fake has a single in-memory task hub")
-
-    def DeleteTaskHub(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._unimplemented(context, "DeleteTaskHub", "the fake has a single in-memory task hub; use reset()")
-
-    def SkipGracefulOrchestrationTerminations(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return self._unimplemented(context, "SkipGracefulOrchestrationTerminations", "not supported yet")
+for _method, _reason in NOT_IMPLEMENTED_RPCS.items():
+    setattr(FakeSidecarServicer, _method, _not_implemented(_method, _reason))
 
 
 class ApiTokenInterceptor(grpc.ServerInterceptor):
@@ -334,12 +326,10 @@ class ApiTokenInterceptor(grpc.ServerInterceptor):
             context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
 
         if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                deny,
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return grpc.unary_unary_rpc_method_handler(
+            make_handler = grpc.unary_stream_rpc_method_handler
+        else:
+            make_handler = grpc.unary_unary_rpc_method_handler
+        return make_handler(
             deny,
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,

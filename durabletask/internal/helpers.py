@@ -43,11 +43,6 @@ def new_timestamp(dt: datetime) -> timestamp_pb2.Timestamp:
     return ts
 
 
-def timestamp_to_datetime(ts: timestamp_pb2.Timestamp) -> datetime:
-    """Convert a protobuf Timestamp to a naive UTC datetime."""
-    return ts.ToDatetime()
-
-
 # ---------------------------------------------------------------------------------------- wrappers
 
 

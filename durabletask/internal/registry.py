@@ -26,19 +26,11 @@ class Registry:
 
     def add_orchestrator(self, fn: task.Orchestrator[Any, Any], name: str | None = None) -> str:
         """Register an orchestrator under ``name`` (default: the function's name); returns the name."""
-        if fn is None:
-            raise ValueError("An orchestrator function argument is required.")
-        name = name if name is not None else task.get_name(fn)
-        self.add_named_orchestrator(name, fn)
-        return name
+        return _add(self.orchestrators, "orchestrator", fn, name)
 
     def add_named_orchestrator(self, name: str, fn: task.Orchestrator[Any, Any]) -> None:
         """Register an orchestrator under an explicit name."""
-        if not name:
-            raise ValueError("A non-empty orchestrator name is required.")
-        if name in self.orchestrators:
-            raise ValueError(f"A '{name}' orchestrator already exists.")
-        self.orchestrators[name] = fn
+        _add_named(self.orchestrators, "orchestrator", name, fn)
 
     def get_orchestrator(self, name: str) -> task.Orchestrator[Any, Any] | None:
         """The orchestrator registered as ``name``, or None."""
@@ -46,20 +38,28 @@ class Registry:
 
     def add_activity(self, fn: task.Activity[Any, Any], name: str | None = None) -> str:
         """Register an activity under ``name`` (default: the function's name); returns the name."""
-        if fn is None:
-            raise ValueError("An activity function argument is required.")
-        name = name if name is not None else task.get_name(fn)
-        self.add_named_activity(name, fn)
-        return name
+        return _add(self.activities, "activity", fn, name)
 
     def add_named_activity(self, name: str, fn: task.Activity[Any, Any]) -> None:
         """Register an activity under an explicit name."""
-        if not name:
-            raise ValueError("A non-empty activity name is required.")
-        if name in self.activities:
-            raise ValueError(f"A '{name}' activity already exists.")
-        self.activities[name] = fn
+        _add_named(self.activities, "activity", name, fn)
 
     def get_activity(self, name: str) -> task.Activity[Any, Any] | None:
         """The activity registered as ``name``, or None."""
         return self.activities.get(name)
+
+
+def _add(table: dict[str, Any], kind: str, fn: Any, name: str | None) -> str:
+    if fn is None:
+        raise ValueError(f"An {kind} function argument is required.")
+    name = name if name is not None else task.get_name(fn)
+    _add_named(table, kind, name, fn)
+    return name
+
+
+def _add_named(table: dict[str, Any], kind: str, name: str, fn: Any) -> None:
+    if not name:
+        raise ValueError(f"A non-empty {kind} name is required.")
+    if name in table:
+        raise ValueError(f"A '{name}' {kind} already exists.")
+    table[name] = fn

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from durabletask.internal import orchestrator_service_pb2 as pb
 
 from . import events
 from .dispatching import Dispatching
-from .events import optional_string
+from .events import optional_field, optional_string
 from .state import ActivityWorkItem, Instance, OrchestratorWorkItem, status_name
 from .timers import TimerEntry
 from .validation import to_datetime
@@ -41,13 +42,7 @@ class ActionApplier(Dispatching):
                 self._apply_schedule_task(instance, action, now)
             elif kind == "createTimer":
                 fire_at = to_datetime(action.createTimer.fireAt, "createTimer.fireAt")
-                instance.history.append(
-                    pb.HistoryEvent(
-                        eventId=action.id,
-                        timestamp=events.timestamp(now),
-                        timerCreated=pb.TimerCreatedEvent(fireAt=action.createTimer.fireAt),
-                    )
-                )
+                self._record(instance, action, now, timerCreated=pb.TimerCreatedEvent(fireAt=action.createTimer.fireAt))
                 self._push_timer(TimerEntry("timer", fire_at, instance.instance_id, instance.execution_id, action.id))
             elif kind == "createSubOrchestration":
                 self._apply_sub_orchestration(instance, action, now)
@@ -69,21 +64,24 @@ class ActionApplier(Dispatching):
         self._notify_instance(instance.instance_id)
         self._fire_due_timers(now)
 
+    def _record(self, instance: Instance, action: pb.OrchestratorAction, now: datetime, **event: Any) -> None:
+        """Append the history event that records an applied action (``event``: its one event-type field)."""
+        instance.history.append(pb.HistoryEvent(eventId=action.id, timestamp=events.timestamp(now), **event))
+
     def _apply_schedule_task(self, instance: Instance, action: pb.OrchestratorAction, now: datetime) -> None:
         task = action.scheduleTask
-        trace = task.parentTraceContext if task.HasField("parentTraceContext") else None
-        instance.history.append(
-            pb.HistoryEvent(
-                eventId=action.id,
-                timestamp=events.timestamp(now),
-                taskScheduled=pb.TaskScheduledEvent(
-                    name=task.name,
-                    version=task.version if task.HasField("version") else None,
-                    input=task.input if task.HasField("input") else None,
-                    parentTraceContext=trace,
-                    tags=task.tags,
-                ),
-            )
+        trace = optional_field(task, "parentTraceContext")
+        self._record(
+            instance,
+            action,
+            now,
+            taskScheduled=pb.TaskScheduledEvent(
+                name=task.name,
+                version=optional_field(task, "version"),
+                input=optional_field(task, "input"),
+                parentTraceContext=trace,
+                tags=task.tags,
+            ),
         )
         self._activities.append(
             ActivityWorkItem(
@@ -102,20 +100,19 @@ class ActionApplier(Dispatching):
     def _apply_sub_orchestration(self, instance: Instance, action: pb.OrchestratorAction, now: datetime) -> None:
         sub = action.createSubOrchestration
         child_id = sub.instanceId or f"{instance.instance_id}:{action.id:04x}"
-        trace = sub.parentTraceContext if sub.HasField("parentTraceContext") else None
-        instance.history.append(
-            pb.HistoryEvent(
-                eventId=action.id,
-                timestamp=events.timestamp(now),
-                subOrchestrationInstanceCreated=pb.SubOrchestrationInstanceCreatedEvent(
-                    instanceId=child_id,
-                    name=sub.name,
-                    version=sub.version if sub.HasField("version") else None,
-                    input=sub.input if sub.HasField("input") else None,
-                    parentTraceContext=trace,
-                    tags=sub.tags,
-                ),
-            )
+        trace = optional_field(sub, "parentTraceContext")
+        self._record(
+            instance,
+            action,
+            now,
+            subOrchestrationInstanceCreated=pb.SubOrchestrationInstanceCreatedEvent(
+                instanceId=child_id,
+                name=sub.name,
+                version=optional_field(sub, "version"),
+                input=optional_field(sub, "input"),
+                parentTraceContext=trace,
+                tags=sub.tags,
+            ),
         )
         existing = self._instances.get(child_id)
         if existing is not None and not existing.is_terminal:
@@ -147,35 +144,30 @@ class ActionApplier(Dispatching):
 
     def _apply_send_event(self, instance: Instance, action: pb.OrchestratorAction, now: datetime) -> None:
         send = action.sendEvent
-        data = optional_string(send, "data")
-        instance.history.append(
-            pb.HistoryEvent(
-                eventId=action.id,
-                timestamp=events.timestamp(now),
-                eventSent=pb.EventSentEvent(
-                    instanceId=send.instance.instanceId,
-                    name=send.name,
-                    input=send.data if send.HasField("data") else None,
-                ),
-            )
+        self._record(
+            instance,
+            action,
+            now,
+            eventSent=pb.EventSentEvent(
+                instanceId=send.instance.instanceId, name=send.name, input=optional_field(send, "data")
+            ),
         )
         target = self._instances.get(send.instance.instanceId)
         if target is not None:
-            self._deliver(target, events.event_raised(now, send.name, data))
+            self._deliver(target, events.event_raised(now, send.name, optional_string(send, "data")))
 
     def _finish(self, instance: Instance, action: pb.OrchestratorAction, now: datetime) -> None:
         complete = action.completeOrchestration
-        failure = complete.failureDetails if complete.HasField("failureDetails") else None
-        instance.history.append(
-            pb.HistoryEvent(
-                eventId=action.id,
-                timestamp=events.timestamp(now),
-                executionCompleted=pb.ExecutionCompletedEvent(
-                    orchestrationStatus=complete.orchestrationStatus,
-                    result=complete.result if complete.HasField("result") else None,
-                    failureDetails=failure,
-                ),
-            )
+        failure = optional_field(complete, "failureDetails")
+        self._record(
+            instance,
+            action,
+            now,
+            executionCompleted=pb.ExecutionCompletedEvent(
+                orchestrationStatus=complete.orchestrationStatus,
+                result=optional_field(complete, "result"),
+                failureDetails=failure,
+            ),
         )
         instance.status = complete.orchestrationStatus
         instance.output = optional_string(complete, "result")
@@ -216,14 +208,4 @@ class ActionApplier(Dispatching):
         instance.failure_details = None
         instance.history = []
         instance.status = pb.ORCHESTRATION_STATUS_RUNNING
-        started = events.execution_started(
-            now,
-            instance_id=instance.instance_id,
-            execution_id=instance.execution_id,
-            name=instance.name,
-            version=instance.version,
-            input=instance.input,
-            tags=instance.tags,
-            parent=instance.parent,
-        )
-        instance.inbox = [started, *complete.carryoverEvents, *instance.inbox]
+        instance.inbox = [events.execution_started(now, instance), *complete.carryoverEvents, *instance.inbox]

@@ -10,7 +10,7 @@ from collections import deque
 from durabletask.internal import orchestrator_service_pb2 as pb
 
 from ..clock import Clock
-from ..errors import EngineError, ErrorCode, not_found
+from ..errors import EngineError, ErrorCode, invalid, not_found
 from ..faults import FaultPlan
 from .state import ActivityWorkItem, Connection, Instance, OrchestratorWorkItem
 from .timers import TimerQueue
@@ -57,6 +57,7 @@ class EngineBase:
         self._held_counter = 0
         self._connections: dict[int, Connection] = {}
         self._connection_counter = 0
+        self._page_tokens: set[tuple[str, str]] = set()  # (field, token) of every page token handed out
         self._waiters: dict[str, tuple[threading.Condition, list[int]]] = {}
         self._completion_waiters = 0
         self._stopped = False
@@ -65,6 +66,11 @@ class EngineBase:
     def _check_running(self) -> None:
         if self._stopped:
             raise EngineError(ErrorCode.UNAVAILABLE, "the fake sidecar is shutting down")
+
+    def _check_page_token(self, field: str, token: str) -> None:
+        """Refuse a continuation token this engine never handed out (an empty one means the first page)."""
+        if token and (field, token) not in self._page_tokens:
+            raise invalid(f"{field} '{token}' matches no page this fake sidecar handed out (or it was reset since)")
 
     def _require_instance(self, instance_id: str) -> Instance:
         instance = self._instances.get(instance_id)

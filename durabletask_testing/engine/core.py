@@ -1,4 +1,4 @@
-"""The fake sidecar's engine (public API layer): a deterministic in-memory state machine, no gRPC, no threads.
+"""The fake sidecar's engine (public API layer): a deterministic in-memory state machine; no gRPC, starts no threads.
 
 Methods mirror the sidecar RPCs and take/return protocol messages. Every refusal raises
 :class:`~durabletask_testing.errors.EngineError` before anything changes. One lock guards all
@@ -33,10 +33,17 @@ from .base import (
     HISTORY_CHUNK_SIZE,
     WorkItem,
 )
-from .events import optional_string
+from .events import optional_field, optional_string
 from .state import Connection, status_name
 from .timers import TimerEntry
-from .validation import check_failure_details, check_payload, require_text, to_datetime, validate_actions
+from .validation import (
+    check_failure_details,
+    check_payload,
+    check_statuses,
+    require_text,
+    to_datetime,
+    validate_actions,
+)
 from .views import InstanceSnapshot, matches_query, orchestration_state, snapshot
 
 
@@ -78,6 +85,7 @@ class Engine(ActionApplier):
             self._orchestrators_in_flight.clear()
             self._activities_in_flight.clear()
             self._activity_by_task.clear()
+            self._page_tokens.clear()
             for connection in self._connections.values():
                 connection.tokens.clear()
                 connection.orchestrators_in_flight = 0
@@ -114,7 +122,7 @@ class Engine(ActionApplier):
                 input_value,
                 tags=dict(request.tags),
                 scheduled_start=scheduled,
-                trace_context=request.parentTraceContext if request.HasField("parentTraceContext") else None,
+                trace_context=optional_field(request, "parentTraceContext"),
                 execution_id=optional_string(request, "executionId") or None,
             )
             self._after_change()
@@ -244,57 +252,61 @@ class Engine(ActionApplier):
             finally:
                 self._idle_waiters -= 1
 
-    def is_idle(self) -> bool:
-        """True when no work item is queued or in flight."""
-        with self._lock:
-            return self._is_idle()
-
     def wake(self, instance_id: str) -> None:
         """Wake the waiters of one instance (e.g. after their RPC was cancelled)."""
         with self._lock:
             self._notify_instance(instance_id)
 
     def query(self, query: pb.InstanceQuery) -> tuple[list[pb.OrchestrationState], str | None]:
-        """QueryInstances: states matching the filters, ordered by instance id, paged by continuation token."""
+        """QueryInstances: states matching the filters, ordered by instance id, paged by continuation token.
+
+        A continuation token this engine never handed out is refused (INVALID_ARGUMENT).
+        """
         if query.maxInstanceCount < 0:
             raise invalid(f"query.maxInstanceCount must not be negative; got {query.maxInstanceCount}")
         after = optional_string(query, "continuationToken") or ""
         with self._lock:
+            self._check_page_token("query.continuationToken", after)
             matching = [i for i in self._instances.values() if i.instance_id > after and matches_query(i, query)]
             matching.sort(key=lambda i: i.instance_id)
             limit = query.maxInstanceCount or len(matching)
             page = matching[:limit]
             states = [orchestration_state(i, query.fetchInputsAndOutputs) for i in page]
             token = page[-1].instance_id if len(matching) > limit and page else None
+            if token is not None:
+                self._page_tokens.add(("query.continuationToken", token))
         return states, token
 
     def list_instance_ids(self, request: pb.ListInstanceIdsRequest) -> tuple[list[str], str | None]:
-        """ListInstanceIds: ended instances ordered by (completion time, id), paged by the last key."""
+        """ListInstanceIds: ended instances ordered by (completion time, id), paged by the last key.
+
+        A last key this engine never handed out is refused (INVALID_ARGUMENT).
+        """
         if request.pageSize < 0:
             raise invalid(f"pageSize must not be negative; got {request.pageSize}")
         page_size = request.pageSize or DEFAULT_LIST_PAGE_SIZE
         last_key = optional_string(request, "lastInstanceKey") or ""
+        done_from = done_to = None
+        if request.HasField("completedTimeFrom"):
+            done_from = to_datetime(request.completedTimeFrom, "completedTimeFrom")
+        if request.HasField("completedTimeTo"):
+            done_to = to_datetime(request.completedTimeTo, "completedTimeTo")
         with self._lock:
-            rows = []
-            for instance in self._instances.values():
-                if not instance.is_terminal or instance.completed_at is None:
-                    continue
-                if request.runtimeStatus and instance.status not in request.runtimeStatus:
-                    continue
-                done = instance.completed_at
-                if request.HasField("completedTimeFrom") and done < to_datetime(
-                    request.completedTimeFrom, "completedTimeFrom"
-                ):
-                    continue
-                if request.HasField("completedTimeTo") and done >= to_datetime(
-                    request.completedTimeTo, "completedTimeTo"
-                ):
-                    continue
-                rows.append((f"{done.isoformat()}|{instance.instance_id}", instance.instance_id))
-        rows.sort()
-        rows = [row for row in rows if row[0] > last_key]
-        page = rows[:page_size]
-        next_key = page[-1][0] if len(rows) > page_size and page else None
+            self._check_page_token("lastInstanceKey", last_key)
+            rows = sorted(
+                (f"{instance.completed_at.isoformat()}|{instance.instance_id}", instance.instance_id)
+                for instance in self._instances.values()
+                if instance.is_terminal
+                and instance.completed_at is not None
+                and (not request.runtimeStatus or instance.status in request.runtimeStatus)
+                and (done_from is None or instance.completed_at >= done_from)
+                and (done_to is None or instance.completed_at < done_to)
+            )
+            rows = [row for row in rows if row[0] > last_key]
+            page = rows[:page_size]
+            next_key = page[-1][0] if len(rows) > page_size and page else None
+            if next_key is not None:
+                self._page_tokens.add(("lastInstanceKey", next_key))
         return [instance_id for _, instance_id in page], next_key
 
     def purge(self, request: pb.PurgeInstancesRequest) -> int:
@@ -320,6 +332,7 @@ class Engine(ActionApplier):
                         count += self._delete(instance, request.recursive)
             elif kind == "purgeInstanceFilter":
                 flt = request.purgeInstanceFilter
+                check_statuses(flt.runtimeStatus, "purgeInstanceFilter.runtimeStatus")
                 query = pb.InstanceQuery(runtimeStatus=flt.runtimeStatus)
                 if flt.HasField("createdTimeFrom"):
                     query.createdTimeFrom.CopyFrom(flt.createdTimeFrom)
@@ -517,8 +530,7 @@ class Engine(ActionApplier):
             if failed:
                 event = events.task_failed(now, item.task_id, response.failureDetails)
             else:
-                result = response.result if response.HasField("result") else None
-                event = events.task_completed(now, item.task_id, result)
+                event = events.task_completed(now, item.task_id, optional_field(response, "result"))
             if fault is not None and fault.delay is not None:
                 entry = TimerEntry("event", now + fault.delay, item.instance_id, item.execution_id, event=event)
                 self._push_timer(entry)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from google.protobuf import timestamp_pb2, wrappers_pb2
+from google.protobuf.message import Message
 
 from durabletask.internal import orchestrator_service_pb2 as pb
+
+from .state import Instance
 
 _EPOCH_ORDINAL = datetime(1970, 1, 1).toordinal()
 
@@ -23,36 +27,35 @@ def string_value(value: str | None) -> wrappers_pb2.StringValue | None:
     return None if value is None else wrappers_pb2.StringValue(value=value)
 
 
-def optional_string(message: object, field: str) -> str | None:
+def optional_field(message: Message, field: str) -> Any:
+    """A message-typed field when it is set, else None (protobuf reads an unset one as its default)."""
+    return getattr(message, field) if message.HasField(field) else None
+
+
+def optional_string(message: Message, field: str) -> str | None:
     """Read a StringValue field as ``str | None`` (absent -> None)."""
-    if message.HasField(field):  # type: ignore[attr-defined]
-        return getattr(message, field).value
-    return None
+    return getattr(message, field).value if message.HasField(field) else None
 
 
 def execution_started(
     when: datetime,
+    instance: Instance,
     *,
-    instance_id: str,
-    execution_id: str,
-    name: str,
-    version: str | None,
-    input: str | None,
-    tags: dict[str, str] | None = None,
-    parent: pb.ParentInstanceInfo | None = None,
     scheduled_start: datetime | None = None,
     trace_context: pb.TraceContext | None = None,
 ) -> pb.HistoryEvent:
-    """The ExecutionStarted event that opens every execution."""
+    """The ExecutionStarted event that opens the current execution of ``instance``."""
     started = pb.ExecutionStartedEvent(
-        name=name,
-        version=string_value(version),
-        input=string_value(input),
-        orchestrationInstance=pb.OrchestrationInstance(instanceId=instance_id, executionId=string_value(execution_id)),
-        parentInstance=parent,
+        name=instance.name,
+        version=string_value(instance.version),
+        input=string_value(instance.input),
+        orchestrationInstance=pb.OrchestrationInstance(
+            instanceId=instance.instance_id, executionId=string_value(instance.execution_id)
+        ),
+        parentInstance=instance.parent,
         scheduledStartTimestamp=timestamp(scheduled_start) if scheduled_start is not None else None,
         parentTraceContext=trace_context,
-        tags=tags or {},
+        tags=instance.tags,
     )
     return pb.HistoryEvent(eventId=-1, timestamp=timestamp(when), executionStarted=started)
 

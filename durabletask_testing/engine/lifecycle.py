@@ -18,7 +18,7 @@ class Lifecycle(Timekeeping):
     """Creating, terminating and deleting instances."""
 
     def _check_replaceable(self, existing: Instance, request: pb.CreateInstanceRequest) -> None:
-        policy = request.orchestrationIdReusePolicy if request.HasField("orchestrationIdReusePolicy") else None
+        policy = events.optional_field(request, "orchestrationIdReusePolicy")
         replaceable = set(policy.replaceableStatus) if policy is not None else None
         if replaceable is not None and existing.status in replaceable:
             return
@@ -60,18 +60,7 @@ class Lifecycle(Timekeeping):
             tags=tags,
         )
         instance.inbox.append(
-            events.execution_started(
-                now,
-                instance_id=instance_id,
-                execution_id=instance.execution_id,
-                name=name,
-                version=version,
-                input=input_value,
-                tags=tags,
-                parent=parent,
-                scheduled_start=scheduled_start,
-                trace_context=trace_context,
-            )
+            events.execution_started(now, instance, scheduled_start=scheduled_start, trace_context=trace_context)
         )
         self._instances[instance_id] = instance
         if scheduled_start is not None and scheduled_start > now:

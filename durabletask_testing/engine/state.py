@@ -18,7 +18,9 @@ TERMINAL_STATUSES = frozenset(
 
 
 def status_name(status: int) -> str:
-    """``ORCHESTRATION_STATUS_COMPLETED`` -> ``COMPLETED``."""
+    """``ORCHESTRATION_STATUS_COMPLETED`` -> ``COMPLETED``; a value outside the enum -> ``UNKNOWN(999)``."""
+    if status not in pb.OrchestrationStatus.values():
+        return f"UNKNOWN({status})"
     return pb.OrchestrationStatus.Name(status).removeprefix("ORCHESTRATION_STATUS_")
 
 

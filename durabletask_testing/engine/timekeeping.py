@@ -80,12 +80,6 @@ class Timekeeping(EngineBase):
             self.clock._set(target)
             self._after_change()
 
-    def next_timer_due(self) -> datetime | None:
-        """The fire time of the earliest pending timer (stale ones skipped), or None."""
-        with self._lock:
-            entry = self._peek_live_timer()
-            return None if entry is None else entry.fire_at
-
     def run_real_time_timers(self, stop: threading.Event) -> None:
         """Fire timers when wall time reaches them until ``stop`` is set or the engine shuts down.
 

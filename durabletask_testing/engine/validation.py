@@ -10,6 +10,7 @@ from google.protobuf import timestamp_pb2
 from durabletask.internal import orchestrator_service_pb2 as pb
 
 from ..errors import EngineError, ErrorCode, invalid
+from .events import optional_string
 from .state import status_name
 
 COMPLETION_STATUSES = frozenset(
@@ -27,6 +28,14 @@ def require_text(value: str, field: str) -> None:
     """Refuse an empty id or name."""
     if not value or not value.strip():
         raise invalid(f"{field} must not be empty")
+
+
+def check_statuses(statuses: Iterable[int], field: str) -> None:
+    """Refuse a runtime-status filter holding a value that is not an OrchestrationStatus."""
+    known = pb.OrchestrationStatus.values()
+    for status in statuses:
+        if status not in known:
+            raise invalid(f"{field} holds {status}, which is not an OrchestrationStatus value")
 
 
 def to_datetime(stamp: timestamp_pb2.Timestamp, field: str) -> datetime:
@@ -49,16 +58,10 @@ def check_payload(value: str | None, field: str, limit: int) -> None:
         )
 
 
-def _string_field(message: object, field: str) -> str | None:
-    if message.HasField(field):  # type: ignore[attr-defined]
-        return getattr(message, field).value
-    return None
-
-
 def check_failure_details(details: pb.TaskFailureDetails, field: str, limit: int) -> None:
     """Payload limits for failure details (message and stack trace)."""
     check_payload(details.errorMessage, f"{field}.errorMessage", limit)
-    check_payload(_string_field(details, "stackTrace"), f"{field}.stackTrace", limit)
+    check_payload(optional_string(details, "stackTrace"), f"{field}.stackTrace", limit)
 
 
 def validate_actions(actions: Iterable[pb.OrchestratorAction], limit: int) -> None:
@@ -82,7 +85,7 @@ def validate_actions(actions: Iterable[pb.OrchestratorAction], limit: int) -> No
 def _validate_action_body(kind: str, action: pb.OrchestratorAction, where: str, limit: int) -> None:
     if kind == "scheduleTask":
         require_text(action.scheduleTask.name, f"{where}.scheduleTask.name")
-        check_payload(_string_field(action.scheduleTask, "input"), f"{where}.scheduleTask.input", limit)
+        check_payload(optional_string(action.scheduleTask, "input"), f"{where}.scheduleTask.input", limit)
     elif kind == "createTimer":
         if not action.createTimer.HasField("fireAt"):
             raise invalid(f"{where}.createTimer.fireAt is missing: a timer needs a fire time")
@@ -90,15 +93,15 @@ def _validate_action_body(kind: str, action: pb.OrchestratorAction, where: str, 
     elif kind == "createSubOrchestration":
         require_text(action.createSubOrchestration.name, f"{where}.createSubOrchestration.name")
         check_payload(
-            _string_field(action.createSubOrchestration, "input"), f"{where}.createSubOrchestration.input", limit
+            optional_string(action.createSubOrchestration, "input"), f"{where}.createSubOrchestration.input", limit
         )
     elif kind == "sendEvent":
         require_text(action.sendEvent.instance.instanceId, f"{where}.sendEvent.instance.instanceId")
         require_text(action.sendEvent.name, f"{where}.sendEvent.name")
-        check_payload(_string_field(action.sendEvent, "data"), f"{where}.sendEvent.data", limit)
+        check_payload(optional_string(action.sendEvent, "data"), f"{where}.sendEvent.data", limit)
     elif kind == "terminateOrchestration":
         require_text(action.terminateOrchestration.instanceId, f"{where}.terminateOrchestration.instanceId")
-        reason = _string_field(action.terminateOrchestration, "reason")
+        reason = optional_string(action.terminateOrchestration, "reason")
         check_payload(reason, f"{where}.terminateOrchestration.reason", limit)
     elif kind == "completeOrchestration":
         complete = action.completeOrchestration
@@ -107,6 +110,6 @@ def _validate_action_body(kind: str, action: pb.OrchestratorAction, where: str, 
                 f"{where}.completeOrchestration.orchestrationStatus "
                 f"{status_name(complete.orchestrationStatus)} is not a completion status"
             )
-        check_payload(_string_field(complete, "result"), f"{where}.completeOrchestration.result", limit)
+        check_payload(optional_string(complete, "result"), f"{where}.completeOrchestration.result", limit)
         if complete.HasField("failureDetails"):
             check_failure_details(complete.failureDetails, f"{where}.completeOrchestration.failureDetails", limit)

@@ -8,7 +8,7 @@ from datetime import datetime
 from durabletask.internal import orchestrator_service_pb2 as pb
 
 from .events import timestamp
-from .state import Instance
+from .state import Instance, status_name
 from .validation import to_datetime
 
 
@@ -34,7 +34,7 @@ class InstanceSnapshot:
     @property
     def status_name(self) -> str:
         """The status without its prefix, e.g. ``"COMPLETED"``."""
-        return pb.OrchestrationStatus.Name(self.status).removeprefix("ORCHESTRATION_STATUS_")
+        return status_name(self.status)
 
 
 def snapshot(instance: Instance) -> InstanceSnapshot:

@@ -160,3 +160,83 @@ def test_malformed_orchestrator_completions_are_refused_and_change_nothing(stub,
         assert untouched.orchestrationState.orchestrationStatus == pb.ORCHESTRATION_STATUS_PENDING
     finally:
         stream.cancel()
+
+
+def _finish_all(stub, instance_ids: list[str]) -> None:
+    """Start the instances and complete each one's first orchestrator work item."""
+    for instance_id in instance_ids:
+        stub.StartInstance(pb.CreateInstanceRequest(instanceId=instance_id, name="orch"))
+    stream = stub.GetWorkItems(pb.GetWorkItemsRequest())
+    try:
+        for _ in instance_ids:
+            item = _first_orchestrator_item(stream)
+            done = pb.OrchestratorAction(id=1, completeOrchestration=pb.CompleteOrchestrationAction(
+                orchestrationStatus=pb.ORCHESTRATION_STATUS_COMPLETED))
+            stub.CompleteOrchestratorTask(_response(item.completionToken, done,
+                                                    instance_id=item.orchestratorRequest.instanceId))
+    finally:
+        stream.cancel()
+
+
+def test_a_purge_filter_with_an_unknown_runtime_status_is_refused_and_purges_nothing(stub):
+    _finish_all(stub, ["p1"])
+    bad = pb.PurgeInstancesRequest(purgeInstanceFilter=pb.PurgeInstanceFilter(
+        runtimeStatus=[pb.ORCHESTRATION_STATUS_COMPLETED, 999]))
+    code, details = _refusal(lambda: stub.PurgeInstances(bad))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, (code, details)
+    assert "purgeInstanceFilter.runtimeStatus" in details and "999" in details, details
+    assert stub.GetInstance(pb.GetInstanceRequest(instanceId="p1")).exists
+    good = pb.PurgeInstancesRequest(purgeInstanceFilter=pb.PurgeInstanceFilter(
+        runtimeStatus=[pb.ORCHESTRATION_STATUS_COMPLETED]))
+    assert stub.PurgeInstances(good).deletedInstanceCount == 1
+
+
+def test_a_completion_with_an_unknown_orchestration_status_is_refused_naming_the_field(stub):
+    stub.StartInstance(pb.CreateInstanceRequest(instanceId="s1", name="orch"))
+    stream = stub.GetWorkItems(pb.GetWorkItemsRequest())
+    try:
+        item = _first_orchestrator_item(stream)
+        odd = pb.OrchestratorAction(id=1, completeOrchestration=pb.CompleteOrchestrationAction(orchestrationStatus=999))
+        code, details = _refusal(lambda: stub.CompleteOrchestratorTask(_response(item.completionToken, odd,
+                                                                                 instance_id="s1")))
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and "orchestrationStatus" in details, (code, details)
+    finally:
+        stream.cancel()
+
+
+def test_query_continuation_tokens_the_fake_never_handed_out_are_refused_naming_the_token(stub, fake):
+    for instance_id in ("q1", "q2", "q3"):
+        stub.StartInstance(pb.CreateInstanceRequest(instanceId=instance_id, name="orch"))
+    first = stub.QueryInstances(pb.QueryInstancesRequest(query=pb.InstanceQuery(maxInstanceCount=2)))
+    assert [s.instanceId for s in first.orchestrationState] == ["q1", "q2"]
+    issued = first.continuationToken
+    second = stub.QueryInstances(pb.QueryInstancesRequest(query=pb.InstanceQuery(
+        maxInstanceCount=2, continuationToken=issued)))
+    assert [s.instanceId for s in second.orchestrationState] == ["q3"]
+    assert not second.HasField("continuationToken")
+    for token in ("no-such-token", "q3"):  # never handed out; "q3" even names an existing instance
+        bogus = pb.QueryInstancesRequest(query=pb.InstanceQuery(
+            continuationToken=wrappers_pb2.StringValue(value=token)))
+        code, details = _refusal(lambda bogus=bogus: stub.QueryInstances(bogus))
+        assert code == grpc.StatusCode.INVALID_ARGUMENT, (code, details)
+        assert "continuationToken" in details and f"'{token}'" in details, details
+    fake.reset()  # a reset forgets the tokens it handed out, with the instances they paged through
+    code, details = _refusal(lambda: stub.QueryInstances(pb.QueryInstancesRequest(query=pb.InstanceQuery(
+        continuationToken=issued))))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "'q2'" in details, (code, details)
+    empty_token = pb.QueryInstancesRequest(query=pb.InstanceQuery(continuationToken=wrappers_pb2.StringValue()))
+    assert list(stub.QueryInstances(empty_token).orchestrationState) == []  # an empty token means the first page
+
+
+def test_list_instance_ids_keys_the_fake_never_handed_out_are_refused_naming_the_key(stub):
+    _finish_all(stub, ["l1", "l2", "l3"])
+    first = stub.ListInstanceIds(pb.ListInstanceIdsRequest(pageSize=2))
+    assert len(first.instanceIds) == 2 and first.HasField("lastInstanceKey")
+    second = stub.ListInstanceIds(pb.ListInstanceIdsRequest(pageSize=2, lastInstanceKey=first.lastInstanceKey))
+    assert sorted([*first.instanceIds, *second.instanceIds]) == ["l1", "l2", "l3"]
+    assert not second.HasField("lastInstanceKey")
+    bogus = pb.ListInstanceIdsRequest(lastInstanceKey=wrappers_pb2.StringValue(value="2000-01-01|nobody"))
+    code, details = _refusal(lambda: stub.ListInstanceIds(bogus))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT, (code, details)
+    assert "lastInstanceKey" in details and "'2000-01-01|nobody'" in details, details
+    assert stub.Hello(empty_pb2.Empty(), timeout=5) == empty_pb2.Empty()
