@@ -15,25 +15,31 @@ NEEDS_FAULTS_REASON = (
     "which an external sidecar given with --durabletask-sidecar does not offer"
 )
 NEEDS_INSPECTION_REASON = (
-    "needs the fake sidecar's state inspection (instances()/history()/reset()), "
+    "needs the fake sidecar's state inspection (instances()/history()/wait_until_idle()/reset()), "
     "which an external sidecar given with --durabletask-sidecar does not offer"
 )
 
 
+def _skip_at_test(reason: str) -> NoReturn:
+    """Skip the running test, reported at the test's own location rather than at this module."""
+    raise pytest.skip.Exception(reason, _use_item_location=True)
+
+
 def skip_needing_clock() -> NoReturn:
     """Skip the current test because it needs the virtual clock."""
-    pytest.skip(NEEDS_CLOCK_REASON)
+    _skip_at_test(NEEDS_CLOCK_REASON)
 
 
 def skip_needing_faults() -> NoReturn:
     """Skip the current test because it needs fault injection."""
-    pytest.skip(NEEDS_FAULTS_REASON)
+    _skip_at_test(NEEDS_FAULTS_REASON)
 
 
 class ExternalSidecar:
     """What ``durable_sidecar`` yields with ``--durabletask-sidecar``: an address and nothing fake.
 
-    Touching the fake-only surface (``clock``, ``faults``, ``instances()``, ``history()``, ``reset()``)
+    Touching the fake-only surface (``clock``, ``faults``, ``instances()``, ``instance()``, ``history()``,
+    ``wait_until_idle()``, ``reset()``)
     skips the test with a reason saying what it needs, so one test file runs on both backends.
     """
 
@@ -52,13 +58,19 @@ class ExternalSidecar:
         skip_needing_faults()
 
     def instances(self) -> NoReturn:
-        pytest.skip(NEEDS_INSPECTION_REASON)
+        _skip_at_test(NEEDS_INSPECTION_REASON)
+
+    def instance(self, instance_id: str) -> NoReturn:
+        _skip_at_test(NEEDS_INSPECTION_REASON)
 
     def history(self, instance_id: str) -> NoReturn:
-        pytest.skip(NEEDS_INSPECTION_REASON)
+        _skip_at_test(NEEDS_INSPECTION_REASON)
+
+    def wait_until_idle(self, timeout: float | None = None) -> NoReturn:
+        _skip_at_test(NEEDS_INSPECTION_REASON)
 
     def reset(self) -> NoReturn:
-        pytest.skip(NEEDS_INSPECTION_REASON)
+        _skip_at_test(NEEDS_INSPECTION_REASON)
 
     def start(self) -> ExternalSidecar:
         """Nothing to start: the external sidecar is managed outside the test run."""

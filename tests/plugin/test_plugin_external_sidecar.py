@@ -58,6 +58,11 @@ def test_needs_frozen_time(durable_client):
 def test_reaches_for_the_fake_clock_in_the_body(durable_sidecar):
     durable_sidecar.clock.advance(5)
     raise AssertionError("must be skipped")
+
+
+def test_waits_for_the_fake_to_be_idle(durable_sidecar):
+    durable_sidecar.wait_until_idle(timeout=1)
+    raise AssertionError("must be skipped")
 '''
 
 
@@ -80,12 +85,16 @@ def test_external_sidecar_runs_portable_tests_and_skips_fake_only_ones(
         f"--durabletask-sidecar={real_sidecar.address}",
         f"--durabletask-metadata=authorization=Bearer {API_TOKEN}",  # the sidecar refuses calls without it
     )
-    result.assert_outcomes(passed=1, failed=1, skipped=4)
+    result.assert_outcomes(passed=1, failed=1, skipped=5)
     output = result.stdout.str()
 
     assert f"durabletask: using the external sidecar at {real_sidecar.address}" in output
     assert output.count("needs the fake sidecar's virtual clock") == 3  # durable_clock, freeze_time, .clock
     assert output.count("needs the fake sidecar's fault injection") == 1
+    assert output.count("needs the fake sidecar's state inspection") == 1
+    # Skips raised from inside a test body are reported at the test, not inside the plugin.
+    assert "external.py" not in output
+    assert "test_portable.py:" in output
     # The work really happened on the external sidecar.
     assert {snapshot.instance_id for snapshot in real_sidecar.instances()} == {"portable-1", "portable-2"}
     # The failure report reads the instance back over the protocol.
