@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from .timeline import DEFAULT_VALUE_WIDTH, format_failure, format_history, format_offset, shorten, status_name
@@ -157,7 +157,8 @@ def render_report(
     """The whole report section as text."""
     lines: list[str] = list(header)
     if origin is not None:
-        lines.append(f"times are offsets from the test's start time {origin.isoformat()} ({origin_kind})")
+        shown = origin if origin.tzinfo is not None else origin.replace(tzinfo=timezone.utc)  # naive means UTC
+        lines.append(f"times are offsets from the test's start time {shown.isoformat()} ({origin_kind})")
     if not instances:
         lines.append("no orchestration instances were created")
     for view in instances:

@@ -129,3 +129,9 @@ def test_very_long_histories_are_cut_in_the_middle() -> None:
     assert "history (500 events):" in text
     assert "TaskScheduled#0 " in text and "TaskScheduled#499 " in text
     assert "events omitted" in text and "TaskScheduled#250 " not in text
+
+
+def test_a_naive_origin_from_an_external_sidecar_is_shown_as_utc() -> None:
+    naive = datetime(2026, 1, 2, 3, 4, 5)
+    text = render_report([], origin=naive, origin_kind="the sidecar's time")
+    assert "test's start time 2026-01-02T03:04:05+00:00 (the sidecar's time)" in text
