@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 import grpc
+from durabletask_pytest import wait_until
 from suspend_resume_terminate import collect_signatures, main, register
 
 from durabletask import client
@@ -22,10 +21,8 @@ def start_contract(durable_worker, durable_client, required: int) -> str:
 
 def wait_for_status(durable_client, instance_id: str, status: Status, timeout: float = 5.0) -> None:
     """Poll until the instance reports ``status``: a real sidecar updates it only after the worker's reply."""
-    deadline = time.monotonic() + timeout
-    while durable_client.get_orchestration_state(instance_id).runtime_status != status:
-        assert time.monotonic() < deadline, f"{instance_id} never became {status.name}"
-        time.sleep(0.005)
+    wait_until(lambda: durable_client.get_orchestration_state(instance_id).runtime_status == status,
+               timeout=timeout, what=f"{instance_id} to become {status.name}")
 
 
 def completes_within(durable_client, instance_id: str, seconds: float) -> bool:

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
+
+from durabletask_pytest import wait_until as _plugin_wait_until
 
 from durabletask import client
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, interval: float = 0.005) -> None:
-    """Poll ``predicate`` until true; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(interval)
+def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Poll ``predicate`` until true; fail the test after ``timeout`` seconds (the plugin's helper)."""
+    _plugin_wait_until(predicate, timeout=timeout)
 
 
 def wait_status(dt_client: client.TaskHubGrpcClient, instance_id: str, status: client.OrchestrationStatus,

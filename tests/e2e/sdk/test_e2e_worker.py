@@ -113,8 +113,8 @@ def test_get_work_items_request_carries_concurrency_limits(sidecar, dt_client, s
                                         maximum_thread_pool_workers=2)
     start_worker([steps], [echo], concurrency_options=options)
     iid = dt_client.schedule_new_orchestration(steps, input=2)
-    wait_until(lambda: len(sidecar.engine._connections) == 1)
-    (connection,) = sidecar.engine._connections.values()
+    wait_until(lambda: len(sidecar.engine.connections()) == 1)
+    (connection,) = sidecar.engine.connections()
     assert (connection.max_orchestrators, connection.max_activities) == (1, 1)
     assert dt_client.wait_for_orchestration_completion(iid, timeout=10).runtime_status.name == "COMPLETED"
     with pytest.raises(ValueError):
