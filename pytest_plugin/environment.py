@@ -71,4 +71,4 @@ def open_worker(address: str, metadata: Sequence[tuple[str, str]] = ()) -> Itera
     try:
         yield worker
     finally:
-        worker.stop_if_started()
+        worker.stop()

@@ -40,9 +40,20 @@ class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
         self.start()
         return self
 
-    def stop_if_started(self) -> None:
-        """Teardown helper: stop the worker if it is running (stop() is a no-op otherwise)."""
-        self.stop()
+    def start(self) -> None:
+        """Start the worker (the SDK's method)."""
+        super().start()
+        self.__dict__["_durable_running"] = True
+
+    def stop(self) -> None:
+        """Stop the worker (the SDK's method); a no-op if it is not running."""
+        super().stop()
+        self.__dict__["_durable_running"] = False
+
+    @property
+    def is_running(self) -> bool:
+        """True between ``start()`` and ``stop()`` (tracked here, so it reads the same with every SDK)."""
+        return bool(self.__dict__.get("_durable_running", False))
 
 
 class DurableTestClient(dt_client.TaskHubGrpcClient):
