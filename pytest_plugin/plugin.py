@@ -149,10 +149,10 @@ def durable_sidecar(
     metadata = [] if durable_settings.uses_fake else _configured_metadata(request.config)
     with open_sidecar(durable_settings) as sidecar:
         origin = sidecar.clock.now() if durable_settings.uses_fake else None
-        request.node.stash[STATE_KEY] = DurableTestState(
-            settings=durable_settings, sidecar=sidecar, origin=origin, metadata=metadata
-        )
+        state = DurableTestState(settings=durable_settings, sidecar=sidecar, origin=origin, metadata=metadata)
+        request.node.stash[STATE_KEY] = state
         yield sidecar
+        state.clean_up_external()  # whatever the worker's teardown did not already clean up
 
 
 @pytest.fixture
@@ -177,6 +177,8 @@ def durable_worker(request: pytest.FixtureRequest, durable_sidecar: Any) -> Iter
     now = durable_sidecar.clock.now if state is not None and state.settings.uses_fake else None
     with open_worker(durable_sidecar.address, _metadata_for(state), now=now) as worker:
         yield worker
+        if state is not None:
+            state.clean_up_external()  # while the worker still runs, so that it processes the terminations
 
 
 @pytest.fixture

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .timeline import DEFAULT_VALUE_WIDTH, format_failure, format_history, format_offset, shorten, status_name
+from .timeline import (
+    DEFAULT_VALUE_WIDTH,
+    FAILURE_MESSAGE_LIMIT,
+    format_failure,
+    format_history,
+    format_offset,
+    shorten,
+    status_name,
+)
 
 SECTION_TITLE = "durabletask: orchestration timelines"
 MAX_EVENTS_SHOWN = 120
+WRAP_WIDTH = 110
 EXTERNAL_RPC_TIMEOUT_SECONDS = 2.0
 
 
@@ -56,7 +66,7 @@ def instances_from_fake(sidecar: Any) -> list[InstanceView]:
             input=getattr(snapshot, "input", None),
             output=getattr(snapshot, "output", None),
             custom_status=getattr(snapshot, "custom_status", None),
-            failure=format_failure(getattr(snapshot, "failure_details", None)),
+            failure=format_failure(getattr(snapshot, "failure_details", None), FAILURE_MESSAGE_LIMIT),
             parent_instance_id=getattr(snapshot, "parent_instance_id", None),
         )
         try:
@@ -125,7 +135,8 @@ def _fill_from_state(view: InstanceView, state: Any) -> None:
     view.input = state.input.value if state.HasField("input") else None
     view.output = state.output.value if state.HasField("output") else None
     view.custom_status = state.customStatus.value if state.HasField("customStatus") else None
-    view.failure = format_failure(state.failureDetails) if state.HasField("failureDetails") else ""
+    if state.HasField("failureDetails"):
+        view.failure = format_failure(state.failureDetails, FAILURE_MESSAGE_LIMIT)
 
 
 def faults_from_plan(plan: Any) -> tuple[list[FaultView], Any]:
@@ -197,8 +208,9 @@ def _render_instance(view: InstanceView, origin: datetime | None, width: int) ->
     for label, value in (("input", view.input), ("output", view.output), ("custom status", view.custom_status)):
         if value is not None and value != "":
             lines.append(f"  {label}: {shorten(value, width)}")
-    if view.failure:
-        lines.append(f"  failure: {view.failure}")
+    if view.failure:  # whole, wrapped: the end of a non-determinism message names what was expected
+        lines.extend(textwrap.wrap(view.failure, width=WRAP_WIDTH, initial_indent="  failure: ",
+                                   subsequent_indent="           ", break_long_words=True, break_on_hyphens=False))
     if view.problem:
         lines.append(f"  ({view.problem})")
     if view.history:

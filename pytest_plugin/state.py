@@ -22,6 +22,24 @@ class DurableTestState:
     origin: datetime | None = None
     metadata: list[tuple[str, str]] = field(default_factory=list)
     clients: list[Any] = field(default_factory=list)
+    cleaned_up: set[str] = field(default_factory=set)
+
+    def scheduled_instance_ids(self) -> list[str]:
+        """Instance ids the test's clients scheduled, in order."""
+        ids: list[str] = []
+        for client in self.clients:
+            ids.extend(getattr(client, "scheduled_instance_ids", []))
+        return ids
+
+    def clean_up_external(self) -> None:
+        """On an external sidecar: terminate and purge the test's instances (once each); warn on problems."""
+        if self.settings.uses_fake:
+            return
+        from .cleanup import clean_up_instances, warn_about
+
+        ids = [i for i in self.scheduled_instance_ids() if i not in self.cleaned_up]
+        self.cleaned_up.update(ids)
+        warn_about(clean_up_instances(self.sidecar.address, ids, self.metadata), self.sidecar.address)
 
     def report_text(self) -> str:
         """The failure report section for this test."""
@@ -46,9 +64,7 @@ class DurableTestState:
         )
 
     def _external_report(self) -> str:
-        ids: list[str] = []
-        for client in self.clients:
-            ids.extend(getattr(client, "scheduled_instance_ids", []))
+        ids = self.scheduled_instance_ids()
         header = [
             f"external sidecar at {self.sidecar.address}; showing the instances scheduled through durable_client",
         ]

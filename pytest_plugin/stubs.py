@@ -256,6 +256,14 @@ class StubTable:
 
     def _orchestrator_trampoline(self, name: str, like: Callable[..., Any] | None) -> Callable[..., Any]:
         call, enter, leave = self._call_orchestrator, self._enter, self._leave
+        if like is not None and inspect.iscoroutinefunction(like):
+            # Orchestrators must be generator functions; stay async so that the SDK refuses it as it would the
+            # real one (the call is never awaited by a correct SDK).
+
+            async def async_orchestrator(ctx: Any, orchestration_input: Any = None) -> Any:
+                return await call(name, ctx, orchestration_input)
+
+            return _named(async_orchestrator, name, like)
         if like is not None and not inspect.isgeneratorfunction(like):
 
             def plain_orchestrator(ctx: Any, orchestration_input: Any = None) -> Any:

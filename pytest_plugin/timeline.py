@@ -10,6 +10,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 DEFAULT_VALUE_WIDTH = 80
+# An instance's own failure message is shown whole (wrapped) up to this many characters.
+FAILURE_MESSAGE_LIMIT = 20_000
 
 # Events created by an orchestrator action: their eventId is the action's task id, worth showing.
 _ACTION_EVENTS = frozenset({"taskScheduled", "timerCreated", "subOrchestrationInstanceCreated", "eventSent"})
@@ -62,7 +64,7 @@ def event_type_label(event_type: str) -> str:
 
 
 def format_failure(details: Any, width: int = DEFAULT_VALUE_WIDTH) -> str:
-    """A TaskFailureDetails message (or None) as ``ErrorType: message``."""
+    """A TaskFailureDetails message (or None) as ``ErrorType: message``, cut to ``width`` characters."""
     if details is None:
         return ""
     error_type = getattr(details, "errorType", "") or "Error"
