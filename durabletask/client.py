@@ -108,10 +108,6 @@ class PurgeInstancesResult:
     is_complete: bool | None = None
 
 
-def _value(wrapper: Any, holder: Any, name: str) -> str | None:
-    return wrapper.value if holder.HasField(name) and wrapper.value != "" else None
-
-
 def parse_orchestration_state(state: pb.OrchestrationState) -> OrchestrationState:
     """Convert a protobuf OrchestrationState to :class:`OrchestrationState`."""
     failure = None
@@ -121,11 +117,11 @@ def parse_orchestration_state(state: pb.OrchestrationState) -> OrchestrationStat
         instance_id=state.instanceId,
         name=state.name,
         runtime_status=OrchestrationStatus(state.orchestrationStatus),
-        created_at=state.createdTimestamp.ToDatetime(),
-        last_updated_at=state.lastUpdatedTimestamp.ToDatetime(),
-        serialized_input=_value(state.input, state, "input"),
-        serialized_output=_value(state.output, state, "output"),
-        serialized_custom_status=_value(state.customStatus, state, "customStatus"),
+        created_at=helpers.read_timestamp(state.createdTimestamp),
+        last_updated_at=helpers.read_timestamp(state.lastUpdatedTimestamp),
+        serialized_input=helpers.read_string_value(state, "input"),
+        serialized_output=helpers.read_string_value(state, "output"),
+        serialized_custom_status=helpers.read_string_value(state, "customStatus"),
         failure_details=failure,
         version=state.version.value if state.HasField("version") else None,
         tags=dict(state.tags),
@@ -163,7 +159,7 @@ class TaskHubGrpcClient:
         self._owns_channel = channel is None
         self._channel = channel if channel is not None else get_grpc_channel(
             self._host_address, secure_channel, metadata, interceptors)
-        self._stub = stubs.TaskHubSidecarServiceStub(self._channel)
+        self._stub = stubs.TaskHubSidecarServiceStub(self._channel)  # type: ignore[no-untyped-call]
         self.default_version = default_version
 
     def close(self) -> None:
@@ -205,7 +201,7 @@ class TaskHubGrpcClient:
         try:
             res: pb.GetInstanceResponse = self._stub.GetInstance(req)
         except grpc.RpcError as err:
-            if err.code() == grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
+            if err.code() == grpc.StatusCode.NOT_FOUND:
                 return None
             raise
         return new_orchestration_state(instance_id, res)
@@ -249,7 +245,7 @@ class TaskHubGrpcClient:
         try:
             res: pb.GetInstanceResponse = rpc(req, timeout=timeout)
         except grpc.RpcError as err:
-            code = err.code()  # type: ignore[attr-defined]
+            code = err.code()
             if code == grpc.StatusCode.DEADLINE_EXCEEDED:
                 raise TimeoutError(f"Timed-out waiting for the orchestration '{req.instanceId}' to {what}") from None
             if code == grpc.StatusCode.NOT_FOUND:

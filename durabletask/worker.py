@@ -12,8 +12,8 @@ import grpc
 
 from durabletask import task
 from durabletask.internal.grpc_channel import get_default_host_address, get_grpc_channel
-from durabletask.internal.orchestration_context import DEFAULT_MAXIMUM_TIMER_INTERVAL
 from durabletask.internal.registry import ActivityNotRegisteredError, OrchestratorNotRegisteredError, Registry
+from durabletask.internal.timers import DEFAULT_MAXIMUM_TIMER_INTERVAL
 from durabletask.internal.versioning import VersionFailureStrategy, VersioningOptions, VersionMatchStrategy
 from durabletask.internal.worker_runtime import WorkerRuntime
 

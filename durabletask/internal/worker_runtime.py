@@ -66,7 +66,7 @@ class WorkerRuntime:
         self._stopping.clear()
         self._pool = ThreadPoolExecutor(max_workers=self._max_threads, thread_name_prefix="durabletask-work")
         self._channel = self._channel_factory()
-        self._stub = stubs.TaskHubSidecarServiceStub(self._channel)
+        self._stub = stubs.TaskHubSidecarServiceStub(self._channel)  # type: ignore[no-untyped-call]
         self._thread = threading.Thread(target=self._run, name="durabletask-worker-stream", daemon=True)
         self._thread.start()
 
@@ -118,7 +118,7 @@ class WorkerRuntime:
                     self._dispatch(work_item)
                 self._logger.info("The work item stream was closed by the sidecar; reconnecting.")
             except grpc.RpcError as err:
-                code = err.code() if hasattr(err, "code") else None  # type: ignore[attr-defined]
+                code = err.code() if hasattr(err, "code") else None
                 if self._stopping.is_set():
                     break
                 self._logger.log(logging.DEBUG if code == grpc.StatusCode.UNAVAILABLE else logging.WARNING,
