@@ -18,6 +18,7 @@ from durabletask.internal import orchestrator_service_pb2 as pb
 from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 from durabletask.internal import serialization as ser
 from durabletask.internal.grpc_channel import get_default_host_address, get_grpc_channel
+from durabletask.internal.logs import make_logger
 
 TInput = TypeVar("TInput")
 TOutput = TypeVar("TOutput")
@@ -154,7 +155,7 @@ class TaskHubGrpcClient:
         """``emit_trace_spans`` is accepted for compatibility with the published package; this SDK emits no
         trace spans."""
         self._emit_trace_spans = emit_trace_spans
-        self._logger = _make_logger("client", log_handler, log_formatter, logger)
+        self._logger = make_logger("client", log_handler, log_formatter, logger)
         self._host_address = host_address if host_address else get_default_host_address()
         self._owns_channel = channel is None
         self._channel = channel if channel is not None else get_grpc_channel(
@@ -285,15 +286,3 @@ class TaskHubGrpcClient:
         is_complete = res.isComplete.value if res.HasField("isComplete") else None
         return PurgeInstancesResult(res.deletedInstanceCount, is_complete)
 
-
-def _make_logger(suffix: str, handler: logging.Handler | None, formatter: logging.Formatter | None,
-                 custom: logging.Logger | None) -> logging.Logger:
-    if custom is not None:
-        return custom
-    log = logging.getLogger(f"durabletask.{suffix}")
-    if handler is not None:
-        if formatter is not None:
-            handler.setFormatter(formatter)
-        if handler not in log.handlers:
-            log.addHandler(handler)
-    return log

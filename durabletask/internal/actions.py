@@ -63,7 +63,6 @@ class ActionKindSpec:
     kind: ActionKind
     method: str
     event_field: str
-    read_event: Callable[[pb.HistoryEvent], RecordedAction]
     matches: Callable[[PendingAction, RecordedAction], bool]
     build: Callable[[PendingAction], pb.OrchestratorAction]
 
@@ -74,6 +73,13 @@ class ActionKindSpec:
         if self.kind is ActionKind.SEND_EVENT:
             return f"{self.method}(instance_id='{instance_id}', event_name='{name}')"
         return f"{self.method}('{name}')"
+
+    def read_event(self, event: pb.HistoryEvent) -> RecordedAction:
+        """The identifying parts of a confirmation event of this kind."""
+        body = getattr(event, self.event_field)
+        if self.kind is ActionKind.CREATE_TIMER:
+            return RecordedAction(fire_at=pbh.read_timestamp(body.fireAt))
+        return RecordedAction(name=body.name, instance_id=body.instanceId if self.kind is ActionKind.SEND_EVENT else "")
 
     def describe_event(self, event: pb.HistoryEvent) -> str:
         """The call a confirmation event records, for error messages."""
@@ -93,27 +99,29 @@ def _any_timer(action: PendingAction, recorded: RecordedAction) -> bool:
     return True
 
 
+def _build_schedule_task(a: PendingAction) -> pb.OrchestratorAction:
+    return pbh.new_schedule_task_action(a.id, a.name, a.encoded_input, a.tags, a.version)
+
+
 def _build_timer(a: PendingAction) -> pb.OrchestratorAction:
     assert a.fire_at is not None
     return pbh.new_create_timer_action(a.id, a.fire_at)
 
 
+def _build_sub_orchestration(a: PendingAction) -> pb.OrchestratorAction:
+    return pbh.new_create_sub_orchestration_action(a.id, a.name, a.instance_id, a.encoded_input, a.version)
+
+
+def _build_send_event(a: PendingAction) -> pb.OrchestratorAction:
+    return pbh.new_send_event_action(a.id, a.instance_id, a.name, a.encoded_input)
+
+
 _SPECS = (
-    ActionKindSpec(
-        ActionKind.SCHEDULE_TASK, "call_activity", "taskScheduled",
-        lambda e: RecordedAction(name=e.taskScheduled.name), _same_name,
-        lambda a: pbh.new_schedule_task_action(a.id, a.name, a.encoded_input, a.tags, a.version)),
-    ActionKindSpec(
-        ActionKind.CREATE_TIMER, "create_timer", "timerCreated",
-        lambda e: RecordedAction(fire_at=pbh.read_timestamp(e.timerCreated.fireAt)), _any_timer, _build_timer),
-    ActionKindSpec(
-        ActionKind.CREATE_SUB_ORCHESTRATION, "call_sub_orchestrator", "subOrchestrationInstanceCreated",
-        lambda e: RecordedAction(name=e.subOrchestrationInstanceCreated.name), _same_name,
-        lambda a: pbh.new_create_sub_orchestration_action(a.id, a.name, a.instance_id, a.encoded_input, a.version)),
-    ActionKindSpec(
-        ActionKind.SEND_EVENT, "send_event", "eventSent",
-        lambda e: RecordedAction(name=e.eventSent.name, instance_id=e.eventSent.instanceId), _same_event_target,
-        lambda a: pbh.new_send_event_action(a.id, a.instance_id, a.name, a.encoded_input)),
+    ActionKindSpec(ActionKind.SCHEDULE_TASK, "call_activity", "taskScheduled", _same_name, _build_schedule_task),
+    ActionKindSpec(ActionKind.CREATE_TIMER, "create_timer", "timerCreated", _any_timer, _build_timer),
+    ActionKindSpec(ActionKind.CREATE_SUB_ORCHESTRATION, "call_sub_orchestrator", "subOrchestrationInstanceCreated",
+                   _same_name, _build_sub_orchestration),
+    ActionKindSpec(ActionKind.SEND_EVENT, "send_event", "eventSent", _same_event_target, _build_send_event),
 )
 
 ACTION_KINDS: dict[ActionKind, ActionKindSpec] = {spec.kind: spec for spec in _SPECS}

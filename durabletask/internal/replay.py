@@ -28,6 +28,12 @@ _UNSUSPENDABLE = frozenset(("executionResumed", "executionTerminated"))
 _IGNORED = frozenset(("orchestratorCompleted", "executionCompleted", "genericEvent", "historyState",
                       "continueAsNew", "executionRewound"))
 
+_FAILURE_MESSAGES = {
+    "taskFailed": "{instance_id}: Activity task #{task_id} failed: {error}",
+    "subOrchestrationInstanceFailed": "Sub-orchestration task #{task_id} failed: {error}",
+}
+"""The message of the TaskFailedError a failed call raises into the orchestrator, by history event."""
+
 _Handler = Callable[[Execution, pb.HistoryEvent], None]
 
 
@@ -54,10 +60,10 @@ class OrchestrationExecutor:
         self._handlers: dict[str, _Handler] = {
             "orchestratorStarted": self._on_orchestrator_started,
             "executionStarted": self._on_execution_started,
-            "taskCompleted": self._on_task_completed,
-            "taskFailed": self._on_task_failed,
-            "subOrchestrationInstanceCompleted": self._on_sub_orchestration_completed,
-            "subOrchestrationInstanceFailed": self._on_sub_orchestration_failed,
+            "taskCompleted": self._on_call_completed,
+            "taskFailed": self._on_call_failed,
+            "subOrchestrationInstanceCompleted": self._on_call_completed,
+            "subOrchestrationInstanceFailed": self._on_call_failed,
             "timerFired": self._on_timer_fired,
             "eventRaised": self._on_event_raised,
             "executionSuspended": self._on_suspended,
@@ -143,27 +149,19 @@ class OrchestrationExecutor:
         assert kind is not None
         execution.confirm_action(event, kind)
 
-    def _on_task_completed(self, execution: Execution, event: pb.HistoryEvent) -> None:
-        completed = event.taskCompleted
-        execution.complete_task(completed.taskScheduledId, pbh.read_string_value(completed, "result"),
-                                "taskCompleted")
+    def _on_call_completed(self, execution: Execution, event: pb.HistoryEvent) -> None:
+        kind = event.WhichOneof("eventType")
+        assert kind is not None
+        completed = getattr(event, kind)
+        execution.complete_task(completed.taskScheduledId, pbh.read_string_value(completed, "result"), kind)
 
-    def _on_task_failed(self, execution: Execution, event: pb.HistoryEvent) -> None:
-        failed = event.taskFailed
-        message = (f"{execution.instance_id}: Activity task #{failed.taskScheduledId} failed: "
-                   f"{failed.failureDetails.errorMessage}")
-        execution.fail_task(failed.taskScheduledId, failed.failureDetails, message, "taskFailed")
-
-    def _on_sub_orchestration_completed(self, execution: Execution, event: pb.HistoryEvent) -> None:
-        completed = event.subOrchestrationInstanceCompleted
-        execution.complete_task(completed.taskScheduledId, pbh.read_string_value(completed, "result"),
-                                "subOrchestrationInstanceCompleted")
-
-    def _on_sub_orchestration_failed(self, execution: Execution, event: pb.HistoryEvent) -> None:
-        failed = event.subOrchestrationInstanceFailed
-        message = f"Sub-orchestration task #{failed.taskScheduledId} failed: {failed.failureDetails.errorMessage}"
-        execution.fail_task(failed.taskScheduledId, failed.failureDetails, message,
-                            "subOrchestrationInstanceFailed")
+    def _on_call_failed(self, execution: Execution, event: pb.HistoryEvent) -> None:
+        kind = event.WhichOneof("eventType")
+        assert kind is not None
+        failed = getattr(event, kind)
+        message = _FAILURE_MESSAGES[kind].format(instance_id=execution.instance_id, task_id=failed.taskScheduledId,
+                                                 error=failed.failureDetails.errorMessage)
+        execution.fail_task(failed.taskScheduledId, failed.failureDetails, message, kind)
 
     def _on_timer_fired(self, execution: Execution, event: pb.HistoryEvent) -> None:
         fired = event.timerFired
