@@ -28,10 +28,6 @@ class Registry:
         """Register an orchestrator under ``name`` (default: the function's name); returns the name."""
         return _add(self.orchestrators, "orchestrator", fn, name)
 
-    def add_named_orchestrator(self, name: str, fn: task.Orchestrator[Any, Any]) -> None:
-        """Register an orchestrator under an explicit name."""
-        _add_named(self.orchestrators, "orchestrator", name, fn)
-
     def get_orchestrator(self, name: str) -> task.Orchestrator[Any, Any] | None:
         """The orchestrator registered as ``name``, or None."""
         return self.orchestrators.get(name)
@@ -39,10 +35,6 @@ class Registry:
     def add_activity(self, fn: task.Activity[Any, Any], name: str | None = None) -> str:
         """Register an activity under ``name`` (default: the function's name); returns the name."""
         return _add(self.activities, "activity", fn, name)
-
-    def add_named_activity(self, name: str, fn: task.Activity[Any, Any]) -> None:
-        """Register an activity under an explicit name."""
-        _add_named(self.activities, "activity", name, fn)
 
     def get_activity(self, name: str) -> task.Activity[Any, Any] | None:
         """The activity registered as ``name``, or None."""
