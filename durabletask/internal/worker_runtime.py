@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -72,6 +72,7 @@ class WorkerRuntime:
 
     def stop(self, grace_seconds: float = 5.0) -> None:
         """Cancel the stream, let in-flight work finish (up to ``grace_seconds``), then close the channel."""
+        deadline = time.monotonic() + grace_seconds
         self._stopping.set()
         with self._lock:
             stream = self._stream
@@ -79,9 +80,8 @@ class WorkerRuntime:
             stream.cancel()
         if self._thread is not None:
             self._thread.join(timeout=grace_seconds)
-        if self._pool is not None:
+        if self._pool is not None:  # queued items are dropped (the sidecar dispatches them again)
             self._pool.shutdown(wait=False, cancel_futures=True)
-        deadline = time.monotonic() + grace_seconds
         with self._idle:
             while self._in_flight > 0:
                 remaining = deadline - time.monotonic()
@@ -153,8 +153,15 @@ class WorkerRuntime:
         with self._lock:
             self._in_flight += 1
         try:
-            self._pool.submit(self._guarded, fn, request, token)
+            future = self._pool.submit(self._guarded, fn, request, token)
         except RuntimeError:  # pool already shut down: the sidecar will dispatch the item again
+            self._done()
+            return
+        future.add_done_callback(self._on_work_item_finished)
+
+    def _on_work_item_finished(self, future: Future[None]) -> None:
+        """A work item cancelled before it ran (stop() drops queued items) is no longer in flight."""
+        if future.cancelled():
             self._done()
 
     def _guarded(self, fn: Callable[[Any, str], None], request: Any, token: str) -> None:
