@@ -46,10 +46,18 @@ class Completion:
         """Complete with ``result`` (fails instead when it cannot be serialized)."""
         if self.is_complete:
             return
+        if isinstance(result, task.Task):
+            self.fail(TypeError(
+                f"The orchestrator returned a durable task ({type(result).__name__}) instead of its result; did "
+                f"you forget 'yield'? Write 'result = yield ctx.call_activity(...)' and return the result."))
+            return
         try:
             encoded = ser.serialize(result)
-        except TypeError as ex:
-            self.fail(ex)
+        except TypeError:
+            # Built, not raised: the failure must not carry the engine's StopIteration as its inner failure.
+            self.fail(TypeError(
+                f"The orchestrator returned a value of type '{type(result).__name__}', which cannot be serialized "
+                f"to JSON. Return JSON-serializable data (dicts, lists, strings, numbers, dataclasses ...)."))
             return
         self.complete_encoded(encoded, status)
 

@@ -8,6 +8,7 @@ events, the suspension buffer, the generator and the outcome. The user-facing co
 
 from __future__ import annotations
 
+import inspect
 import logging
 import uuid
 from collections.abc import Generator
@@ -191,6 +192,12 @@ class Execution:
 
     def start(self, returned: Any) -> None:
         """Take what the orchestrator function returned: run a generator up to its first yield, or complete."""
+        if inspect.iscoroutine(returned) or inspect.isasyncgen(returned):
+            kind = type(returned).__name__
+            if inspect.iscoroutine(returned):
+                returned.close()  # never awaited on purpose: no "never awaited" warning later
+            raise TypeError(f"The orchestrator returned a {kind}: orchestrator functions must be generator "
+                            f"functions ('def' with 'yield'), not 'async def' functions.")
         if not isinstance(returned, GeneratorType):
             self.completion.complete(returned)
             return

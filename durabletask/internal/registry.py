@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from durabletask import task
@@ -25,7 +26,13 @@ class Registry:
         self.versioning: VersioningOptions | None = None
 
     def add_orchestrator(self, fn: task.Orchestrator[Any, Any], name: str | None = None) -> str:
-        """Register an orchestrator under ``name`` (default: the function's name); returns the name."""
+        """Register an orchestrator under ``name`` (default: the function's name); returns the name.
+
+        Orchestrators must be generator functions (or plain functions): ``async def`` ones are refused.
+        """
+        if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+            raise TypeError(f"Orchestrator '{getattr(fn, '__name__', fn)}' is an 'async def' function: orchestrator "
+                            f"functions must be generator functions ('def' with 'yield'). Activities may be async.")
         return _add(self.orchestrators, "orchestrator", fn, name)
 
     def get_orchestrator(self, name: str) -> task.Orchestrator[Any, Any] | None:

@@ -46,4 +46,4 @@ def test_stop_returns_as_soon_as_in_flight_work_is_done_even_with_queued_work(du
     release.set()  # the running activity finishes in milliseconds; the queued items are handed back
     stopper.join(10)
     assert not stopper.is_alive()
-    assert time.monotonic() - started < 2.0  # not the 5 s grace
+    assert time.monotonic() - started < 3.0  # well under the 5 s grace
