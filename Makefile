@@ -1,25 +1,31 @@
 # Developer entry points. Every target bootstraps .venv on first use, so a fresh clone needs only
-# Python >= 3.10 (and Go for the interop tests against durabletask-go).
+# Python >= 3.10 (plus Go and Node.js with npm for the interop tests).
+#
+# Two distributions come out of this repository:
+#   durabletask-testkit      the fake sidecar (durabletask_testing) and the pytest plugin (durabletask_pytest);
+#                            no `durabletask` package, so it installs beside any Durable Task SDK (pyproject.toml)
+#   durabletask-testkit-sdk  our Durable Task SDK, import package `durabletask` (packaging/sdk/pyproject.toml)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install example test lint proto interop-prereqs bench
+.PHONY: install example test lint proto interop-prereqs bench dists wheel-test
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml packaging/sdk/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,dev]' -e ./packaging/sdk
 	touch $(STAMP)
 
+## Development install: both distributions, editable, with the test and dev tools.
 install: $(STAMP)
 
 ## Run an example orchestration end to end on the embedded fake sidecar.
 example: $(STAMP)
 	$(BIN)/python examples/human_interaction.py
 
-## Install what the interop tests need: durabletask-go and the published SDK in a throwaway venv.
+## Install what the interop tests need: durabletask-go, the JS SDK, the published SDK in a throwaway venv.
 interop-prereqs: $(STAMP)
 	bash scripts/interop/install_durabletask_go.sh
 	bash scripts/interop/install_js_sdk.sh
@@ -35,6 +41,15 @@ lint: $(STAMP)
 
 proto: $(STAMP)
 	$(BIN)/python scripts/gen_proto.py
+
+## Build both wheels into dist/.
+dists: $(STAMP)
+	$(BIN)/python scripts/check_wheels.py build dist
+
+## Test the wheels as installed (not editable) in fresh virtual environments: the testkit beside the published
+## durabletask 1.12.0, and our two wheels together.
+wheel-test: dists
+	$(BIN)/python scripts/check_wheels.py test dist
 
 bench: $(STAMP) interop-prereqs
 	$(BIN)/python benchmarks/run.py

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from durabletask.internal import orchestrator_service_pb2 as pb
+from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
 CHAOS_KINDS = ("fail_activity", "lose_activity_result", "lose_orchestrator_result", "delay_activity")
 DEFAULT_CHAOS_KINDS = ("lose_activity_result", "lose_orchestrator_result", "delay_activity")

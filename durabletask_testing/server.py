@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf import empty_pb2
 
-from durabletask.internal import orchestrator_service_pb2 as pb
-from durabletask.internal import orchestrator_service_pb2_grpc as stubs
+from durabletask_testing.protocol import orchestrator_service_pb2 as pb
+from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 
 from .engine import Engine
 from .engine.events import optional_string

@@ -9,8 +9,8 @@ from typing import Any
 
 import grpc
 
-from durabletask.internal import orchestrator_service_pb2 as pb
-from durabletask.internal import orchestrator_service_pb2_grpc as stubs
+from durabletask_testing.protocol import orchestrator_service_pb2 as pb
+from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 
 from .clock import Clock
 from .engine import DEFAULT_MAX_PAYLOAD_BYTES, Engine, InstanceSnapshot

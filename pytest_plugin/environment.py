@@ -6,8 +6,9 @@ exactly what a test pays.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from . import external
@@ -63,12 +64,19 @@ def open_client(address: str, metadata: Sequence[tuple[str, str]] = ()) -> Itera
 
 
 @contextmanager
-def open_worker(address: str, metadata: Sequence[tuple[str, str]] = ()) -> Iterator[DurableTestWorker]:
-    """A DurableTestWorker (a TaskHubGrpcWorker) connected to ``address``, stopped on exit if started."""
+def open_worker(
+    address: str, metadata: Sequence[tuple[str, str]] = (), now: Callable[[], datetime] | None = None
+) -> Iterator[DurableTestWorker]:
+    """A DurableTestWorker (a TaskHubGrpcWorker) connected to ``address``, stopped on exit if started.
+
+    ``now`` (the fake's virtual clock) stamps the calls its stubs record.
+    """
     from .sdk_wrappers import DurableTestWorker
 
     worker = DurableTestWorker(host_address=address, metadata=list(metadata) or None)
+    if now is not None:
+        worker._stub_table.set_clock(now)
     try:
         yield worker
     finally:
-        worker.stop_if_started()
+        worker.stop()

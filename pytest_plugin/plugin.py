@@ -169,10 +169,13 @@ def durable_client(request: pytest.FixtureRequest, durable_sidecar: Any) -> Iter
 def durable_worker(request: pytest.FixtureRequest, durable_sidecar: Any) -> Iterator[DurableTestWorker]:
     """A TaskHubGrpcWorker connected to this test's sidecar; register functions, then ``start()``.
 
-    ``durable_worker.start_with(orchestrators=[...], activities=[...])`` does both in one call. The worker
-    is stopped at teardown.
+    ``durable_worker.start_with(orchestrators=[...], activities=[...])`` does both in one call;
+    ``durable_worker.stub_activity(name, returns=...)`` replaces an activity by a test double. The worker is
+    stopped at teardown.
     """
-    with open_worker(durable_sidecar.address, _metadata_for(request.node.stash.get(STATE_KEY, None))) as worker:
+    state = request.node.stash.get(STATE_KEY, None)
+    now = durable_sidecar.clock.now if state is not None and state.settings.uses_fake else None
+    with open_worker(durable_sidecar.address, _metadata_for(state), now=now) as worker:
         yield worker
 
 

@@ -76,8 +76,8 @@ def instances_from_external(
     """
     import grpc
 
-    from durabletask.internal import orchestrator_service_pb2 as pb
-    from durabletask.internal import orchestrator_service_pb2_grpc as stubs
+    from durabletask_testing.protocol import orchestrator_service_pb2 as pb
+    from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 
     pending = list(dict.fromkeys(instance_ids))
     seen: set[str] = set()

@@ -44,7 +44,7 @@ def format_offset(moment: datetime | None, origin: datetime | None) -> str:
 
 def status_name(status: Any) -> str:
     """``pb.OrchestrationStatus`` value (int or enum member) as a short upper-case name such as COMPLETED."""
-    from durabletask.internal import orchestrator_service_pb2 as pb
+    from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
     if isinstance(status, int):
         try:
@@ -126,7 +126,9 @@ def _render_value(field: Any, value: Any, origin: datetime | None, width: int) -
         if _is_repeated(field):
             return shorten(", ".join(str(v) for v in value), width)
         return str(value)
-    kind = field.message_type.full_name
+    message_type = field.message_type
+    # Protocol messages by their bare name (the fake's bindings live under a proto package); well-known types in full.
+    kind = message_type.full_name if message_type.file.package == "google.protobuf" else message_type.name
     if kind == "google.protobuf.StringValue":
         return shorten(value.value, width)
     if kind == "google.protobuf.Timestamp":

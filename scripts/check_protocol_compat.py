@@ -38,6 +38,36 @@ def ours() -> descriptor_pb2.FileDescriptorProto:
     return fdp
 
 
+def fake_sidecar() -> descriptor_pb2.FileDescriptorProto:
+    """The fake sidecar's protocol file descriptor, with its proto package taken out of every name.
+
+    The fake's bindings declare the protocol under the package ``durabletask_testing.protocol`` so that they load
+    beside any SDK's; with the package removed they must equal ours exactly.
+    """
+    from durabletask_testing.protocol import orchestrator_service_pb2 as fake_pb
+
+    fdp = descriptor_pb2.FileDescriptorProto()
+    fake_pb.DESCRIPTOR.CopyToProto(fdp)
+    prefix = f".{fdp.package}."
+
+    def strip(name: str) -> str:
+        return "." + name.removeprefix(prefix) if name.startswith(prefix) else name
+
+    def strip_messages(messages) -> None:  # type: ignore[no-untyped-def]
+        for message in messages:
+            for field in message.field:
+                field.type_name = strip(field.type_name)
+            strip_messages(message.nested_type)
+
+    strip_messages(fdp.message_type)
+    for service in fdp.service:
+        for method in service.method:
+            method.input_type = strip(method.input_type)
+            method.output_type = strip(method.output_type)
+    fdp.package = ""
+    return fdp
+
+
 def published() -> descriptor_pb2.FileDescriptorProto:
     """The published package's protocol file descriptor, read in its own venv."""
     python = ensure_published_venv()
@@ -123,6 +153,7 @@ def compare(mine: descriptor_pb2.FileDescriptorProto, theirs: descriptor_pb2.Fil
 def main() -> int:
     mine = ours()
     problems = compare(mine, published())
+    problems += [f"fake sidecar vs SDK: {p}" for p in compare(fake_sidecar(), mine) + compare(mine, fake_sidecar())]
     for problem in problems:
         print(problem)
     n_fields = sum(len(m.field) for m in mine.message_type)

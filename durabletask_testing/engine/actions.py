@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from durabletask.internal import orchestrator_service_pb2 as pb
+from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
 from . import events
 from .dispatching import Dispatching

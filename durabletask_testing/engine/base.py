@@ -7,7 +7,7 @@ import threading
 import time
 from collections import deque
 
-from durabletask.internal import orchestrator_service_pb2 as pb
+from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
 from ..clock import Clock
 from ..errors import EngineError, ErrorCode, invalid, not_found

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
-from durabletask.internal import orchestrator_service_pb2 as pb
+from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
 from ..clock import Clock
 from ..errors import EngineError, ErrorCode, invalid, precondition

@@ -8,7 +8,7 @@ from typing import Any
 from google.protobuf import timestamp_pb2, wrappers_pb2
 from google.protobuf.message import Message
 
-from durabletask.internal import orchestrator_service_pb2 as pb
+from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
 from .state import Instance
 

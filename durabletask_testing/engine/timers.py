@@ -7,7 +7,7 @@ import itertools
 from dataclasses import dataclass
 from datetime import datetime
 
-from durabletask.internal import orchestrator_service_pb2 as pb
+from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
 
 @dataclass(eq=False, slots=True)

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from google.protobuf import timestamp_pb2
 
-from durabletask.internal import orchestrator_service_pb2 as pb
+from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
 from ..errors import EngineError, ErrorCode, invalid
 from .events import optional_string

@@ -8,7 +8,7 @@ from durabletask_pytest.report import FaultView, InstanceView, render_report
 from durabletask_pytest.timeline import format_event, format_offset, shorten, status_name
 from google.protobuf import timestamp_pb2, wrappers_pb2
 
-from durabletask.internal import orchestrator_service_pb2 as pb
+from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
 ORIGIN = datetime(2030, 1, 1, tzinfo=timezone.utc)
 

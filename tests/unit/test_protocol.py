@@ -29,6 +29,34 @@ def test_service_has_no_proto_package_so_paths_are_bare() -> None:
     assert {"GetWorkItems", "CompleteOrchestratorTask", "StartInstance"} <= {m.name for m in service.methods}
 
 
+def test_fake_bindings_equal_the_sdk_bindings_under_their_own_package() -> None:
+    from durabletask_testing.protocol import orchestrator_service_pb2 as fake_pb
+
+    assert fake_pb.DESCRIPTOR.package == "durabletask_testing.protocol"
+    assert compat.compare(compat.fake_sidecar(), compat.ours()) == []
+    assert compat.compare(compat.ours(), compat.fake_sidecar()) == []
+
+
+def test_fake_serves_the_bare_service_path() -> None:
+    from durabletask_testing.protocol import orchestrator_service_pb2_grpc as fake_stubs
+
+    source = Path(fake_stubs.__file__).read_text()
+    assert "'/TaskHubSidecarService/GetWorkItems'" in source
+    assert "durabletask_testing.protocol.TaskHubSidecarService" not in source
+
+
+def test_fake_imports_nothing_from_any_durabletask_package() -> None:
+    code = (
+        "import sys, durabletask_testing, durabletask_testing.__main__, durabletask_pytest.plugin\n"
+        "from durabletask_testing import FakeSidecar\n"
+        "with FakeSidecar() as fake: fake.instances()\n"
+        "loaded = sorted(m for m in sys.modules if m == 'durabletask' or m.startswith('durabletask.'))\n"
+        "assert not loaded, loaded\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
 def test_compare_reports_a_changed_field_number() -> None:
     mine = compat.ours()
     theirs = compat.ours()

@@ -12,9 +12,9 @@ import grpc
 import pytest
 from google.protobuf import empty_pb2, wrappers_pb2
 
-from durabletask.internal import orchestrator_service_pb2 as pb
-from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 from durabletask_testing import FakeSidecar
+from durabletask_testing.protocol import orchestrator_service_pb2 as pb
+from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 
 SERVICE = pb.DESCRIPTOR.services_by_name["TaskHubSidecarService"]
 ENTITY_AND_HUB_RPCS = {

@@ -14,9 +14,9 @@ import grpc
 import pytest
 from google.protobuf import empty_pb2
 
-from durabletask.internal import orchestrator_service_pb2 as pb
-from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 from durabletask_testing.__main__ import build_parser, main
+from durabletask_testing.protocol import orchestrator_service_pb2 as pb
+from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 
 SERVE = [sys.executable, "-m", "durabletask_testing", "serve"]
 

@@ -12,9 +12,9 @@ import grpc
 import pytest
 
 from durabletask import task, worker
-from durabletask.internal import orchestrator_service_pb2 as pb
-from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 from durabletask_testing import FakeSidecar
+from durabletask_testing.protocol import orchestrator_service_pb2 as pb
+from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 
 
 def wait_for_go(ctx: task.OrchestrationContext, _: Any):

@@ -13,9 +13,9 @@ import pytest
 from fake_e2e_helpers import connected, hello, sequence
 from google.protobuf import empty_pb2
 
-from durabletask.internal import orchestrator_service_pb2 as pb
-from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 from durabletask_testing import FakeSidecar
+from durabletask_testing.protocol import orchestrator_service_pb2 as pb
+from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 
 EXPECTED = '["Hello Tokyo!", "Hello Seattle!", "Hello London!"]'
 

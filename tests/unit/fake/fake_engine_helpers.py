@@ -6,10 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 from google.protobuf import timestamp_pb2
 
-from durabletask.internal import orchestrator_service_pb2 as pb
 from durabletask_testing.clock import Clock
 from durabletask_testing.engine import Engine
 from durabletask_testing.engine.state import ActivityWorkItem, Connection, OrchestratorWorkItem
+from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
 

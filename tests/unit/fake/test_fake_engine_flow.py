@@ -17,9 +17,9 @@ from fake_engine_helpers import (
     sub_orchestration,
 )
 
-from durabletask.internal import orchestrator_service_pb2 as pb
 from durabletask_testing.engine.base import ABANDON_BACKOFF_INITIAL
 from durabletask_testing.errors import EngineError, ErrorCode
+from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
 
 def test_start_creates_pending_instance_whose_first_work_item_starts_it():

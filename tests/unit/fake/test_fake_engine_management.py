@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 from fake_engine_helpers import START, Harness, complete, create_timer, sub_orchestration, ts
 from google.protobuf import wrappers_pb2
 
-from durabletask.internal import orchestrator_service_pb2 as pb
 from durabletask_testing.clock import Clock
+from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
 
 def _finished(h: Harness, instance_id: str, status: int = pb.ORCHESTRATION_STATUS_COMPLETED) -> None:

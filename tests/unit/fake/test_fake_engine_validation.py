@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from fake_engine_helpers import START, Harness, complete, create_timer, schedule_task
 
-from durabletask.internal import orchestrator_service_pb2 as pb
 from durabletask_testing.errors import EngineError, ErrorCode
+from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
 
 def _refused(call, code: ErrorCode, *words: str) -> EngineError:
