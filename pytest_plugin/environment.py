@@ -52,9 +52,11 @@ def open_sidecar(settings: DurableSettings) -> Iterator[Any]:
 @contextmanager
 def open_client(address: str, metadata: Sequence[tuple[str, str]] = ()) -> Iterator[DurableTestClient]:
     """A DurableTestClient (a TaskHubGrpcClient) connected to ``address``, closed on exit."""
+    from .channel import WaitForReadyInterceptor
     from .sdk_wrappers import DurableTestClient
 
-    client = DurableTestClient(host_address=address, metadata=list(metadata) or None)
+    client = DurableTestClient(host_address=address, metadata=list(metadata) or None,
+                               interceptors=[WaitForReadyInterceptor()])
     try:
         yield client
     finally:
@@ -71,9 +73,11 @@ def open_worker(
 
     ``now`` (the fake's virtual clock) stamps the calls its stubs record.
     """
+    from .channel import WaitForReadyInterceptor
     from .sdk_wrappers import DurableTestWorker
 
-    worker = DurableTestWorker(host_address=address, metadata=list(metadata) or None)
+    worker = DurableTestWorker(host_address=address, metadata=list(metadata) or None,
+                               interceptors=[WaitForReadyInterceptor()])
     if now is not None:
         worker._stub_table.set_clock(now)
     try:

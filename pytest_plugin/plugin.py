@@ -162,6 +162,7 @@ def durable_client(request: pytest.FixtureRequest, durable_sidecar: Any) -> Iter
     with open_client(durable_sidecar.address, _metadata_for(state)) as client:
         if state is not None:
             state.clients.append(client)
+            client.set_timeout_hint(state.timeout_hint)
         yield client
 
 
@@ -176,6 +177,8 @@ def durable_worker(request: pytest.FixtureRequest, durable_sidecar: Any) -> Iter
     state = request.node.stash.get(STATE_KEY, None)
     now = durable_sidecar.clock.now if state is not None and state.settings.uses_fake else None
     with open_worker(durable_sidecar.address, _metadata_for(state), now=now) as worker:
+        if state is not None:
+            state.workers.append(worker)
         yield worker
         if state is not None:
             state.clean_up_external()  # while the worker still runs, so that it processes the terminations

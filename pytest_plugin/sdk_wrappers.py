@@ -201,6 +201,32 @@ class DurableTestClient(dt_client.TaskHubGrpcClient):
         self.__dict__.setdefault("_durable_scheduled_ids", []).append(instance_id)
         return instance_id
 
+    def wait_for_orchestration_start(self, instance_id: str, *args: Any, **kwargs: Any) -> Any:
+        """The SDK's method; a TimeoutError says so when no worker of the test was started."""
+        try:
+            return super().wait_for_orchestration_start(instance_id, *args, **kwargs)
+        except TimeoutError as error:
+            raise self._explained(error, instance_id) from error
+
+    def wait_for_orchestration_completion(self, instance_id: str, *args: Any, **kwargs: Any) -> Any:
+        """The SDK's method; a TimeoutError says so when no worker of the test was started."""
+        try:
+            return super().wait_for_orchestration_completion(instance_id, *args, **kwargs)
+        except TimeoutError as error:
+            raise self._explained(error, instance_id) from error
+
+    def set_timeout_hint(self, hint: Callable[[str], str | None]) -> None:
+        """Use ``hint(instance_id)`` to explain a wait that timed out (the fixture gives one)."""
+        self.__dict__["_durable_timeout_hint"] = hint
+
+    def _explained(self, error: TimeoutError, instance_id: str) -> TimeoutError:
+        hint_for = self.__dict__.get("_durable_timeout_hint")
+        try:
+            hint = hint_for(instance_id) if hint_for is not None else None
+        except Exception:  # an explanation must never replace the real error
+            hint = None
+        return TimeoutError(f"{error}: {hint}") if hint else error
+
 
 def _name_of(function: str | Callable[..., Any]) -> str:
     if isinstance(function, str):

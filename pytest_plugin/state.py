@@ -23,6 +23,14 @@ class DurableTestState:
     metadata: list[tuple[str, str]] = field(default_factory=list)
     clients: list[Any] = field(default_factory=list)
     cleaned_up: set[str] = field(default_factory=set)
+    workers: list[Any] = field(default_factory=list)
+
+    def timeout_hint(self, instance_id: str) -> str | None:
+        """Why a wait for ``instance_id`` may have timed out, when the plugin can tell; else None."""
+        if any(getattr(worker, "is_running", False) for worker in self.workers):
+            return None
+        return ("no worker of this test is running: register your functions on durable_worker, then call "
+                "durable_worker.start() (or durable_worker.start_with(orchestrators=[...], activities=[...]))")
 
     def scheduled_instance_ids(self) -> list[str]:
         """Instance ids the test's clients scheduled, in order."""
