@@ -45,7 +45,7 @@ def clean_up_instances(
     if not ids:
         return problems
     with grpc.insecure_channel(address) as channel:
-        stub = stubs.TaskHubSidecarServiceStub(channel)
+        stub = stubs.TaskHubSidecarServiceStub(channel)  # type: ignore[no-untyped-call]
 
         def left() -> float:
             return max(0.1, deadline - time.monotonic())

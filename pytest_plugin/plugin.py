@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from .external import ExternalSidecar
     from .sdk_wrappers import DurableTestClient, DurableTestWorker
+    from .sidecar_protocol import DrivableSidecar
 
 OPTION_METADATA = "--durabletask-metadata"
 OPTION_METADATA_DEST = "durabletask_metadata"
@@ -156,7 +157,7 @@ def durable_sidecar(
 
 
 @pytest.fixture
-def durable_client(request: pytest.FixtureRequest, durable_sidecar: Any) -> Iterator[DurableTestClient]:
+def durable_client(request: pytest.FixtureRequest, durable_sidecar: DrivableSidecar) -> Iterator[DurableTestClient]:
     """A TaskHubGrpcClient connected to this test's sidecar."""
     state = request.node.stash.get(STATE_KEY, None)
     with open_client(durable_sidecar.address, _metadata_for(state)) as client:
@@ -167,7 +168,7 @@ def durable_client(request: pytest.FixtureRequest, durable_sidecar: Any) -> Iter
 
 
 @pytest.fixture
-def durable_worker(request: pytest.FixtureRequest, durable_sidecar: Any) -> Iterator[DurableTestWorker]:
+def durable_worker(request: pytest.FixtureRequest, durable_sidecar: DrivableSidecar) -> Iterator[DurableTestWorker]:
     """A TaskHubGrpcWorker connected to this test's sidecar; register functions, then ``start()``.
 
     ``durable_worker.start_with(orchestrators=[...], activities=[...])`` does both in one call;
@@ -185,7 +186,7 @@ def durable_worker(request: pytest.FixtureRequest, durable_sidecar: Any) -> Iter
 
 
 @pytest.fixture
-def durable_clock(durable_settings: DurableSettings, durable_sidecar: Any) -> Clock:
+def durable_clock(durable_settings: DurableSettings, durable_sidecar: DrivableSidecar) -> Clock:
     """The fake sidecar's clock: ``now()``, ``advance(timedelta | seconds)``, ``advance_to(datetime)``."""
     if not durable_settings.uses_fake:
         external.skip_needing_clock()
@@ -193,7 +194,7 @@ def durable_clock(durable_settings: DurableSettings, durable_sidecar: Any) -> Cl
 
 
 @pytest.fixture
-def durable_faults(durable_settings: DurableSettings, durable_sidecar: Any) -> FaultPlan:
+def durable_faults(durable_settings: DurableSettings, durable_sidecar: DrivableSidecar) -> FaultPlan:
     """The fake sidecar's fault-injection plan (``fail_activity``, ``chaos``, ``log`` ...)."""
     if not durable_settings.uses_fake:
         external.skip_needing_faults()

@@ -10,6 +10,7 @@ import pytest
 
 from .report import faults_from_plan, instances_from_external, instances_from_fake, render_report
 from .settings import DurableSettings
+from .sidecar_protocol import DrivableSidecar
 from .timeline import format_offset
 
 
@@ -18,7 +19,7 @@ class DurableTestState:
     """The sidecar a test used, when its virtual time started, and the clients it handed out."""
 
     settings: DurableSettings
-    sidecar: Any
+    sidecar: DrivableSidecar
     origin: datetime | None = None
     metadata: list[tuple[str, str]] = field(default_factory=list)
     clients: list[Any] = field(default_factory=list)
@@ -61,7 +62,7 @@ class DurableTestState:
         header = [f"fake sidecar at {self.sidecar.address}, clock={clock.mode}"]
         if self.origin is not None:
             header[0] += f", {time_kind} now {format_offset(clock.now(), self.origin)}"
-        faults, seed = faults_from_plan(getattr(self.sidecar, "faults", None))
+        faults, seed = faults_from_plan(self.sidecar.faults)
         return render_report(
             instances_from_fake(self.sidecar),
             origin=self.origin,

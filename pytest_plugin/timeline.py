@@ -50,11 +50,11 @@ def status_name(status: Any) -> str:
 
     if isinstance(status, int):
         try:
-            name = pb.OrchestrationStatus.Name(status)
+            name = str(pb.OrchestrationStatus.Name(status))
         except ValueError:
             return f"UNKNOWN({status})"
     else:
-        name = getattr(status, "name", str(status))
+        name = str(getattr(status, "name", status))
     return name.removeprefix(_STATUS_PREFIX)
 
 
@@ -160,7 +160,8 @@ def _is_repeated(field: Any) -> bool:
 def _timestamp(message: Any, name: str) -> datetime | None:
     if not message.HasField(name):
         return None
-    return getattr(message, name).ToDatetime(tzinfo=timezone.utc)
+    moment: datetime = getattr(message, name).ToDatetime(tzinfo=timezone.utc)
+    return moment
 
 
 def _aware(moment: datetime) -> datetime:
