@@ -7,6 +7,7 @@ when a test asks for a fixture, so installing the plugin costs nothing to unrela
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from .sidecar_protocol import DrivableSidecar
 
 OPTION_METADATA = "--durabletask-metadata"
+# At the end of a session, how long to wait for each SDK worker still finishing its shutdown in the background.
+BACKGROUND_STOP_WAIT_SECONDS = 5.0
 OPTION_METADATA_DEST = "durabletask_metadata"
 
 _DEFAULTS_KEY = pytest.StashKey[DurableSettings]()
@@ -100,6 +103,12 @@ def _parse_metadata(pairs: list[str]) -> list[tuple[str, str]]:
             raise DurableSettingsError(f"{OPTION_METADATA}: expected KEY=VALUE, got {pair!r}")
         metadata.append((key.strip().lower(), value))
     return metadata
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    wrappers = sys.modules.get("durabletask_pytest.sdk_wrappers")
+    if wrappers is not None:  # only when a test used a worker: let SDK shutdowns finish while output is open
+        wrappers.wait_for_background_stops(BACKGROUND_STOP_WAIT_SECONDS)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -24,6 +24,18 @@ FAST_STOP_SECONDS = 0.005
 STOP_GRACE_SECONDS = 30.0
 
 
+_BACKGROUND_STOPS: set[threading.Thread] = set()
+_BACKGROUND_STOPS_LOCK = threading.Lock()
+
+
+def wait_for_background_stops(timeout: float) -> None:
+    """Let SDK shutdowns still running in the background finish (bounded), e.g. before pytest closes its output."""
+    with _BACKGROUND_STOPS_LOCK:
+        pending = list(_BACKGROUND_STOPS)
+    for thread in pending:
+        thread.join(timeout)
+
+
 class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
     """A TaskHubGrpcWorker connected to the test's sidecar, stopped automatically at teardown."""
 
@@ -174,8 +186,13 @@ class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
                 sdk_stop()
             finally:
                 stopped.set()
+                with _BACKGROUND_STOPS_LOCK:
+                    _BACKGROUND_STOPS.discard(threading.current_thread())
 
-        threading.Thread(target=stop_sdk_worker, name="durable-worker-stop", daemon=True).start()
+        stopper = threading.Thread(target=stop_sdk_worker, name="durable-worker-stop", daemon=True)
+        with _BACKGROUND_STOPS_LOCK:
+            _BACKGROUND_STOPS.add(stopper)
+        stopper.start()
         table = self._stub_table
         table.close()  # from here on, work items that still reach the worker run none of the test's code
         if not stopped.wait(FAST_STOP_SECONDS):
