@@ -19,16 +19,21 @@ if TYPE_CHECKING:
 
 
 @contextmanager
-def open_sidecar(settings: DurableSettings) -> Iterator[Any]:
+def open_sidecar(settings: DurableSettings, api_token: str | None = None) -> Iterator[Any]:
     """A started FakeSidecar configured by ``settings`` (with frozen time if asked), stopped on exit.
 
     With an external address it yields an :class:`~durabletask_pytest.external.ExternalSidecar` instead
-    (and skips the test if it asks for frozen time, which needs the virtual clock).
+    (and skips the test if it asks for frozen time, which needs the virtual clock); with an external address
+    and a control URL, a :class:`~durabletask_testing.remote.RemoteFake` reset for this test.
     """
-    if not settings.uses_fake:
+    if not settings.uses_fake and settings.control_url is None:
         if settings.freeze_time:
             external.skip_needing_clock()
         yield external.ExternalSidecar(settings.external_address or "")
+        return
+
+    if settings.control_url is not None:
+        yield from _remote_fake(settings, api_token)
         return
 
     from durabletask_testing import FakeSidecar
@@ -47,6 +52,25 @@ def open_sidecar(settings: DurableSettings) -> Iterator[Any]:
         if freezer is not None:
             freezer.stop()
         sidecar.stop()
+
+
+def _remote_fake(settings: DurableSettings, api_token: str | None) -> Iterator[Any]:
+    """The CLI fake behind ``settings.control_url``, emptied and set to this test's clock."""
+    from durabletask_testing.remote import RemoteFake
+
+    remote = RemoteFake(settings.control_url or "", api_token=api_token)
+    remote.reset(clock=settings.clock, start_time=settings.start_time)
+    freezer = None
+    try:
+        if settings.freeze_time:
+            from .freezing import VirtualTimeFreezer
+
+            freezer = VirtualTimeFreezer(remote.clock)
+            freezer.start()
+        yield remote
+    finally:
+        if freezer is not None:
+            freezer.stop()
 
 
 @contextmanager

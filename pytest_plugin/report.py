@@ -20,7 +20,7 @@ from .timeline import (
 )
 
 if TYPE_CHECKING:
-    from durabletask_testing import FaultPlan
+    from .sidecar_protocol import DrivableFaults
 
 SECTION_TITLE = "durabletask: orchestration timelines"
 MAX_EVENTS_SHOWN = 120
@@ -143,7 +143,7 @@ def _fill_from_state(view: InstanceView, state: Any) -> None:
         view.failure = format_failure(state.failureDetails, FAILURE_MESSAGE_LIMIT)
 
 
-def faults_from_plan(plan: FaultPlan) -> tuple[list[FaultView], int | None]:
+def faults_from_plan(plan: DrivableFaults) -> tuple[list[FaultView], int | None]:
     """The fault log and chaos seed of a FaultPlan."""
     faults = [
         FaultView(time=record.time, kind=str(record.kind), instance_id=record.instance_id, task_id=record.task_id,

@@ -42,7 +42,7 @@ class DurableTestState:
 
     def clean_up_external(self) -> None:
         """On an external sidecar: terminate and purge the test's instances (once each); warn on problems."""
-        if self.settings.uses_fake:
+        if self.settings.has_fake_controls:  # in-process, or a remote fake that the next test resets
             return
         from .cleanup import clean_up_instances, warn_about
 
@@ -52,7 +52,7 @@ class DurableTestState:
 
     def report_text(self) -> str:
         """The failure report section for this test."""
-        if self.settings.uses_fake:
+        if self.settings.has_fake_controls:
             return self._fake_report()
         return self._external_report()
 
