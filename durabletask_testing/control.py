@@ -42,6 +42,22 @@ if TYPE_CHECKING:
     from .faults import FaultPlan
     from .sidecar import FakeSidecar
 
+# Every route, as documented in docs/control-api.openapi.json (a test keeps the two equal).
+ROUTES = (
+    ("GET", "/v1/info"),
+    ("GET", "/v1/clock"),
+    ("POST", "/v1/clock/advance"),
+    ("POST", "/v1/clock/advance-to"),
+    ("POST", "/v1/wait-until-idle"),
+    ("GET", "/v1/instances"),
+    ("GET", "/v1/instances/{instance_id}"),
+    ("GET", "/v1/instances/{instance_id}/history"),
+    ("GET", "/v1/instances/{instance_id}/timeline"),
+    ("POST", "/v1/faults"),
+    ("DELETE", "/v1/faults"),
+    ("GET", "/v1/faults/log"),
+    ("POST", "/v1/reset"),
+)
 API_NAME = "durabletask-testing-control"
 API_VERSION = 1
 MAX_BODY_BYTES = 1 << 20

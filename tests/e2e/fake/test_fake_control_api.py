@@ -147,3 +147,17 @@ def test_bad_requests_get_a_status_and_a_message_naming_the_problem(fake: FakeSi
 def test_a_remote_fake_refuses_an_address_without_the_control_api() -> None:
     with pytest.raises(RemoteFakeError, match="cannot reach the control API"):
         RemoteFake("http://127.0.0.1:9")
+
+
+def test_the_openapi_document_lists_exactly_the_routes_served(fake: FakeSidecar) -> None:
+    from pathlib import Path
+
+    from durabletask_testing.control import ROUTES
+
+    document = json.loads((Path(__file__).resolve().parents[3] / "docs" / "control-api.openapi.json").read_text())
+    documented = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
+    assert documented == set(ROUTES)
+    with ControlServer(fake, api_token=TOKEN) as control:
+        for method, path in ROUTES:  # each route answers (a 404 may only say the instance is missing)
+            status, body = _raw(control.url, method, path.removeprefix("/v1/").replace("{instance_id}", "x"), {})
+            assert status != 404 or "no instance" in body["error"], (method, path, status, body)
