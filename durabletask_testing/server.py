@@ -10,7 +10,6 @@ import functools
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from concurrent import futures
 from typing import Any, TypeVar
 
 import grpc
@@ -19,6 +18,7 @@ from google.protobuf import empty_pb2
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 
+from .admission import Admission
 from .engine import Engine
 from .engine.events import optional_string
 from .errors import EngineError
@@ -52,26 +52,16 @@ def _unary(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-# RPCs that may block for long (work-item streams, long polls). They can run in a pool of their own, so that
-# the pool answering the short RPCs can stay small: fewer threads contending for the GIL per call.
-BLOCKING_RPCS = ("GetWorkItems", "WaitForInstanceStart", "WaitForInstanceCompletion")
-
-
-def _run_in_pool(method: Callable[..., Any], pool: futures.ThreadPoolExecutor) -> Callable[..., Any]:
-    """``method`` marked to run in ``pool`` (grpcio reads a behavior's ``experimental_thread_pool``)."""
-
-    @functools.wraps(method)
-    def run(request: Any, context: grpc.ServicerContext) -> Any:
-        return method(request, context)
-
-    run.experimental_thread_pool = pool  # type: ignore[attr-defined]
-    return run
+# RPCs that block for long, by kind: each kind runs on a pool of its own (see :mod:`.admission`).
+WORK_ITEM_STREAM_RPCS = ("GetWorkItems",)
+LONG_POLL_RPCS = ("WaitForInstanceStart", "WaitForInstanceCompletion")
 
 
 class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
     """TaskHubSidecarService over an :class:`Engine`.
 
-    With ``blocking_pool``, the RPCs in :data:`BLOCKING_RPCS` run in that pool instead of the server's.
+    With ``streams``/``long_polls``, the RPCs in :data:`WORK_ITEM_STREAM_RPCS`/:data:`LONG_POLL_RPCS` run on
+    that admission's pool, at most its limit at once; otherwise on the server's pool.
     """
 
     def __init__(
@@ -79,13 +69,17 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
         engine: Engine,
         *,
         health_ping_interval: float = DEFAULT_HEALTH_PING_INTERVAL,
-        blocking_pool: futures.ThreadPoolExecutor | None = None,
+        streams: Admission | None = None,
+        long_polls: Admission | None = None,
     ) -> None:
         self._engine = engine
         self._ping_interval = health_ping_interval
-        if blocking_pool is not None:
-            for name in BLOCKING_RPCS:
-                setattr(self, name, _run_in_pool(getattr(self, name), blocking_pool))
+        if streams is not None:
+            for name in WORK_ITEM_STREAM_RPCS:
+                setattr(self, name, streams.streaming(getattr(self, name)))
+        if long_polls is not None:
+            for name in LONG_POLL_RPCS:
+                setattr(self, name, long_polls.unary(getattr(self, name)))
 
     @property
     def engine(self) -> Engine:
@@ -139,7 +133,8 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
             if instance_id:
                 self._engine.wake(instance_id)
 
-        context.add_callback(on_done)
+        if not context.add_callback(on_done):  # the call ended while it waited for a thread
+            context.abort(grpc.StatusCode.CANCELLED, "the call ended before the fake sidecar served it")
         state = self._engine.wait_for(
             instance_id,
             until=until,
@@ -226,7 +221,8 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
             connection = engine.connect(request)
         except EngineError as error:
             context.abort(_status(error), error.message)
-        context.add_callback(lambda: engine.close(connection))
+        if not context.add_callback(lambda: engine.close(connection)):  # the call has already ended
+            engine.close(connection)
         try:
             while True:
                 try:

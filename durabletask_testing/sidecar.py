@@ -12,6 +12,7 @@ import grpc
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 
+from .admission import Admission
 from .clock import Clock
 from .engine import DEFAULT_MAX_PAYLOAD_BYTES, Engine, InstanceSnapshot
 from .faults import FaultPlan
@@ -19,10 +20,14 @@ from .server import DEFAULT_HEALTH_PING_INTERVAL, ApiTokenInterceptor, FakeSidec
 
 # Short RPCs (completions, start, raise, queries) run on a few threads: more threads only contend for the GIL
 # (measured: with one 256-thread pool the fake used 7-17% more CPU in the chain and fan-out benchmarks). Work-item
-# streams and long polls, which hold a thread for as long as they are open, get a pool of their own so that they
-# can never starve the short RPCs.
+# streams and long polls hold a thread for as long as they are open: each kind has a pool of its own (threads
+# created lazily) and a limit of calls at once, so that neither can starve the other or the short RPCs.
 SHORT_RPC_THREADS = 6
-MAX_BLOCKING_RPC_THREADS = 256  # created lazily
+DEFAULT_MAX_WORK_ITEM_STREAMS = 256
+DEFAULT_MAX_LONG_POLLS = 4096
+# grpc core cancels calls that wait unrequested once 1,000 are pending (all of them beyond 3,000); a burst of
+# thousands of calls must queue instead.
+MAX_PENDING_CALLS = 1_000_000
 
 
 class FakeSidecar:
@@ -49,6 +54,8 @@ class FakeSidecar:
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         *,
         health_ping_interval: float = DEFAULT_HEALTH_PING_INTERVAL,
+        max_long_polls: int = DEFAULT_MAX_LONG_POLLS,
+        max_work_item_streams: int = DEFAULT_MAX_WORK_ITEM_STREAMS,
     ) -> None:
         if isinstance(clock, Clock):
             if start_time is not None:
@@ -69,11 +76,15 @@ class FakeSidecar:
         self._ping_interval = health_ping_interval
         self._faults = FaultPlan()
         self._engine = Engine(self._clock, self._faults, max_payload_bytes=max_payload_bytes)
-        self._blocking_pool = futures.ThreadPoolExecutor(
-            max_workers=MAX_BLOCKING_RPC_THREADS, thread_name_prefix="fake-sidecar-stream"
+        self._streams = Admission("work-item streams", max_work_item_streams, "fake-sidecar-stream")
+        self._long_polls = Admission(
+            "long polls (WaitForInstanceStart/WaitForInstanceCompletion)", max_long_polls, "fake-sidecar-wait"
         )
         self._servicer = FakeSidecarServicer(
-            self._engine, health_ping_interval=health_ping_interval, blocking_pool=self._blocking_pool
+            self._engine,
+            health_ping_interval=health_ping_interval,
+            streams=self._streams,
+            long_polls=self._long_polls,
         )
         self._server: grpc.Server | None = None
         self._pump_stop = threading.Event()
@@ -96,6 +107,8 @@ class FakeSidecar:
                 ("grpc.max_receive_message_length", max_message),
                 ("grpc.max_send_message_length", max_message),
                 ("grpc.so_reuseport", 0),
+                ("grpc.server.max_pending_requests", MAX_PENDING_CALLS),
+                ("grpc.server.max_pending_requests_hard_limit", MAX_PENDING_CALLS),
             ],
         )
         stubs.add_TaskHubSidecarServiceServicer_to_server(self._servicer, server)
@@ -130,7 +143,8 @@ class FakeSidecar:
         server, self._server = self._server, None
         if server is not None:
             server.stop(grace=0).wait(5)
-        self._blocking_pool.shutdown(wait=False, cancel_futures=True)
+        self._streams.shutdown()
+        self._long_polls.shutdown()
         if self._pump is not None:
             self._pump.join(5)
             self._pump = None
@@ -182,6 +196,16 @@ class FakeSidecar:
     @property
     def api_token(self) -> str | None:
         return self._api_token
+
+    @property
+    def long_polls_in_flight(self) -> int:
+        """WaitForInstanceStart/WaitForInstanceCompletion calls being served now."""
+        return self._long_polls.in_flight
+
+    @property
+    def work_item_streams_in_flight(self) -> int:
+        """GetWorkItems streams being served now."""
+        return self._streams.in_flight
 
     @property
     def is_running(self) -> bool:
