@@ -7,9 +7,10 @@ exactly one line, ``listening on HOST:PORT``, and serves until SIGINT or SIGTERM
 from __future__ import annotations
 
 import argparse
+import select
 import signal
+import socket
 import sys
-import threading
 from collections.abc import Sequence
 from datetime import datetime
 from types import FrameType
@@ -80,6 +81,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _Stop(Exception):
+    """Raised in the main thread by SIGINT or SIGTERM."""
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    # Raising, not setting an Event: Event.set() in a handler deadlocks when the signal lands while the main
+    # thread holds that Event's lock (entering Event.wait()). Later signals are ignored while the sidecar stops.
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, signal.SIG_IGN)
+    raise _Stop
+
+
 def serve(args: argparse.Namespace) -> int:
     """Run the sidecar until a termination signal arrives."""
     if args.clock == "real" and args.start_time is not None:
@@ -88,13 +104,6 @@ def serve(args: argparse.Namespace) -> int:
     if args.max_payload_bytes <= 0:
         print("error: --max-payload-bytes must be positive", file=sys.stderr)
         return 2
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
     sidecar = FakeSidecar(
         clock=args.clock,
         host=args.host,
@@ -103,16 +112,28 @@ def serve(args: argparse.Namespace) -> int:
         api_token=args.api_token,
         max_payload_bytes=args.max_payload_bytes,
     )
+    previous = {signum: signal.signal(signum, _raise_stop) for signum in STOP_SIGNALS}
+    wakeup_reader, wakeup_writer = socket.socketpair()
+    wakeup_writer.setblocking(False)
+    previous_wakeup_fd = signal.set_wakeup_fd(wakeup_writer.fileno())
     try:
         sidecar.start()
+        print(f"listening on {sidecar.address}", flush=True)
+        while True:  # the OS may give a signal to any thread: the wakeup byte wakes this one to run the handler
+            select.select([wakeup_reader], [], [])
+            wakeup_reader.recv(64)
     except RuntimeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    try:
-        print(f"listening on {sidecar.address}", flush=True)
-        stop.wait()
+    except _Stop:
+        pass
     finally:
         sidecar.stop()
+        signal.set_wakeup_fd(previous_wakeup_fd)
+        wakeup_reader.close()
+        wakeup_writer.close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return 0
 
 
