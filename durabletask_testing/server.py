@@ -10,7 +10,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 from google.protobuf import empty_pb2
@@ -21,7 +21,9 @@ from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 from .admission import Admission
 from .engine import Engine
 from .engine.events import optional_string
-from .errors import EngineError
+from .errors import EngineError, ErrorCode
+from .limits import Limits, check_request
+from .messages import bounded
 
 logger = logging.getLogger("durabletask_testing.server")
 
@@ -30,24 +32,31 @@ DEFAULT_HEALTH_PING_INTERVAL = 30.0
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _status(error: EngineError) -> grpc.StatusCode:
-    return grpc.StatusCode[error.code.name]
+def abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
+    """End the call with ``code`` and ``message``, cut to a size every client accepts (see :mod:`.messages`)."""
+    context.abort(code, bounded(message))
+    raise AssertionError("grpc's context.abort() returned")  # pragma: no cover - abort always raises
+
+
+def _refuse(context: grpc.ServicerContext, error: EngineError) -> NoReturn:
+    abort(context, grpc.StatusCode[error.code.name], error.message)
 
 
 def _unary(method: F) -> F:
-    """Wrap a unary RPC: injected RPC faults first, then engine errors mapped to statuses."""
+    """Wrap a unary RPC: injected RPC faults first, then the request's size limits, then engine errors as statuses."""
     name = method.__name__
 
     @functools.wraps(method)
     def wrapper(self: FakeSidecarServicer, request: Any, context: grpc.ServicerContext) -> Any:
         self._check_rpc_fault(name, context)
         try:
+            self._check_limits(request)
             return method(self, request, context)
         except EngineError as error:
-            context.abort(_status(error), error.message)
+            _refuse(context, error)
         except Exception as error:  # never let a bug take the server down
             logger.exception("unexpected error in %s", name)
-            context.abort(grpc.StatusCode.INTERNAL, f"{name} failed inside the fake sidecar: {error!r}")
+            abort(context, grpc.StatusCode.INTERNAL, f"{name} failed inside the fake sidecar: {error!r}")
 
     return wrapper  # type: ignore[return-value]
 
@@ -71,8 +80,10 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
         health_ping_interval: float = DEFAULT_HEALTH_PING_INTERVAL,
         streams: Admission | None = None,
         long_polls: Admission | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self._engine = engine
+        self._limits = limits if limits is not None else Limits()
         self._ping_interval = health_ping_interval
         if streams is not None:
             for name in WORK_ITEM_STREAM_RPCS:
@@ -86,10 +97,13 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
         """The engine this servicer translates to."""
         return self._engine
 
+    def _check_limits(self, request: Any) -> None:
+        check_request(request, self._limits, self._engine.max_payload_bytes)
+
     def _check_rpc_fault(self, method: str, context: grpc.ServicerContext) -> None:
         code = self._engine.faults.rpc_fault(method, self._engine.clock.now())
         if code is not None:
-            context.abort(grpc.StatusCode[code], f"injected fault: {method} answered {code} by the fake sidecar")
+            abort(context, grpc.StatusCode[code], f"injected fault: {method} answered {code} by the fake sidecar")
 
     # ------------------------------------------------------------------ client RPCs
 
@@ -134,7 +148,7 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
                 self._engine.wake(instance_id)
 
         if not context.add_callback(on_done):  # the call ended while it waited for a thread
-            context.abort(grpc.StatusCode.CANCELLED, "the call ended before the fake sidecar served it")
+            raise EngineError(ErrorCode.CANCELLED, "the call ended before the fake sidecar served it")
         state = self._engine.wait_for(
             instance_id,
             until=until,
@@ -207,9 +221,10 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
     ) -> Iterator[pb.HistoryChunk]:
         self._check_rpc_fault("StreamInstanceHistory", context)
         try:
+            self._check_limits(request)
             chunks = self._engine.history_chunks(request.instanceId)
         except EngineError as error:
-            context.abort(_status(error), error.message)
+            _refuse(context, error)
         yield from chunks
 
     # ------------------------------------------------------------------ worker RPCs
@@ -218,9 +233,10 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
         self._check_rpc_fault("GetWorkItems", context)
         engine = self._engine
         try:
+            self._check_limits(request)
             connection = engine.connect(request)
         except EngineError as error:
-            context.abort(_status(error), error.message)
+            _refuse(context, error)
         if not context.add_callback(lambda: engine.close(connection)):  # the call has already ended
             engine.close(connection)
         try:
@@ -228,11 +244,11 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
                 try:
                     item = engine.next_work_item(connection, self._ping_interval)
                 except EngineError as error:
-                    context.abort(_status(error), error.message)
+                    _refuse(context, error)
                 if item is not None:
                     yield item.to_pb()
                 elif engine.stopped:
-                    context.abort(grpc.StatusCode.UNAVAILABLE, "the fake sidecar is shutting down")
+                    abort(context, grpc.StatusCode.UNAVAILABLE, "the fake sidecar is shutting down")
                 elif connection.closed:
                     return
                 else:
@@ -286,7 +302,7 @@ NOT_IMPLEMENTED_RPCS = {
 
 def _not_implemented(method: str, reason: str) -> Callable[[Any, Any, grpc.ServicerContext], Any]:
     def refuse(self: FakeSidecarServicer, request: Any, context: grpc.ServicerContext) -> Any:
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented by the fake sidecar ({reason})")
+        abort(context, grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented by the fake sidecar ({reason})")
 
     refuse.__name__ = method
     return refuse
@@ -319,7 +335,7 @@ class ApiTokenInterceptor(grpc.ServerInterceptor):
         )
 
         def deny(request: Any, context: grpc.ServicerContext) -> Any:
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+            abort(context, grpc.StatusCode.UNAUTHENTICATED, message)
 
         if handler.unary_stream is not None:
             make_handler = grpc.unary_stream_rpc_method_handler

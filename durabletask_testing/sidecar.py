@@ -16,6 +16,7 @@ from .admission import Admission
 from .clock import Clock
 from .engine import DEFAULT_MAX_PAYLOAD_BYTES, Engine, InstanceSnapshot
 from .faults import FaultPlan
+from .limits import Limits
 from .server import DEFAULT_HEALTH_PING_INTERVAL, ApiTokenInterceptor, FakeSidecarServicer
 
 # Short RPCs (completions, start, raise, queries) run on a few threads: more threads only contend for the GIL
@@ -41,7 +42,9 @@ class FakeSidecar:
             sidecar.clock.advance(timedelta(hours=24))
 
     ``clock`` is ``"auto"`` (default), ``"manual"``, ``"real"`` or a :class:`Clock`. ``port=0`` picks a
-    free port; read the result from :attr:`address` after :meth:`start`.
+    free port; read the result from :attr:`address` after :meth:`start`. ``max_long_polls`` and
+    ``max_work_item_streams`` bound the calls of each kind served at once (more are refused with
+    RESOURCE_EXHAUSTED); ``limits`` bounds strings and whole requests (:class:`~.limits.Limits`).
     """
 
     def __init__(
@@ -56,6 +59,7 @@ class FakeSidecar:
         health_ping_interval: float = DEFAULT_HEALTH_PING_INTERVAL,
         max_long_polls: int = DEFAULT_MAX_LONG_POLLS,
         max_work_item_streams: int = DEFAULT_MAX_WORK_ITEM_STREAMS,
+        limits: Limits | None = None,
     ) -> None:
         if isinstance(clock, Clock):
             if start_time is not None:
@@ -76,6 +80,13 @@ class FakeSidecar:
         self._ping_interval = health_ping_interval
         self._faults = FaultPlan()
         self._engine = Engine(self._clock, self._faults, max_payload_bytes=max_payload_bytes)
+        self._limits = limits if limits is not None else Limits()
+        self._max_request_bytes = self._limits.request_limit(max_payload_bytes)
+        if self._max_request_bytes < max_payload_bytes:
+            raise ValueError(
+                f"limits.request_bytes ({self._max_request_bytes}) must be at least "
+                f"max_payload_bytes ({max_payload_bytes})"
+            )
         self._streams = Admission("work-item streams", max_work_item_streams, "fake-sidecar-stream")
         self._long_polls = Admission(
             "long polls (WaitForInstanceStart/WaitForInstanceCompletion)", max_long_polls, "fake-sidecar-wait"
@@ -85,6 +96,7 @@ class FakeSidecar:
             health_ping_interval=health_ping_interval,
             streams=self._streams,
             long_polls=self._long_polls,
+            limits=self._limits,
         )
         self._server: grpc.Server | None = None
         self._pump_stop = threading.Event()
@@ -99,13 +111,12 @@ class FakeSidecar:
             raise RuntimeError("this FakeSidecar is already started")
         if self._stopped:
             raise RuntimeError("a stopped FakeSidecar cannot be started again; create a new one")
-        max_message = -1  # the engine enforces max_payload_bytes with a precise message
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=SHORT_RPC_THREADS, thread_name_prefix="fake-sidecar"),
             interceptors=[ApiTokenInterceptor(self._api_token)] if self._api_token else None,
             options=[
-                ("grpc.max_receive_message_length", max_message),
-                ("grpc.max_send_message_length", max_message),
+                ("grpc.max_receive_message_length", self._max_request_bytes),  # strings: checked with their path
+                ("grpc.max_send_message_length", -1),
                 ("grpc.so_reuseport", 0),
                 ("grpc.server.max_pending_requests", MAX_PENDING_CALLS),
                 ("grpc.server.max_pending_requests_hard_limit", MAX_PENDING_CALLS),
@@ -196,6 +207,11 @@ class FakeSidecar:
     @property
     def api_token(self) -> str | None:
         return self._api_token
+
+    @property
+    def limits(self) -> Limits:
+        """The size limits on strings and requests (payloads: ``max_payload_bytes``)."""
+        return self._limits
 
     @property
     def long_polls_in_flight(self) -> int:
