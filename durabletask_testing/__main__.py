@@ -7,6 +7,7 @@ exactly one line, ``listening on HOST:PORT``, and serves until SIGINT or SIGTERM
 from __future__ import annotations
 
 import argparse
+import os
 import select
 import signal
 import socket
@@ -15,9 +16,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from types import FrameType
 
+from .auth import TOKEN_ENV_VAR, resolve_token
 from .clock import CLOCK_MODES
 from .engine import DEFAULT_MAX_PAYLOAD_BYTES
-from .sidecar import FakeSidecar
+from .limits import Limits
+from .sidecar import DEFAULT_MAX_LONG_POLLS, FakeSidecar
 
 
 def _iso_datetime(text: str) -> datetime:
@@ -69,7 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--api-token",
         default=None,
         metavar="TOKEN",
-        help="require 'authorization: Bearer TOKEN' metadata on every call (default: no token)",
+        help="require 'authorization: Bearer TOKEN' metadata on every call. Other local users can read a "
+        f"command line: prefer --api-token-file or the environment variable {TOKEN_ENV_VAR} "
+        "(default: no token)",
+    )
+    serve.add_argument(
+        "--api-token-file",
+        default=None,
+        metavar="PATH",
+        help="read the API token from this file (surrounding whitespace ignored; keep it chmod 600) "
+        f"(default: --api-token, else ${TOKEN_ENV_VAR} if set, else no token)",
     )
     serve.add_argument(
         "--max-payload-bytes",
@@ -77,6 +89,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_PAYLOAD_BYTES,
         metavar="N",
         help=f"largest accepted input/output/event payload in bytes (default: {DEFAULT_MAX_PAYLOAD_BYTES})",
+    )
+    serve.add_argument(
+        "--max-request-bytes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="largest accepted request message in bytes, at least --max-payload-bytes "
+        "(default: 64 MiB or 4 payloads, whichever is larger)",
+    )
+    serve.add_argument(
+        "--max-long-polls",
+        type=int,
+        default=DEFAULT_MAX_LONG_POLLS,
+        metavar="N",
+        help="most WaitForInstanceStart/WaitForInstanceCompletion calls served at once; more are refused with "
+        f"RESOURCE_EXHAUSTED (default: {DEFAULT_MAX_LONG_POLLS})",
     )
     return parser
 
@@ -101,17 +129,28 @@ def serve(args: argparse.Namespace) -> int:
     if args.clock == "real" and args.start_time is not None:
         print("error: --start-time needs --clock manual or auto", file=sys.stderr)
         return 2
-    if args.max_payload_bytes <= 0:
-        print("error: --max-payload-bytes must be positive", file=sys.stderr)
+    for option, value in (("--max-payload-bytes", args.max_payload_bytes), ("--max-long-polls", args.max_long_polls),
+                          ("--max-request-bytes", args.max_request_bytes)):
+        if value is not None and value <= 0:
+            print(f"error: {option} must be positive", file=sys.stderr)
+            return 2
+    try:
+        token, warning = resolve_token(args.api_token, args.api_token_file, os.environ)
+        sidecar = FakeSidecar(
+            clock=args.clock,
+            host=args.host,
+            port=args.port,
+            start_time=args.start_time,
+            api_token=token,
+            max_payload_bytes=args.max_payload_bytes,
+            max_long_polls=args.max_long_polls,
+            limits=Limits(request_bytes=args.max_request_bytes),
+        )
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
-    sidecar = FakeSidecar(
-        clock=args.clock,
-        host=args.host,
-        port=args.port,
-        start_time=args.start_time,
-        api_token=args.api_token,
-        max_payload_bytes=args.max_payload_bytes,
-    )
+    if warning is not None:
+        print(f"warning: {warning}", file=sys.stderr)
     previous = {signum: signal.signal(signum, _raise_stop) for signum in STOP_SIGNALS}
     wakeup_reader, wakeup_writer = socket.socketpair()
     wakeup_writer.setblocking(False)

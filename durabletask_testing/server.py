@@ -310,39 +310,3 @@ def _not_implemented(method: str, reason: str) -> Callable[[Any, Any, grpc.Servi
 
 for _method, _reason in NOT_IMPLEMENTED_RPCS.items():
     setattr(FakeSidecarServicer, _method, _not_implemented(_method, _reason))
-
-
-class ApiTokenInterceptor(grpc.ServerInterceptor):
-    """Refuses, with UNAUTHENTICATED, every call without ``authorization: Bearer <token>`` metadata."""
-
-    def __init__(self, token: str) -> None:
-        if not token:
-            raise ValueError("api_token must not be empty")
-        self._expected = f"Bearer {token}"
-
-    def intercept_service(self, continuation: Callable[[Any], Any], handler_call_details: Any) -> Any:
-        metadata = dict(handler_call_details.invocation_metadata or ())
-        if metadata.get("authorization") == self._expected:
-            return continuation(handler_call_details)
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
-        supplied = "authorization" in metadata
-        message = (
-            "the authorization metadata does not carry the fake sidecar's API token"
-            if supplied
-            else "missing 'authorization: Bearer <token>' metadata: this fake sidecar requires an API token"
-        )
-
-        def deny(request: Any, context: grpc.ServicerContext) -> Any:
-            abort(context, grpc.StatusCode.UNAUTHENTICATED, message)
-
-        if handler.unary_stream is not None:
-            make_handler = grpc.unary_stream_rpc_method_handler
-        else:
-            make_handler = grpc.unary_unary_rpc_method_handler
-        return make_handler(
-            deny,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
