@@ -77,3 +77,18 @@ def test_a_burst_of_short_calls_is_queued_never_cancelled():
         calls = [stub.GetInstance.future(pb.GetInstanceRequest(instanceId=f"i{n}"), timeout=60) for n in range(4000)]
         failures = [error for error in (call.exception(timeout=60) for call in calls) if error is not None]
         assert not failures, f"{len(failures)} calls failed, e.g. {failures[0]}"
+
+
+def test_work_item_streams_beyond_the_limit_are_refused_at_once():
+    with FakeSidecar(clock="manual", max_work_item_streams=2) as sidecar, grpc.insecure_channel(sidecar.address) as ch:
+        stub = stubs.TaskHubSidecarServiceStub(ch)
+        open_streams = [stub.GetWorkItems(pb.GetWorkItemsRequest(), timeout=60) for _ in range(2)]
+        wait_until(lambda: sidecar.work_item_streams_in_flight == 2, what="two streams to open")
+        with pytest.raises(grpc.RpcError) as refused:
+            next(stub.GetWorkItems(pb.GetWorkItemsRequest(), timeout=5))
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "2 work-item streams" in refused.value.details()
+        stub.StartInstance(pb.CreateInstanceRequest(instanceId="served", name="orch"), timeout=5)
+        for stream in open_streams:
+            stream.cancel()
+        wait_until(lambda: sidecar.work_item_streams_in_flight == 0, what="the cancelled streams to end")
