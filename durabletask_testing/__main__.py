@@ -117,40 +117,47 @@ class _Stop(Exception):
 
 
 def _raise_stop(signum: int, frame: FrameType | None) -> None:
-    # Raising, not setting an Event: Event.set() in a handler deadlocks when the signal lands while the main
-    # thread holds that Event's lock (entering Event.wait()). Later signals are ignored while the sidecar stops.
+    # Runs in the main thread, whichever thread the OS gave the signal to; raising ends the main thread's wait.
+    # Later signals are ignored while the sidecar stops.
     for stop_signal in STOP_SIGNALS:
         signal.signal(stop_signal, signal.SIG_IGN)
     raise _Stop
 
 
-def serve(args: argparse.Namespace) -> int:
-    """Run the sidecar until a termination signal arrives."""
+def _sidecar_from(args: argparse.Namespace) -> FakeSidecar:
+    """The sidecar the options describe; ValueError naming the option when they do not fit together."""
     if args.clock == "real" and args.start_time is not None:
-        print("error: --start-time needs --clock manual or auto", file=sys.stderr)
-        return 2
-    for option, value in (("--max-payload-bytes", args.max_payload_bytes), ("--max-long-polls", args.max_long_polls),
-                          ("--max-request-bytes", args.max_request_bytes)):
+        raise ValueError("--start-time needs --clock manual or auto")
+    positive = (
+        ("--max-payload-bytes", args.max_payload_bytes),
+        ("--max-long-polls", args.max_long_polls),
+        ("--max-request-bytes", args.max_request_bytes),
+    )
+    for option, value in positive:
         if value is not None and value <= 0:
-            print(f"error: {option} must be positive", file=sys.stderr)
-            return 2
-    try:
-        token, warning = resolve_token(args.api_token, args.api_token_file, os.environ)
-        sidecar = FakeSidecar(
-            clock=args.clock,
-            host=args.host,
-            port=args.port,
-            start_time=args.start_time,
-            api_token=token,
-            max_payload_bytes=args.max_payload_bytes,
-            max_long_polls=args.max_long_polls,
-            limits=Limits(request_bytes=args.max_request_bytes),
-        )
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+            raise ValueError(f"{option} must be positive")
+    token, warning = resolve_token(args.api_token, args.api_token_file, os.environ)
     if warning is not None:
         print(f"warning: {warning}", file=sys.stderr)
+    return FakeSidecar(
+        clock=args.clock,
+        host=args.host,
+        port=args.port,
+        start_time=args.start_time,
+        api_token=token,
+        max_payload_bytes=args.max_payload_bytes,
+        max_long_polls=args.max_long_polls,
+        limits=Limits(request_bytes=args.max_request_bytes),
+    )
+
+
+def _serve_until_signalled(sidecar: FakeSidecar) -> None:
+    """Start ``sidecar``, print its address, and return after SIGINT or SIGTERM with the sidecar stopped.
+
+    A signal may be given to any thread of the process (gRPC has its own); the Python handler only runs once
+    the main thread runs. The main thread therefore sleeps on the signal wakeup fd, which every signal writes
+    to, rather than on a lock that only the thread receiving the signal would be woken from.
+    """
     previous = {signum: signal.signal(signum, _raise_stop) for signum in STOP_SIGNALS}
     wakeup_reader, wakeup_writer = socket.socketpair()
     wakeup_writer.setblocking(False)
@@ -158,12 +165,9 @@ def serve(args: argparse.Namespace) -> int:
     try:
         sidecar.start()
         print(f"listening on {sidecar.address}", flush=True)
-        while True:  # the OS may give a signal to any thread: the wakeup byte wakes this one to run the handler
+        while True:
             select.select([wakeup_reader], [], [])
             wakeup_reader.recv(64)
-    except RuntimeError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
     except _Stop:
         pass
     finally:
@@ -173,6 +177,20 @@ def serve(args: argparse.Namespace) -> int:
         wakeup_writer.close()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the sidecar until a termination signal arrives: 0 then, 2 for bad options, 1 when it cannot listen."""
+    try:
+        sidecar = _sidecar_from(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        _serve_until_signalled(sidecar)
+    except RuntimeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     return 0
 
 
