@@ -1,7 +1,8 @@
 """Command line: ``python -m durabletask_testing serve [options]`` runs the fake sidecar as a process.
 
 Any Durable Task SDK (Python, Java, .NET, JavaScript, Go) can then connect to it. When ready it prints
-exactly one line, ``listening on HOST:PORT``, and serves until SIGINT or SIGTERM, then exits 0.
+``listening on HOST:PORT`` and, on a second line, ``control API on http://HOST:PORT`` (the HTTP/JSON control
+API of docs/control-api.md; not with ``--no-control``), and serves until SIGINT or SIGTERM, then exits 0.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from types import FrameType
 
 from .auth import TOKEN_ENV_VAR, resolve_token
 from .clock import CLOCK_MODES
+from .control import ControlServer
 from .engine import DEFAULT_MAX_PAYLOAD_BYTES
 from .limits import Limits
 from .sidecar import DEFAULT_MAX_LONG_POLLS, FakeSidecar
@@ -99,6 +101,17 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: 64 MiB or 4 payloads, whichever is larger)",
     )
     serve.add_argument(
+        "--control-host",
+        default="127.0.0.1",
+        help="interface of the control API (HTTP/JSON: clock, faults, inspection, reset; see docs/control-api.md); "
+        "default: 127.0.0.1, local only",
+    )
+    serve.add_argument(
+        "--control-port", type=_port, default=0, help="port of the control API; 0 picks a free one (default: 0)"
+    )
+    serve.add_argument("--no-control", action="store_true",
+                       help="do not serve the control API (default: serve it on --control-host/--control-port)")
+    serve.add_argument(
         "--max-long-polls",
         type=int,
         default=DEFAULT_MAX_LONG_POLLS,
@@ -151,8 +164,9 @@ def _sidecar_from(args: argparse.Namespace) -> FakeSidecar:
     )
 
 
-def _serve_until_signalled(sidecar: FakeSidecar) -> None:
-    """Start ``sidecar``, print its address, and return after SIGINT or SIGTERM with the sidecar stopped.
+def _serve_until_signalled(sidecar: FakeSidecar, args: argparse.Namespace | None = None) -> None:
+    """Start ``sidecar`` (and its control API unless ``--no-control``), print the address (and the control URL on
+    a second line), and return after SIGINT or SIGTERM with both stopped.
 
     A signal may be given to any thread of the process (gRPC has its own); the Python handler only runs once
     the main thread runs. The main thread therefore sleeps on the signal wakeup fd, which every signal writes
@@ -162,15 +176,23 @@ def _serve_until_signalled(sidecar: FakeSidecar) -> None:
     wakeup_reader, wakeup_writer = socket.socketpair()
     wakeup_writer.setblocking(False)
     previous_wakeup_fd = signal.set_wakeup_fd(wakeup_writer.fileno())
+    control: ControlServer | None = None
     try:
         sidecar.start()
+        if args is not None and not args.no_control:
+            control = ControlServer(sidecar, args.control_host, args.control_port, sidecar.api_token).start()
+            sidecar.advertise_control(control.url)
         print(f"listening on {sidecar.address}", flush=True)
+        if control is not None:
+            print(f"control API on {control.url}", flush=True)
         while True:
             select.select([wakeup_reader], [], [])
             wakeup_reader.recv(64)
     except _Stop:
         pass
     finally:
+        if control is not None:
+            control.stop()
         sidecar.stop()
         signal.set_wakeup_fd(previous_wakeup_fd)
         wakeup_reader.close()
@@ -187,9 +209,13 @@ def serve(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     try:
-        _serve_until_signalled(sidecar)
+        _serve_until_signalled(sidecar, args)
     except RuntimeError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # the control API's port
+        print(f"error: cannot serve the control API on {args.control_host}:{args.control_port}: {error}",
+              file=sys.stderr)
         return 1
     return 0
 

@@ -66,6 +66,10 @@ WORK_ITEM_STREAM_RPCS = ("GetWorkItems",)
 LONG_POLL_RPCS = ("WaitForInstanceStart", "WaitForInstanceCompletion")
 
 
+# The initial-metadata key under which Hello answers name the control API's URL.
+CONTROL_METADATA_KEY = "x-durabletask-testing-control"
+
+
 class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
     """TaskHubSidecarService over an :class:`Engine`.
 
@@ -83,6 +87,8 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
         limits: Limits | None = None,
     ) -> None:
         self._engine = engine
+        self.control_url: str | None = None
+        """Advertised in the initial metadata of Hello answers when a control API serves this fake."""
         self._limits = limits if limits is not None else Limits()
         self._ping_interval = health_ping_interval
         if streams is not None:
@@ -109,6 +115,8 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
 
     @_unary
     def Hello(self, request: empty_pb2.Empty, context: grpc.ServicerContext) -> empty_pb2.Empty:
+        if self.control_url is not None:  # how test tools find the control API of a CLI fake
+            context.send_initial_metadata(((CONTROL_METADATA_KEY, self.control_url),))
         return empty_pb2.Empty()
 
     @_unary

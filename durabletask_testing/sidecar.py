@@ -230,6 +230,10 @@ class FakeSidecar:
 
     # ------------------------------------------------------------------ state
 
+    def advertise_control(self, url: str | None) -> None:
+        """Name the control API serving this fake in every Hello answer (``x-durabletask-testing-control``)."""
+        self._servicer.control_url = url
+
     def reset(self) -> None:
         """Drop every instance, queue, timer and configured fault; rewind a virtual clock to its start."""
         self._faults.reset()

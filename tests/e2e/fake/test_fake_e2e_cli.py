@@ -39,7 +39,7 @@ def serving(*options: str) -> Iterator[tuple[subprocess.Popen, str]]:
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_prints_exactly_one_line_and_exits_zero_on_signal(stop_signal):
+def test_prints_the_address_and_control_url_only_and_exits_zero_on_signal(stop_signal):
     with serving("--clock", "manual") as (process, address):
         host, port = address.rsplit(":", 1)
         assert host == "127.0.0.1" and int(port) > 0  # local only unless told otherwise
@@ -47,7 +47,8 @@ def test_prints_exactly_one_line_and_exits_zero_on_signal(stop_signal):
             stubs.TaskHubSidecarServiceStub(channel).Hello(empty_pb2.Empty(), timeout=5)
         process.send_signal(stop_signal)
         assert process.wait(timeout=10) == 0
-        assert process.stdout.read() == ""  # nothing after the one address line
+        rest = process.stdout.read().splitlines()  # the control API's URL, then nothing
+        assert len(rest) == 1 and rest[0].startswith("control API on http://127.0.0.1:"), rest
 
 
 def test_start_time_sets_the_virtual_clock():

@@ -1,7 +1,6 @@
-"""--durabletask-sidecar at a fake in another process: with its control API nothing is skipped.
+"""--durabletask-sidecar at a fake driven through its control API: a failing test gets the fake's full report.
 
-The examples' tests (manual and auto clocks, faults, freeze_time, inspection) run against a fake driven through
-its control API, as they would against a CLI fake (tests/e2e/fake/test_fake_control_cli.py starts a real one).
+(tests/e2e/fake/test_fake_control_cli.py runs the examples against a real CLI fake.)
 """
 
 from __future__ import annotations
@@ -13,20 +12,7 @@ from pathlib import Path
 from durabletask_testing import FakeSidecar
 from durabletask_testing.control import ControlServer
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 TOKEN = "remote-s3cret"
-
-
-def test_the_examples_run_against_a_remote_fake_with_no_skips() -> None:
-    with FakeSidecar(clock="real") as fake, ControlServer(fake) as control:
-        result = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", "-p", "no:xdist", str(EXAMPLES),
-             f"--durabletask-sidecar={fake.address}", f"--durabletask-control={control.url}"],
-            capture_output=True, text=True, timeout=240,
-        )
-        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-        assert " passed" in result.stdout and "skipped" not in result.stdout, result.stdout[-3000:]
-        assert fake.instances() != []  # the work happened on that fake (the last test's instances are still there)
 
 
 def test_a_failing_test_on_a_remote_fake_gets_the_full_report(tmp_path: Path) -> None:
