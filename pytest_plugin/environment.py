@@ -107,4 +107,4 @@ def open_worker(
     try:
         yield worker
     finally:
-        worker.stop()
+        worker.stop_for_teardown()

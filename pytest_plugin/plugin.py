@@ -8,13 +8,14 @@ when a test asks for a fixture, so installing the plugin costs nothing to unrela
 from __future__ import annotations
 
 import sys
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
 from . import external
 from .environment import open_client, open_sidecar, open_worker
+from .golden import OPTION_UPDATE, OPTION_UPDATE_DEST
 from .report import SECTION_TITLE
 from .settings import (
     INI_CLOCK,
@@ -76,6 +77,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         help="gRPC metadata sent to the external sidecar by durable_client and durable_worker (repeatable)",
+    )
+    group.addoption(
+        OPTION_UPDATE,
+        dest=OPTION_UPDATE_DEST,
+        action="store_true",
+        default=False,
+        help="write the golden timeline files compared by durable_timeline_snapshot instead of comparing them",
     )
     parser.addini(INI_CLOCK, "default clock of the fake sidecar: auto, manual or real (default: auto)", default="auto")
     parser.addini(INI_START_TIME, "default start time (ISO-8601) of the fake sidecar's virtual clock", default="")
@@ -258,3 +266,72 @@ def _configured_metadata(config: pytest.Config) -> list[tuple[str, str]]:
 
 def _metadata_for(state: DurableTestState | None) -> list[tuple[str, str]]:
     return list(state.metadata) if state is not None else []
+
+
+@pytest.fixture
+def durable_timeline_snapshot(
+    request: pytest.FixtureRequest, durable_settings: DurableSettings, durable_sidecar: DrivableSidecar
+) -> Callable[..., None]:
+    """``durable_timeline_snapshot(instance_id, label=None)``: compare the instance's golden timeline.
+
+    The normalised timeline (event kinds, names, virtual-time offsets; no ids) must equal the file
+    ``__durable_timelines__/<test file>/<test name>[-label].txt`` beside the test; a difference fails with a
+    diff. ``--durabletask-update-timelines`` writes the files instead.
+    """
+    from .golden import TimelineMismatch, compare_with_snapshot, normalised_timeline, snapshot_path
+
+    update = bool(request.config.getoption(OPTION_UPDATE_DEST, default=False))
+
+    def check(instance_id: str, label: str | None = None) -> None:
+        if not durable_settings.has_fake_controls:
+            external.skip_needing_inspection()
+        lines = normalised_timeline(durable_sidecar.history(instance_id))
+        path = snapshot_path(request.path, request.node.name, label)
+        try:
+            compare_with_snapshot(lines, path, update)
+        except TimelineMismatch as mismatch:
+            pytest.fail(str(mismatch), pytrace=False)
+
+    return check
+
+
+@pytest.fixture
+def durable_deploy(request: pytest.FixtureRequest, durable_sidecar: DrivableSidecar) -> Iterator[Callable[..., Any]]:
+    """``durable_deploy(orchestrators=..., activities=..., versioning=None)``: an upgrade in the middle of a test.
+
+    Waits until the fake is idle (instances wait on timers or events), stops the test's running workers, and
+    starts a new worker with the given functions (``orchestrators`` may map registered names to new functions,
+    so v2 code answers for v1's name) and versioning options; returns it. Instances started before continue on
+    the new code, or are refused by the versioning strategy, as a real deployment would do.
+    """
+    state = request.node.stash.get(STATE_KEY, None)
+    deployed: list[Any] = []
+    from .environment import open_worker
+
+    def deploy(orchestrators: Any = (), activities: Any = (), versioning: Any = None,
+               idle_timeout: float = 10.0) -> Any:
+        if state is not None and state.settings.has_fake_controls and not durable_sidecar.wait_until_idle(
+                idle_timeout):
+            pytest.fail(f"durable_deploy: the fake did not become idle within {idle_timeout} s", pytrace=False)
+        for worker in list(state.workers if state is not None else []):
+            worker.stop()
+        now = durable_sidecar.clock.now if state is not None and state.settings.has_fake_controls else None
+        context = open_worker(durable_sidecar.address, _metadata_for(state), now=now)
+        worker = context.__enter__()
+        deployed.append(context)
+        if state is not None:
+            state.workers.append(worker)
+        items = orchestrators.items() if isinstance(orchestrators, dict) else ((None, fn) for fn in orchestrators)
+        for name, function in items:
+            worker.add_orchestrator(function, **({"name": name} if name else {}))
+        items = activities.items() if isinstance(activities, dict) else ((None, fn) for fn in activities)
+        for name, function in items:
+            worker.add_activity(function, **({"name": name} if name else {}))
+        if versioning is not None:
+            worker.use_versioning(versioning)
+        worker.start()
+        return worker
+
+    yield deploy
+    for context in reversed(deployed):
+        context.__exit__(None, None, None)

@@ -50,6 +50,14 @@ class _VersionRejected(Exception):
     """Raised to abandon a work item whose version this worker rejects."""
 
 
+class _VersionFailed(Exception):
+    """Raised to fail an orchestration whose version this worker refuses; nothing after it is replayed."""
+
+    def __init__(self, details: pb.TaskFailureDetails) -> None:
+        super().__init__(details.errorMessage)
+        self.details = details
+
+
 class OrchestrationExecutor:
     """Replays one orchestration instance and computes its next actions."""
 
@@ -87,6 +95,8 @@ class OrchestrationExecutor:
                 self._apply(execution, event)
         except _VersionRejected:
             return ExecutionResult([], None, abandon=True)
+        except _VersionFailed as refused:
+            execution.fail(refused.details)
         except task.NonDeterminismError as ex:
             execution.fail_nondeterministic(ex)
         except Exception as ex:
@@ -121,8 +131,7 @@ class OrchestrationExecutor:
             if mismatch is not None:
                 if versioning.failure_strategy == VersionFailureStrategy.REJECT:
                     raise _VersionRejected(mismatch.errorMessage)
-                execution.fail(mismatch)
-                return
+                raise _VersionFailed(mismatch)
         fn = self._registry.get_orchestrator(started.name)
         if fn is None:
             raise OrchestratorNotRegisteredError(
