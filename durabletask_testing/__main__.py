@@ -17,11 +17,12 @@ from types import FrameType
 from .clock import CLOCK_MODES
 from .engine import DEFAULT_MAX_PAYLOAD_BYTES
 from .sidecar import FakeSidecar
+from .vocabulary import parse_iso
 
 
 def _iso_datetime(text: str) -> datetime:
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_iso(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"not an ISO-8601 date-time: {text!r}") from error
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from concurrent import futures
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import grpc
@@ -13,7 +13,7 @@ from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 
 from .clock import Clock
-from .engine import DEFAULT_MAX_PAYLOAD_BYTES, Engine, InstanceSnapshot
+from .engine import DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_WORK_ITEM_LEASE, Engine, InstanceSnapshot
 from .faults import FaultPlan
 from .server import DEFAULT_HEALTH_PING_INTERVAL, ApiTokenInterceptor, FakeSidecarServicer
 
@@ -36,7 +36,8 @@ class FakeSidecar:
             sidecar.clock.advance(timedelta(hours=24))
 
     ``clock`` is ``"auto"`` (default), ``"manual"``, ``"real"`` or a :class:`Clock`. ``port=0`` picks a
-    free port; read the result from :attr:`address` after :meth:`start`.
+    free port; read the result from :attr:`address` after :meth:`start`. A work item not completed within
+    ``work_item_lease`` (a timedelta or seconds; None: never) is dispatched again.
     """
 
     def __init__(
@@ -49,6 +50,7 @@ class FakeSidecar:
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         *,
         health_ping_interval: float = DEFAULT_HEALTH_PING_INTERVAL,
+        work_item_lease: timedelta | float | None = DEFAULT_WORK_ITEM_LEASE,
     ) -> None:
         if isinstance(clock, Clock):
             if start_time is not None:
@@ -68,7 +70,9 @@ class FakeSidecar:
         self._api_token = api_token
         self._ping_interval = health_ping_interval
         self._faults = FaultPlan()
-        self._engine = Engine(self._clock, self._faults, max_payload_bytes=max_payload_bytes)
+        self._engine = Engine(
+            self._clock, self._faults, max_payload_bytes=max_payload_bytes, work_item_lease=work_item_lease
+        )
         self._blocking_pool = futures.ThreadPoolExecutor(
             max_workers=MAX_BLOCKING_RPC_THREADS, thread_name_prefix="fake-sidecar-stream"
         )
@@ -98,7 +102,7 @@ class FakeSidecar:
                 ("grpc.so_reuseport", 0),
             ],
         )
-        stubs.add_TaskHubSidecarServiceServicer_to_server(self._servicer, server)
+        stubs.add_TaskHubSidecarServiceServicer_to_server(self._servicer, server)  # type: ignore[no-untyped-call]  # generated, untyped
         bind_host = f"[{self._host}]" if ":" in self._host and not self._host.startswith("[") else self._host
         try:
             port = server.add_insecure_port(f"{bind_host}:{self._requested_port}")

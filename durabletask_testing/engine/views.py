@@ -7,9 +7,8 @@ from datetime import datetime
 
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
-from .events import timestamp
-from .state import Instance, status_name
-from .validation import to_datetime
+from ..vocabulary import status_name, timestamp, to_datetime
+from .state import Instance
 
 
 @dataclass(frozen=True)
