@@ -231,6 +231,11 @@ class Engine:
                     if until == "start" and instance.status != pb.ORCHESTRATION_STATUS_PENDING:
                         return _instance_response(instance, request.getInputsAndOutputs)
                     self._check_running()
+                    if until == "completion" and not counted:  # even a zero-timeout wait drives the auto clock
+                        counted = True
+                        self._waiters.completion_waiters += 1
+                        self._after_change()  # auto-advance AND wake streams for what it queued
+                        continue
                     if cancelled():
                         raise EngineError(ErrorCode.CANCELLED, f"the wait for instance '{instance_id}' was cancelled")
                     remaining = None if deadline is None else deadline - self.clock.monotonic()
@@ -240,11 +245,6 @@ class Engine:
                             f"instance '{instance_id}' did not {'start' if until == 'start' else 'complete'} "
                             f"before the deadline (status {status_name(instance.status)})",
                         )
-                    if until == "completion" and not counted:
-                        counted = True
-                        self._waiters.completion_waiters += 1
-                        self._after_change()  # auto-advance AND wake streams for what it queued
-                        continue
                     condition.wait(remaining)
             finally:
                 if counted:
