@@ -23,13 +23,16 @@ from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 from ..clock import Clock
 from ..errors import EngineError, ErrorCode, invalid, precondition
 from ..faults import FaultPlan, Site
-from ..vocabulary import optional_field, optional_string, status_name, timestamp, to_datetime
+from ..vocabulary import optional_field, optional_string, status_name, to_datetime
 from . import events
 from .dispatcher import Dispatcher
-from .runtime import ChildStart, Outbox, apply_response, parent_notice
-from .state import ActivityWorkItem, Connection, Instance, OrchestratorWorkItem, WorkItem
+from .rooms import Rooms
+from .router import Router
+from .runtime import apply_response
+from .state import ActivityWorkItem, Connection, Instance, WorkItem
 from .store import InstanceStore
-from .timers import TimerEntry, TimerQueue, is_forever, later
+from .timekeeper import Timekeeper
+from .timers import TimerEntry, TimerQueue, later
 from .validation import (
     bounded_failure,
     check_failure_details,
@@ -81,6 +84,9 @@ class Engine:
         self._dispatcher = Dispatcher(self._store, lease_seconds(work_item_lease))
         self._timers = TimerQueue()
         self._waiters = Waiters(self._lock)
+        rooms = Rooms(clock, self._store, self._dispatcher, self._timers, self._waiters)
+        self._router = Router(rooms)
+        self._timekeeper = Timekeeper(rooms, self._router)
         self._stopped = False
         clock.bind(self._advance_clock)
         self.faults.add_listener(self._on_faults_changed)
@@ -132,7 +138,7 @@ class Engine:
             existing = self._store.get(instance_id)
             if existing is not None:
                 _check_replaceable(existing, request)
-            instance = self._new_instance(
+            instance = self._router.new_instance(
                 instance_id,
                 request.name,
                 optional_string(request, "version"),
@@ -141,7 +147,7 @@ class Engine:
                 execution_id=optional_string(request, "executionId") or None,
             )
             instance.fault_key = self._store.next_fault_key(request.name)
-            self._add_instance(instance, scheduled, optional_field(request, "parentTraceContext"))
+            self._router.add_instance(instance, scheduled, optional_field(request, "parentTraceContext"))
             self._after_change()
         return pb.CreateInstanceResponse(instanceId=instance_id)
 
@@ -153,7 +159,7 @@ class Engine:
         check_payload(value, "input", self.max_payload_bytes)
         with self._lock:
             instance = self._store.require(request.instanceId)
-            self._deliver(instance, events.event_raised(self.clock.now(), request.name, value))
+            self._router.deliver(instance, events.event_raised(self.clock.now(), request.name, value))
             self._after_change()
         return pb.RaiseEventResponse()
 
@@ -164,7 +170,7 @@ class Engine:
         check_payload(output, "output", self.max_payload_bytes)
         with self._lock:
             self._store.require(request.instanceId)
-            self._terminate(request.instanceId, output, request.recursive)
+            self._router.terminate(request.instanceId, output, request.recursive)
             self._after_change()
         return pb.TerminateResponse()
 
@@ -188,7 +194,7 @@ class Engine:
                 raise precondition(
                     f"cannot {verb} instance '{instance_id}': it has already ended ({status_name(instance.status)})"
                 )
-            self._deliver(instance, make(self.clock.now(), reason))
+            self._router.deliver(instance, make(self.clock.now(), reason))
             self._after_change()
 
     def get_instance(self, request: pb.GetInstanceRequest) -> pb.GetInstanceResponse:
@@ -339,7 +345,7 @@ class Engine:
                 victims = [i for i in self._store if i.is_terminal and matches_query(i, query)]
             else:
                 raise invalid("PurgeInstancesRequest needs instanceId, instanceBatch or purgeInstanceFilter")
-            count = sum(self._delete(victim, request.recursive) for victim in victims)
+            count = sum(self._router.delete(victim, request.recursive) for victim in victims)
             self._after_change()
         response = pb.PurgeInstancesResponse(deletedInstanceCount=count)
         response.isComplete.value = True
@@ -356,9 +362,9 @@ class Engine:
                     f"(status {status_name(old.status)})"
                 )
             target = uuid.uuid4().hex if request.restartWithNewInstanceId else request.instanceId
-            instance = self._new_instance(target, old.name, old.version, old.input, dict(old.tags))
+            instance = self._router.new_instance(target, old.name, old.version, old.input, dict(old.tags))
             instance.fault_key = self._store.next_fault_key(old.name)
-            self._add_instance(instance, None, None)
+            self._router.add_instance(instance, None, None)
             self._after_change()
         return pb.RestartInstanceResponse(instanceId=target)
 
@@ -448,7 +454,8 @@ class Engine:
                 instance.abandon_count = 0
                 instance.abandoned_by = None
                 outbox = apply_response(instance, item.new_events, response, now)
-                self._settle(instance, outbox, now)
+                self._router.settle(instance, outbox, now)
+                self._timekeeper.fire_due_timers(now)
             self._after_change()
         return pb.CompleteTaskResponse()
 
@@ -483,9 +490,9 @@ class Engine:
                     entry = TimerEntry(
                         "event", later(now, fault.delay), item.instance_id, item.execution_id, event=event
                     )
-                    self._push_timer(entry)
+                    self._router.push_timer(entry)
                 else:
-                    self._deliver_to(item.instance_id, item.execution_id, event)
+                    self._router.deliver_to(item.instance_id, item.execution_id, event)
             self._after_change()
         return pb.CompleteTaskResponse()
 
@@ -576,9 +583,9 @@ class Engine:
         with self._lock:
             while not stop.is_set() and not self._stopped:
                 now = self.clock.now()
-                self._fire_due_timers(now)
+                self._timekeeper.fire_due_timers(now)
                 self._after_change()
-                entry = self._peek_live_timer()
+                entry = self._timekeeper.peek_live_timer()
                 wait = None
                 if entry is not None:
                     wait = min(max((entry.fire_at - now).total_seconds(), 0.0005), MAX_PUMP_WAIT)
@@ -592,65 +599,14 @@ class Engine:
     def _advance_clock(self, target: datetime) -> None:
         """Clock.advance handler: fire every timer due up to ``target`` in order, then move the clock."""
         with self._lock:
-            self._fire_due_timers(target)
+            self._timekeeper.fire_due_timers(target)
             self.clock._set(target)
             self._after_change()
 
-    def _push_timer(self, entry: TimerEntry) -> None:
-        if self._timers.push(entry):
-            self._waiters.timer_changed.notify_all()
-
-    def _timer_is_live(self, entry: TimerEntry) -> bool:
-        instance = self._store.get(entry.instance_id)
-        if instance is None or instance.execution_id != entry.execution_id:
-            return False
-        if entry.kind == "start":
-            return instance.waiting_for_start_time
-        return not instance.is_terminal
-
-    def _peek_live_timer(self) -> TimerEntry | None:
-        while True:
-            entry = self._timers.peek()
-            if entry is None or self._timer_is_live(entry):
-                return entry
-            self._timers.pop()
-
-    def _fire_due_timers(self, upto: datetime) -> None:
-        while True:
-            entry = self._peek_live_timer()
-            if entry is None or entry.fire_at > upto:
-                return
-            self._timers.pop()
-            if self.clock.is_virtual:
-                self.clock._set(entry.fire_at)
-            self._fire(entry)
-
-    def _fire(self, entry: TimerEntry) -> None:
-        instance = self._store.require(entry.instance_id)
-        now = self.clock.now()
-        if entry.kind == "timer":
-            self._deliver(instance, events.timer_fired(now, entry.timer_id, entry.fire_at))
-        elif entry.kind == "start":
-            instance.waiting_for_start_time = False
-            self._make_ready(instance)
-        elif entry.event is not None:
-            entry.event.timestamp.CopyFrom(timestamp(now))
-            self._deliver(instance, entry.event)
-
-    def _maybe_auto_advance(self) -> None:
-        """Auto clock: while a client waits for completion and nothing runs, jump to the next timer that is
-        not a "wait forever" sentinel."""
-        if self.clock.mode != "auto" or self._waiters.completion_waiters == 0 or self._stopped:
-            return
-        while self._dispatcher.is_idle():
-            entry = self._peek_live_timer()
-            if entry is None or is_forever(entry.fire_at, self.clock.now()):
-                return
-            self._fire_due_timers(entry.fire_at)
-
     def _after_change(self) -> None:
         """End of every state change: auto-advance the clock if idle, wake streams and waiters."""
-        self._maybe_auto_advance()
+        if not self._stopped:
+            self._timekeeper.maybe_auto_advance()
         if self._dispatcher.work_added:
             self._dispatcher.work_added = False
             self._waiters.work_ready.notify_all()
@@ -662,140 +618,6 @@ class Engine:
     def _check_running(self) -> None:
         if self._stopped:
             raise EngineError(ErrorCode.UNAVAILABLE, "the fake sidecar is shutting down")
-
-    def _new_instance(
-        self,
-        instance_id: str,
-        name: str,
-        version: str | None,
-        input_value: str | None,
-        tags: dict[str, str],
-        *,
-        parent: pb.ParentInstanceInfo | None = None,
-        execution_id: str | None = None,
-    ) -> Instance:
-        now = self.clock.now()
-        return Instance(
-            instance_id=instance_id,
-            name=name,
-            version=version,
-            execution_id=execution_id or uuid.uuid4().hex,
-            input=input_value,
-            created_at=now,
-            last_updated_at=now,
-            parent=parent,
-            tags=tags,
-        )
-
-    def _add_instance(
-        self, instance: Instance, scheduled_start: datetime | None, trace_context: pb.TraceContext | None
-    ) -> None:
-        """Store a new instance (replacing an ended one of that id) with ExecutionStarted in its inbox."""
-        now = instance.created_at
-        instance.scheduled_start = scheduled_start
-        instance.inbox.append(
-            events.execution_started(now, instance, scheduled_start=scheduled_start, trace_context=trace_context)
-        )
-        old = self._store.put(instance)
-        if old is not None and old.in_flight is not None:
-            self._dispatcher.release(old.in_flight)
-        if scheduled_start is not None and scheduled_start > now:
-            instance.waiting_for_start_time = True
-            self._push_timer(TimerEntry("start", scheduled_start, instance.instance_id, instance.execution_id))
-        else:
-            self._make_ready(instance)
-        self._waiters.notify_instance(instance.instance_id)
-
-    def _make_ready(self, instance: Instance) -> None:
-        self._dispatcher.make_ready(instance, self.clock.monotonic())
-
-    def _deliver(self, instance: Instance, event: pb.HistoryEvent) -> None:
-        """Put an event in a live instance's inbox (events for ended instances are dropped)."""
-        if instance.is_terminal:
-            return
-        instance.inbox.append(event)
-        self._make_ready(instance)
-
-    def _deliver_to(self, instance_id: str, execution_id: str | None, event: pb.HistoryEvent) -> None:
-        instance = self._store.get(instance_id)
-        if instance is None or (execution_id and instance.execution_id != execution_id):
-            return
-        self._deliver(instance, event)
-
-    def _settle(self, instance: Instance, outbox: Outbox, now: datetime) -> None:
-        """After a response was applied to ``instance``: route its outbox, then queue or compact it."""
-        for activity in outbox.activities:
-            self._dispatcher.queue_activity(activity)
-        for entry in outbox.timers:
-            self._push_timer(entry)
-        for child in outbox.children:
-            self._start_child(instance, child, now)
-        for message in outbox.messages:
-            self._deliver_to(message.instance_id, message.execution_id, message.event)
-        for termination in outbox.terminations:
-            self._terminate(termination.instance_id, termination.reason, termination.recurse)
-        if instance.is_terminal:
-            instance.compact_history()
-        else:
-            self._make_ready(instance)
-        self._waiters.notify_instance(instance.instance_id)
-        self._fire_due_timers(now)
-
-    def _start_child(self, parent: Instance, child: ChildStart, now: datetime) -> None:
-        task_id = child.parent.taskScheduledId
-        existing = self._store.get(child.instance_id)
-        if existing is not None and not existing.is_terminal:
-            failure = events.failure(
-                "OrchestrationAlreadyExistsError",
-                f"cannot start sub-orchestration '{child.instance_id}': an instance with that id already exists "
-                f"(status {status_name(existing.status)})",
-            )
-            self._deliver(parent, events.sub_orchestration_failed(now, task_id, failure))
-            return
-        parent.children.add(child.instance_id)
-        instance = self._new_instance(
-            child.instance_id, child.name, child.version, child.input, child.tags, parent=child.parent
-        )
-        instance.fault_key = f"{parent.execution_key}>{task_id}"
-        self._add_instance(instance, None, child.trace_context)
-
-    def _terminate(self, instance_id: str, reason: str | None, recurse: bool) -> None:
-        """Deliver ExecutionTerminated to an instance and, when ``recurse``, to its live descendants
-        (depth first, children in id order; iterative, so any depth works)."""
-        pending = [instance_id]
-        visited: set[str] = set()
-        while pending:
-            current_id = pending.pop()
-            instance = self._store.get(current_id)
-            if instance is None or instance.is_terminal or current_id in visited:
-                continue
-            visited.add(current_id)
-            self._deliver(instance, events.execution_terminated(self.clock.now(), reason, recurse))
-            if instance.waiting_for_start_time:
-                instance.waiting_for_start_time = False
-                self._make_ready(instance)
-            if recurse:
-                pending.extend(sorted(instance.children, reverse=True))
-
-    def _delete(self, root: Instance, recurse: bool) -> int:
-        """Delete an ended instance and, when ``recurse``, its ended descendants; returns how many."""
-        count = 0
-        pending = [root]
-        visited: set[str] = set()
-        while pending:
-            instance = pending.pop()
-            if instance.instance_id in visited:
-                continue
-            visited.add(instance.instance_id)
-            if recurse:
-                children = (self._store.get(child_id) for child_id in sorted(instance.children))
-                pending.extend(c for c in children if c is not None and c.is_terminal)
-            if self._store.remove(instance):
-                if instance.in_flight is not None:
-                    self._dispatcher.release(instance.in_flight)
-                self._waiters.notify_instance(instance.instance_id)
-                count += 1
-        return count
 
     # ------------------------------------------------------------------ dispatch
 
@@ -811,7 +633,7 @@ class Engine:
             site = Site(instance.instance_id, instance.execution_key, activity.name, activity.task_id, activity.attempt)
             failure = self.faults.activity_dispatch_fault(site, self.clock.now())
             if failure is not None:
-                self._deliver(instance, events.task_failed(self.clock.now(), activity.task_id, failure))
+                self._router.deliver(instance, events.task_failed(self.clock.now(), activity.task_id, failure))
                 continue
             encoded = self._encode(self._dispatcher.start_activity(activity, connection, now))
             if encoded is not None:
@@ -834,30 +656,9 @@ class Engine:
             self._dispatcher.release(item)
             instance = self._store.get(item.instance_id)
             if instance is not None:
-                self._fail_undeliverable(instance, item, f"{type(error).__name__}: {error}")
+                self._router.fail_undeliverable(instance, item, f"{type(error).__name__}: {error}")
+                self._timekeeper.fire_due_timers(self.clock.now())
             return None
-
-    def _fail_undeliverable(self, instance: Instance, item: WorkItem, reason: str) -> None:
-        now = self.clock.now()
-        if isinstance(item, ActivityWorkItem):
-            failure = events.failure(
-                "WorkItemEncodingError", f"the fake sidecar could not encode the activity: {reason}"
-            )
-            self._deliver(instance, events.task_failed(now, item.task_id, failure))
-            return
-        assert isinstance(item, OrchestratorWorkItem)
-        instance.in_flight = None
-        instance.history.extend(item.new_events)
-        failure = events.failure(
-            "WorkItemEncodingError", f"the fake sidecar could not encode this orchestration's work item: {reason}"
-        )
-        instance.history.append(events.execution_completed(now, pb.ORCHESTRATION_STATUS_FAILED, failure))
-        instance.status = pb.ORCHESTRATION_STATUS_FAILED
-        instance.failure_details = failure
-        instance.completed_at = instance.last_updated_at = now
-        instance.inbox = []
-        notice = parent_notice(instance, now)
-        self._settle(instance, Outbox(messages=[notice] if notice is not None else []), now)
 
     def _expire_leases(self, now: float) -> None:
         for item in self._dispatcher.expired(now):

@@ -89,9 +89,6 @@ class Dispatcher:
         """Nothing queued, held or in flight."""
         return not (self._queued or self._activities or self._orchestrators_in_flight or self._activities_in_flight)
 
-    def has_queued_work(self) -> bool:
-        return bool(self._ready or self._activities)
-
     # -- handing out -------------------------------------------------------------------------------
 
     def next_orchestrator(self, connection: Connection) -> Instance | None:

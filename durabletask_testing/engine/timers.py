@@ -66,6 +66,3 @@ class TimerQueue:
 
     def clear(self) -> None:
         self._heap.clear()
-
-    def __len__(self) -> int:
-        return len(self._heap)

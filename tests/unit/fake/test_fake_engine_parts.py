@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import pytest
 from fake_engine_helpers import START
@@ -11,8 +12,11 @@ from fake_engine_helpers import START
 from durabletask_testing.clock import Clock
 from durabletask_testing.engine import events
 from durabletask_testing.engine.dispatcher import Dispatcher
+from durabletask_testing.engine.rooms import Rooms
+from durabletask_testing.engine.router import Router
 from durabletask_testing.engine.state import Instance
 from durabletask_testing.engine.store import InstanceStore
+from durabletask_testing.engine.timekeeper import Timekeeper
 from durabletask_testing.engine.timers import TimerEntry, TimerQueue, is_forever, later
 from durabletask_testing.engine.waiters import Waiters
 from durabletask_testing.errors import EngineError, ErrorCode
@@ -124,3 +128,54 @@ def test_vocabulary_parses_iso_as_utc_and_derives_child_ids():
     assert parse_iso("2024-01-01T00:00:00Z") == START and parse_iso("2024-01-01T01:00:00+01:00") == START
     assert parse_iso("2024-01-01T00:00:00") == START
     assert default_child_instance_id("p", 26) == "p:001a"
+
+
+def _rooms(mode: str = "manual") -> SimpleNamespace:
+    """The engine's parts wired as the engine wires them (callers hold ``lock``)."""
+    rooms = SimpleNamespace(clock=Clock(mode, START, monotonic=lambda: 0.0), lock=threading.Lock())
+    rooms.store = InstanceStore()
+    rooms.dispatcher = Dispatcher(rooms.store)
+    rooms.timers = TimerQueue()
+    rooms.waiters = Waiters(rooms.lock)
+    parts = Rooms(rooms.clock, rooms.store, rooms.dispatcher, rooms.timers, rooms.waiters)
+    rooms.router = Router(parts)
+    rooms.timekeeper = Timekeeper(parts, rooms.router)
+    return rooms
+
+
+def test_router_terminates_a_deep_tree_iteratively_and_deletes_it():
+    rooms = _rooms()
+    store, router = rooms.store, rooms.router
+    previous = None
+    with rooms.lock:
+        for level in range(1500):
+            instance = router.new_instance(f"n{level}", "orch", None, None, {})
+            router.add_instance(instance, None, None)
+            if previous is not None:
+                previous.children.add(instance.instance_id)
+            previous = instance
+        router.terminate("n0", "stop", recurse=True)
+        assert all(i.inbox[-1].HasField("executionTerminated") for i in store)
+        for instance in store:
+            instance.status = pb.ORCHESTRATION_STATUS_TERMINATED
+        assert router.delete(store.require("n0"), recurse=True) == 1500 and len(store) == 0
+
+
+def test_timekeeper_fires_due_timers_in_order_and_skips_wait_forever_ones():
+    rooms = _rooms("auto")
+    router, timekeeper, clock = rooms.router, rooms.timekeeper, rooms.clock
+    far = later(START, timedelta(days=365 * 200))
+    with rooms.lock:
+        instance = router.new_instance("i1", "orch", None, None, {})
+        router.add_instance(instance, None, None)
+        instance.inbox.clear()
+        rooms.dispatcher.clear()
+        for timer_id, fire_at in ((1, START + timedelta(hours=2)), (2, START + timedelta(hours=1)), (3, far)):
+            router.push_timer(TimerEntry("timer", fire_at, "i1", instance.execution_id, timer_id))
+        timekeeper.fire_due_timers(START + timedelta(hours=2))
+        assert [e.timerFired.timerId for e in instance.inbox] == [2, 1] and clock.now() == START + timedelta(hours=2)
+        rooms.dispatcher.clear()
+        instance.inbox.clear()
+        rooms.waiters.completion_waiters = 1
+        timekeeper.maybe_auto_advance()
+        assert instance.inbox == [] and clock.now() == START + timedelta(hours=2)
