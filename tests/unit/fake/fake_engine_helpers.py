@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -119,10 +120,15 @@ class Harness:
         *,
         max_payload_bytes: int = 16 * 1024 * 1024,
         lease: float | None = None,
+        frozen: bool = False,
         **connect: int,
     ) -> None:
-        self.seconds = 0.0  # the engine's monotonic time: tests move it by hand, nothing waits on real time
-        self.clock = Clock(mode, START if mode != "real" else None, monotonic=lambda: self.seconds)
+        # The engine's monotonic time: real time plus what tests add with tick(), so back-offs and leases pass
+        # without waiting and the timeouts of blocking calls still bound them; or, when ``frozen``, only what
+        # tests add (exact, but then blocking calls must use timeout=0).
+        self.seconds = 0.0
+        base = (lambda: 0.0) if frozen else time.monotonic
+        self.clock = Clock(mode, START if mode != "real" else None, monotonic=lambda: base() + self.seconds)
         self.engine = Engine(self.clock, max_payload_bytes=max_payload_bytes, work_item_lease=lease)
         self.connection = self.connect(**connect)
 

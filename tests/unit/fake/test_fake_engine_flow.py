@@ -336,7 +336,7 @@ def test_events_for_an_ended_instance_are_dropped():
 
 
 def test_abandoned_orchestrator_is_dispatched_again_after_a_back_off():
-    h = Harness()
+    h = Harness(frozen=True)
     h.start()
     item = h.next_orchestrator()
     h.abandon_orchestrator(item.token)
@@ -361,7 +361,7 @@ def _abandon(h: Harness, item) -> tuple[float, OrchestratorItem]:
 
 
 def test_repeated_abandons_back_off_exponentially_and_never_spin():
-    h = Harness()
+    h = Harness(frozen=True)
     h.start()
     item = h.next_orchestrator()
     for attempt in range(4):
@@ -370,7 +370,7 @@ def test_repeated_abandons_back_off_exponentially_and_never_spin():
 
 
 def test_the_abandon_back_off_resets_when_a_work_item_of_the_instance_completes():
-    h = Harness()
+    h = Harness(frozen=True)
     h.start()
     item = h.next_orchestrator()
     for _ in range(4):
@@ -383,7 +383,7 @@ def test_the_abandon_back_off_resets_when_a_work_item_of_the_instance_completes(
 
 
 def test_an_abandoned_orchestrator_goes_to_another_stream_when_one_is_free():
-    h = Harness()
+    h = Harness(frozen=True)
     other = h.connect()
     h.start()
     item = h.next_orchestrator()
@@ -399,7 +399,7 @@ def test_an_abandoned_orchestrator_goes_to_another_stream_when_one_is_free():
 
 
 def test_an_abandoned_orchestrator_returns_to_the_same_stream_when_it_is_the_only_one():
-    h = Harness()
+    h = Harness(frozen=True)
     other = h.connect(max_orchestrators=1)
     h.start()
     h.start(instance_id="i2")

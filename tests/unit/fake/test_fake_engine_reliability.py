@@ -103,7 +103,7 @@ def test_a_work_item_that_cannot_be_encoded_fails_its_instance_not_the_stream(mo
 
 
 def test_an_orchestrator_work_item_is_dispatched_again_after_its_lease_and_the_stale_token_is_refused():
-    h = Harness(lease=30)
+    h = Harness(lease=30, frozen=True)
     h.start()
     first = h.next_orchestrator()
     h.tick(29.9)
@@ -119,7 +119,7 @@ def test_an_orchestrator_work_item_is_dispatched_again_after_its_lease_and_the_s
 
 
 def test_an_activity_is_dispatched_again_after_its_lease_and_its_late_result_changes_nothing():
-    h = Harness(lease=5)
+    h = Harness(lease=5, frozen=True)
     h.start()
     h.finish(h.next_orchestrator(), schedule_task(0, "a"))
     first = h.next_activity()
@@ -133,7 +133,7 @@ def test_an_activity_is_dispatched_again_after_its_lease_and_its_late_result_cha
 
 
 def test_without_a_lease_work_items_wait_for_their_completion():
-    h = Harness(lease=None)
+    h = Harness(lease=None, frozen=True)
     h.start()
     h.next_orchestrator()
     h.tick(10**6)
