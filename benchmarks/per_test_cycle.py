@@ -6,6 +6,10 @@ run one three-activity orchestration, tear everything down. Prints the median, m
     python benchmarks/per_test_cycle.py             # 50 cycles, auto clock
     python benchmarks/per_test_cycle.py -n 200 --freeze-time
     python benchmarks/per_test_cycle.py --via-pytest   # also time N generated tests through pytest itself
+    python benchmarks/per_test_cycle.py --published    # the same with the published durabletask SDK (1.12.0)
+
+``--published`` runs this script again in the published-SDK venv (``scripts/published_venv.py``) with only the
+testkit on its path, so the plugin drives the published SDK's worker and client.
 """
 
 from __future__ import annotations
@@ -95,12 +99,32 @@ def via_pytest(n: int) -> tuple[float, float]:
         return timings[0], timings[1]
 
 
+def rerun_with_published_sdk(argv: list[str]) -> int:
+    """Run this script in the published-SDK venv with only the testkit importable; returns its exit code."""
+    import os
+
+    scripts = Path(__file__).resolve().parents[1] / "scripts"
+    sys.path.insert(0, str(scripts))
+    from published_venv import ensure_published_venv, import_root_of_testkit
+
+    python = ensure_published_venv()
+    env = {**os.environ, "PYTHONPATH": str(import_root_of_testkit()), "PYTEST_PLUGINS": "durabletask_pytest.plugin"}
+    arguments = [a for a in argv if a != "--published"]
+    with tempfile.TemporaryDirectory() as outside_the_repository:  # so our SDK's folder is not importable
+        return subprocess.run([str(python), str(Path(__file__).resolve()), *arguments],
+                              cwd=outside_the_repository, env=env).returncode
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--published" in argv:
+        return rerun_with_published_sdk(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--runs", type=int, default=50, help="number of measured cycles (default 50)")
     parser.add_argument("--clock", default="auto", choices=("auto", "manual", "real"))
     parser.add_argument("--freeze-time", action="store_true", help="also freeze wall-clock time (freezegun)")
     parser.add_argument("--via-pytest", action="store_true", help="also time the cycle through a pytest run")
+    parser.add_argument("--published", action="store_true", help="use the published durabletask SDK (see above)")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -108,7 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = DurableSettings(clock=args.clock, freeze_time=args.freeze_time)
     one_cycle(settings)  # warm-up: first imports and gRPC initialisation are paid once per session, not per test
     samples = [one_cycle(settings) for _ in range(args.runs)]
-    label = f"clock={args.clock}" + (", freeze_time" if args.freeze_time else "")
+    import durabletask
+
+    sdk = "published durabletask" if "site-packages" in (durabletask.__file__ or "") else "our SDK"
+    label = f"{sdk}, clock={args.clock}" + (", freeze_time" if args.freeze_time else "")
     print(
         f"per-test cycle ({label}, {args.runs} runs): median {statistics.median(samples) * 1000:.1f} ms, "
         f"min {min(samples) * 1000:.1f} ms, max {max(samples) * 1000:.1f} ms"

@@ -14,8 +14,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ConcurrencyOptions", "VersioningOptions"]
 
-PACKAGE_NAME = "durabletask"
-
 _LAZY_EXPORTS = {"ConcurrencyOptions": "durabletask.worker", "VersioningOptions": "durabletask.worker"}
 
 

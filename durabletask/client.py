@@ -18,6 +18,7 @@ from durabletask.internal import orchestrator_service_pb2 as pb
 from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 from durabletask.internal import serialization as ser
 from durabletask.internal.grpc_channel import get_default_host_address, get_grpc_channel
+from durabletask.internal.logs import make_logger
 
 TInput = TypeVar("TInput")
 TOutput = TypeVar("TOutput")
@@ -108,10 +109,6 @@ class PurgeInstancesResult:
     is_complete: bool | None = None
 
 
-def _value(wrapper: Any, holder: Any, name: str) -> str | None:
-    return wrapper.value if holder.HasField(name) and wrapper.value != "" else None
-
-
 def parse_orchestration_state(state: pb.OrchestrationState) -> OrchestrationState:
     """Convert a protobuf OrchestrationState to :class:`OrchestrationState`."""
     failure = None
@@ -121,11 +118,11 @@ def parse_orchestration_state(state: pb.OrchestrationState) -> OrchestrationStat
         instance_id=state.instanceId,
         name=state.name,
         runtime_status=OrchestrationStatus(state.orchestrationStatus),
-        created_at=state.createdTimestamp.ToDatetime(),
-        last_updated_at=state.lastUpdatedTimestamp.ToDatetime(),
-        serialized_input=_value(state.input, state, "input"),
-        serialized_output=_value(state.output, state, "output"),
-        serialized_custom_status=_value(state.customStatus, state, "customStatus"),
+        created_at=helpers.read_timestamp(state.createdTimestamp),
+        last_updated_at=helpers.read_timestamp(state.lastUpdatedTimestamp),
+        serialized_input=helpers.read_string_value(state, "input"),
+        serialized_output=helpers.read_string_value(state, "output"),
+        serialized_custom_status=helpers.read_string_value(state, "customStatus"),
         failure_details=failure,
         version=state.version.value if state.HasField("version") else None,
         tags=dict(state.tags),
@@ -158,12 +155,12 @@ class TaskHubGrpcClient:
         """``emit_trace_spans`` is accepted for compatibility with the published package; this SDK emits no
         trace spans."""
         self._emit_trace_spans = emit_trace_spans
-        self._logger = _make_logger("client", log_handler, log_formatter, logger)
+        self._logger = make_logger("client", log_handler, log_formatter, logger)
         self._host_address = host_address if host_address else get_default_host_address()
         self._owns_channel = channel is None
         self._channel = channel if channel is not None else get_grpc_channel(
             self._host_address, secure_channel, metadata, interceptors)
-        self._stub = stubs.TaskHubSidecarServiceStub(self._channel)
+        self._stub = stubs.TaskHubSidecarServiceStub(self._channel)  # type: ignore[no-untyped-call]
         self.default_version = default_version
 
     def close(self) -> None:
@@ -205,7 +202,7 @@ class TaskHubGrpcClient:
         try:
             res: pb.GetInstanceResponse = self._stub.GetInstance(req)
         except grpc.RpcError as err:
-            if err.code() == grpc.StatusCode.NOT_FOUND:  # type: ignore[attr-defined]
+            if err.code() == grpc.StatusCode.NOT_FOUND:
                 return None
             raise
         return new_orchestration_state(instance_id, res)
@@ -249,7 +246,7 @@ class TaskHubGrpcClient:
         try:
             res: pb.GetInstanceResponse = rpc(req, timeout=timeout)
         except grpc.RpcError as err:
-            code = err.code()  # type: ignore[attr-defined]
+            code = err.code()
             if code == grpc.StatusCode.DEADLINE_EXCEEDED:
                 raise TimeoutError(f"Timed-out waiting for the orchestration '{req.instanceId}' to {what}") from None
             if code == grpc.StatusCode.NOT_FOUND:
@@ -289,15 +286,3 @@ class TaskHubGrpcClient:
         is_complete = res.isComplete.value if res.HasField("isComplete") else None
         return PurgeInstancesResult(res.deletedInstanceCount, is_complete)
 
-
-def _make_logger(suffix: str, handler: logging.Handler | None, formatter: logging.Formatter | None,
-                 custom: logging.Logger | None) -> logging.Logger:
-    if custom is not None:
-        return custom
-    log = logging.getLogger(f"durabletask.{suffix}")
-    if handler is not None:
-        if formatter is not None:
-            handler.setFormatter(formatter)
-        if handler not in log.handlers:
-            log.addHandler(handler)
-    return log

@@ -80,7 +80,6 @@ class TaskFailedError(Exception):
         super().__init__(message)
         if isinstance(details, BaseException):
             details = pbh.new_failure_details(details)
-        self._failure_details = details
         self._details = failure_details_from_proto(details)
 
     @property
@@ -134,7 +133,8 @@ class Task(ABC, Generic[T]):
             raise ValueError("The task has not completed.")
         if self._exception is not None:
             raise self._exception
-        return self._result
+        result: T = self._result
+        return result
 
     def get_exception(self) -> TaskFailedError:
         """The failure of a failed task."""
@@ -152,9 +152,9 @@ class CompletableTask(Task[T]):
     """A task completed by the runtime when its history event arrives."""
 
     def __init__(self, expected_type: Any = None) -> None:
+        """``expected_type`` is accepted for compatibility with the published package; the replay engine
+        keeps the type a result is decoded as."""
         super().__init__()
-        self._expected_type = expected_type
-        self._retryable_parent: RetryableTask[Any] | None = None
 
     def complete(self, result: T) -> None:
         """Complete the task with ``result``."""
@@ -212,12 +212,12 @@ class RetryableTask(CompletableTask[T]):
 
     def __init__(self, retry_policy: RetryPolicy, action: Any, start_time: datetime, is_sub_orch: bool,
                  expected_type: Any = None) -> None:
+        """``action`` and ``is_sub_orch`` are accepted for compatibility with the published package; the
+        replay engine keeps the action it re-schedules on each attempt."""
         super().__init__(expected_type)
-        self._action = action
         self._retry_policy = retry_policy
         self._attempt_count = 1
         self._start_time = start_time
-        self._is_sub_orch = is_sub_orch
 
     def increment_attempt_count(self) -> None:
         """Record one more attempt."""
@@ -245,19 +245,13 @@ class TimerTask(CancellableTask[None]):
     """A durable timer. Timers longer than the worker's maximum interval are split into chunks."""
 
     def __init__(self, final_fire_at: datetime | None = None, maximum_timer_interval: timedelta | None = None):
+        """The arguments are accepted for compatibility with the published package: the replay engine decides
+        how a long timer is chunked (see ``durabletask.internal.timers``)."""
         super().__init__()
-        self._final_fire_at = final_fire_at
-        self._maximum_timer_interval = maximum_timer_interval
 
     def set_retryable_parent(self, retryable_task: RetryableTask[Any]) -> None:
-        """Mark this timer as the back-off delay of a retried call."""
-        self._retryable_parent = retryable_task
-
-    def _next_fire_at(self, now: datetime) -> datetime | None:
-        """Fire time of the next chunk after a chunk fired at ``now``, or None when the timer is done."""
-        if self._final_fire_at is None or self._maximum_timer_interval is None or now >= self._final_fire_at:
-            return None
-        return min(now + self._maximum_timer_interval, self._final_fire_at)
+        """Accepted for compatibility with the published package: the replay engine itself tracks which
+        call a back-off timer delays."""
 
 
 class CompositeTask(Task[T]):
@@ -267,7 +261,6 @@ class CompositeTask(Task[T]):
         super().__init__()
         self._tasks = tasks
         self._completed_tasks = 0
-        self._failed_tasks = 0
         distinct: dict[int, Task[Any]] = {}
         for t in tasks:
             distinct.setdefault(id(t), t)
@@ -322,10 +315,8 @@ class WhenAllTask(CompositeTask[list[T]]):
             return
         occurrences = 1 if self._occurrences is None else self._occurrences[id(task)]
         self._completed_tasks += occurrences
-        if task.is_failed:
-            self._failed_tasks += occurrences
-            if self._pending_exception is None:
-                self._pending_exception = task.get_exception()
+        if task.is_failed and self._pending_exception is None:
+            self._pending_exception = task.get_exception()
         self._remaining -= 1
         if self._remaining == 0:
             self._finish()
@@ -528,7 +519,7 @@ class RetryPolicy:
 
 def get_name(fn: Callable[..., Any]) -> str:
     """The name under which a function is registered (its ``__name__``); lambdas need an explicit name."""
-    name = getattr(fn, "__name__", None)
+    name: str | None = getattr(fn, "__name__", None)
     if not name:
         raise ValueError(f"Cannot infer a name from {fn!r}. Please provide a name explicitly.")
     if name == "<lambda>":

@@ -12,8 +12,9 @@ import grpc
 
 from durabletask import task
 from durabletask.internal.grpc_channel import get_default_host_address, get_grpc_channel
-from durabletask.internal.orchestration_context import DEFAULT_MAXIMUM_TIMER_INTERVAL
+from durabletask.internal.logs import make_logger
 from durabletask.internal.registry import ActivityNotRegisteredError, OrchestratorNotRegisteredError, Registry
+from durabletask.internal.timers import DEFAULT_MAXIMUM_TIMER_INTERVAL
 from durabletask.internal.versioning import VersionFailureStrategy, VersioningOptions, VersionMatchStrategy
 from durabletask.internal.worker_runtime import WorkerRuntime
 
@@ -92,12 +93,7 @@ class TaskHubGrpcWorker:
         self._channel = channel
         self._concurrency_options = concurrency_options if concurrency_options is not None else ConcurrencyOptions()
         self._maximum_timer_interval = maximum_timer_interval
-        self._logger = logger if logger is not None else logging.getLogger("durabletask.worker")
-        if logger is None and log_handler is not None:
-            if log_formatter is not None:
-                log_handler.setFormatter(log_formatter)
-            if log_handler not in self._logger.handlers:
-                self._logger.addHandler(log_handler)
+        self._logger = make_logger("worker", log_handler, log_formatter, logger)
         self._runtime: WorkerRuntime | None = None
         self._is_running = False
 

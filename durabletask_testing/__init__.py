@@ -17,11 +17,40 @@ Quick start::
 Standalone process for any SDK: ``python -m durabletask_testing serve --port 0 --clock auto``.
 """
 
-from .clock import Clock
-from .engine import InstanceSnapshot
-from .errors import EngineError, ErrorCode
-from .faults import FaultPlan, FaultRecord
-from .sidecar import FakeSidecar
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .clock import Clock
+    from .engine import InstanceSnapshot
+    from .errors import EngineError, ErrorCode
+    from .faults import FaultPlan, FaultRecord
+    from .sidecar import FakeSidecar
+
+# Loaded on first use (PEP 562), so that importing a light submodule such as durabletask_testing.timeline does
+# not import gRPC and the engine.
+_EXPORTS = {
+    "Clock": ".clock",
+    "EngineError": ".errors",
+    "ErrorCode": ".errors",
+    "FakeSidecar": ".sidecar",
+    "FaultPlan": ".faults",
+    "FaultRecord": ".faults",
+    "InstanceSnapshot": ".engine",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'durabletask_testing' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module_name, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Clock",

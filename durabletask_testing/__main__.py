@@ -7,16 +7,20 @@ exactly one line, ``listening on HOST:PORT``, and serves until SIGINT or SIGTERM
 from __future__ import annotations
 
 import argparse
+import os
+import select
 import signal
+import socket
 import sys
-import threading
 from collections.abc import Sequence
 from datetime import datetime
 from types import FrameType
 
+from .auth import TOKEN_ENV_VAR, resolve_token
 from .clock import CLOCK_MODES
 from .engine import DEFAULT_MAX_PAYLOAD_BYTES
-from .sidecar import FakeSidecar
+from .limits import Limits
+from .sidecar import DEFAULT_MAX_LONG_POLLS, FakeSidecar
 from .vocabulary import parse_iso
 
 
@@ -69,7 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--api-token",
         default=None,
         metavar="TOKEN",
-        help="require 'authorization: Bearer TOKEN' metadata on every call (default: no token)",
+        help="require 'authorization: Bearer TOKEN' metadata on every call. Other local users can read a "
+        f"command line: prefer --api-token-file or the environment variable {TOKEN_ENV_VAR} "
+        "(default: no token)",
+    )
+    serve.add_argument(
+        "--api-token-file",
+        default=None,
+        metavar="PATH",
+        help="read the API token from this file (surrounding whitespace ignored; keep it chmod 600) "
+        f"(default: --api-token, else ${TOKEN_ENV_VAR} if set, else no token)",
     )
     serve.add_argument(
         "--max-payload-bytes",
@@ -78,42 +91,107 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"largest accepted input/output/event payload in bytes (default: {DEFAULT_MAX_PAYLOAD_BYTES})",
     )
+    serve.add_argument(
+        "--max-request-bytes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="largest accepted request message in bytes, at least --max-payload-bytes "
+        "(default: 64 MiB or 4 payloads, whichever is larger)",
+    )
+    serve.add_argument(
+        "--max-long-polls",
+        type=int,
+        default=DEFAULT_MAX_LONG_POLLS,
+        metavar="N",
+        help="most WaitForInstanceStart/WaitForInstanceCompletion calls served at once; more are refused with "
+        f"RESOURCE_EXHAUSTED (default: {DEFAULT_MAX_LONG_POLLS})",
+    )
     return parser
 
 
-def serve(args: argparse.Namespace) -> int:
-    """Run the sidecar until a termination signal arrives."""
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _Stop(Exception):
+    """Raised in the main thread by SIGINT or SIGTERM."""
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    # Runs in the main thread, whichever thread the OS gave the signal to; raising ends the main thread's wait.
+    # Later signals are ignored while the sidecar stops.
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, signal.SIG_IGN)
+    raise _Stop
+
+
+def _sidecar_from(args: argparse.Namespace) -> FakeSidecar:
+    """The sidecar the options describe; ValueError naming the option when they do not fit together."""
     if args.clock == "real" and args.start_time is not None:
-        print("error: --start-time needs --clock manual or auto", file=sys.stderr)
-        return 2
-    if args.max_payload_bytes <= 0:
-        print("error: --max-payload-bytes must be positive", file=sys.stderr)
-        return 2
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    sidecar = FakeSidecar(
+        raise ValueError("--start-time needs --clock manual or auto")
+    positive = (
+        ("--max-payload-bytes", args.max_payload_bytes),
+        ("--max-long-polls", args.max_long_polls),
+        ("--max-request-bytes", args.max_request_bytes),
+    )
+    for option, value in positive:
+        if value is not None and value <= 0:
+            raise ValueError(f"{option} must be positive")
+    token, warning = resolve_token(args.api_token, args.api_token_file, os.environ)
+    if warning is not None:
+        print(f"warning: {warning}", file=sys.stderr)
+    return FakeSidecar(
         clock=args.clock,
         host=args.host,
         port=args.port,
         start_time=args.start_time,
-        api_token=args.api_token,
+        api_token=token,
         max_payload_bytes=args.max_payload_bytes,
+        max_long_polls=args.max_long_polls,
+        limits=Limits(request_bytes=args.max_request_bytes),
     )
+
+
+def _serve_until_signalled(sidecar: FakeSidecar) -> None:
+    """Start ``sidecar``, print its address, and return after SIGINT or SIGTERM with the sidecar stopped.
+
+    A signal may be given to any thread of the process (gRPC has its own); the Python handler only runs once
+    the main thread runs. The main thread therefore sleeps on the signal wakeup fd, which every signal writes
+    to, rather than on a lock that only the thread receiving the signal would be woken from.
+    """
+    previous = {signum: signal.signal(signum, _raise_stop) for signum in STOP_SIGNALS}
+    wakeup_reader, wakeup_writer = socket.socketpair()
+    wakeup_writer.setblocking(False)
+    previous_wakeup_fd = signal.set_wakeup_fd(wakeup_writer.fileno())
     try:
         sidecar.start()
+        print(f"listening on {sidecar.address}", flush=True)
+        while True:
+            select.select([wakeup_reader], [], [])
+            wakeup_reader.recv(64)
+    except _Stop:
+        pass
+    finally:
+        sidecar.stop()
+        signal.set_wakeup_fd(previous_wakeup_fd)
+        wakeup_reader.close()
+        wakeup_writer.close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the sidecar until a termination signal arrives: 0 then, 2 for bad options, 1 when it cannot listen."""
+    try:
+        sidecar = _sidecar_from(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        _serve_until_signalled(sidecar)
     except RuntimeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    try:
-        print(f"listening on {sidecar.address}", flush=True)
-        stop.wait()
-    finally:
-        sidecar.stop()
     return 0
 
 

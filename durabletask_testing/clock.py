@@ -129,5 +129,16 @@ class Clock:
         with self._lock:
             self._now = self._start
 
+    def reconfigure(self, mode: str, start_time: datetime | None = None) -> None:
+        """Switch mode and start over at ``start_time`` (default: now). Only for an emptied fake (between tests)."""
+        if mode not in CLOCK_MODES:
+            raise ValueError(f"clock mode must be one of {', '.join(CLOCK_MODES)}; got {mode!r}")
+        if mode == "real" and start_time is not None:
+            raise ValueError("start_time cannot be set for the 'real' clock (it always reads wall time)")
+        with self._lock:
+            self._mode = mode
+            self._start = as_utc(start_time) if start_time is not None else _default_start()
+            self._now = self._start
+
     def __repr__(self) -> str:
         return f"Clock(mode={self._mode!r}, now={self.now().isoformat()})"

@@ -10,8 +10,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from concurrent import futures
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 from google.protobuf import empty_pb2
@@ -19,9 +18,12 @@ from google.protobuf import empty_pb2
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 
+from .admission import Admission
 from .engine import Engine
 from .engine.waiters import WaitTarget
-from .errors import EngineError
+from .errors import EngineError, ErrorCode
+from .limits import Limits, check_request
+from .messages import bounded
 
 logger = logging.getLogger("durabletask_testing.server")
 
@@ -30,48 +32,45 @@ DEFAULT_HEALTH_PING_INTERVAL = 30.0
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _status(error: EngineError) -> grpc.StatusCode:
-    return grpc.StatusCode[error.code.name]
+def abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
+    """End the call with ``code`` and ``message``, cut to a size every client accepts (see :mod:`.messages`)."""
+    context.abort(code, bounded(message))
+    raise AssertionError("grpc's context.abort() returned")  # pragma: no cover - abort always raises
+
+
+def _refuse(context: grpc.ServicerContext, error: EngineError) -> NoReturn:
+    abort(context, grpc.StatusCode[error.code.name], error.message)
 
 
 def _unary(method: F) -> F:
-    """Wrap a unary RPC: injected RPC faults first, then engine errors mapped to statuses."""
+    """Wrap a unary RPC: injected RPC faults first, then the request's size limits, then engine errors as statuses."""
     name = method.__name__
 
     @functools.wraps(method)
     def wrapper(self: FakeSidecarServicer, request: Any, context: grpc.ServicerContext) -> Any:
         self._check_rpc_fault(name, context)
         try:
+            self._check_limits(request)
             return method(self, request, context)
         except EngineError as error:
-            context.abort(_status(error), error.message)
+            _refuse(context, error)
         except Exception as error:  # never let a bug take the server down
             logger.exception("unexpected error in %s", name)
-            context.abort(grpc.StatusCode.INTERNAL, f"{name} failed inside the fake sidecar: {error!r}")
+            abort(context, grpc.StatusCode.INTERNAL, f"{name} failed inside the fake sidecar: {error!r}")
 
     return wrapper  # type: ignore[return-value]
 
 
-# RPCs that may block for long (work-item streams, long polls). They can run in a pool of their own, so that
-# the pool answering the short RPCs can stay small: fewer threads contending for the GIL per call.
-BLOCKING_RPCS = ("GetWorkItems", "WaitForInstanceStart", "WaitForInstanceCompletion")
-
-
-def _run_in_pool(method: Callable[..., Any], pool: futures.ThreadPoolExecutor) -> Callable[..., Any]:
-    """``method`` marked to run in ``pool`` (grpcio reads a behavior's ``experimental_thread_pool``)."""
-
-    @functools.wraps(method)
-    def run(request: Any, context: grpc.ServicerContext) -> Any:
-        return method(request, context)
-
-    run.experimental_thread_pool = pool  # type: ignore[attr-defined]
-    return run
+# RPCs that block for long, by kind: each kind runs on a pool of its own (see :mod:`.admission`).
+WORK_ITEM_STREAM_RPCS = ("GetWorkItems",)
+LONG_POLL_RPCS = ("WaitForInstanceStart", "WaitForInstanceCompletion")
 
 
 class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
     """TaskHubSidecarService over an :class:`Engine`.
 
-    With ``blocking_pool``, the RPCs in :data:`BLOCKING_RPCS` run in that pool instead of the server's.
+    With ``streams``/``long_polls``, the RPCs in :data:`WORK_ITEM_STREAM_RPCS`/:data:`LONG_POLL_RPCS` run on
+    that admission's pool, at most its limit at once; otherwise on the server's pool.
     """
 
     def __init__(
@@ -79,23 +78,32 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
         engine: Engine,
         *,
         health_ping_interval: float = DEFAULT_HEALTH_PING_INTERVAL,
-        blocking_pool: futures.ThreadPoolExecutor | None = None,
+        streams: Admission | None = None,
+        long_polls: Admission | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self._engine = engine
+        self._limits = limits if limits is not None else Limits()
         self._ping_interval = health_ping_interval
-        if blocking_pool is not None:
-            for name in BLOCKING_RPCS:
-                setattr(self, name, _run_in_pool(getattr(self, name), blocking_pool))
+        if streams is not None:
+            for name in WORK_ITEM_STREAM_RPCS:
+                setattr(self, name, streams.streaming(getattr(self, name)))
+        if long_polls is not None:
+            for name in LONG_POLL_RPCS:
+                setattr(self, name, long_polls.unary(getattr(self, name)))
 
     @property
     def engine(self) -> Engine:
         """The engine this servicer translates to."""
         return self._engine
 
+    def _check_limits(self, request: Any) -> None:
+        check_request(request, self._limits, self._engine.max_payload_bytes)
+
     def _check_rpc_fault(self, method: str, context: grpc.ServicerContext) -> None:
         code = self._engine.faults.rpc_fault(method, self._engine.clock.now())
         if code is not None:
-            context.abort(grpc.StatusCode[code], f"injected fault: {method} answered {code} by the fake sidecar")
+            abort(context, grpc.StatusCode[code], f"injected fault: {method} answered {code} by the fake sidecar")
 
     # ------------------------------------------------------------------ client RPCs
 
@@ -136,7 +144,8 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
             if instance_id:
                 self._engine.wake(instance_id)
 
-        context.add_callback(on_done)
+        if not context.add_callback(on_done):  # the call ended while it waited for a thread
+            raise EngineError(ErrorCode.CANCELLED, "the call ended before the fake sidecar served it")
         return self._engine.wait_for_instance(
             request, until=until, timeout=context.time_remaining(), cancelled=cancelled.is_set
         )
@@ -186,9 +195,10 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
     ) -> Iterator[pb.HistoryChunk]:
         self._check_rpc_fault("StreamInstanceHistory", context)
         try:
+            self._check_limits(request)
             chunks = self._engine.stream_instance_history(request)
         except EngineError as error:
-            context.abort(_status(error), error.message)
+            _refuse(context, error)
         yield from chunks
 
     # ------------------------------------------------------------------ worker RPCs
@@ -197,20 +207,22 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
         self._check_rpc_fault("GetWorkItems", context)
         engine = self._engine
         try:
+            self._check_limits(request)
             connection = engine.connect(request)
         except EngineError as error:
-            context.abort(_status(error), error.message)
-        context.add_callback(lambda: engine.close(connection))
+            _refuse(context, error)
+        if not context.add_callback(lambda: engine.close(connection)):  # the call has already ended
+            engine.close(connection)
         try:
             while True:
                 try:
                     item = engine.next_work_item(connection, self._ping_interval)
                 except EngineError as error:
-                    context.abort(_status(error), error.message)
+                    _refuse(context, error)
                 if item is not None:
                     yield item
                 elif engine.stopped:
-                    context.abort(grpc.StatusCode.UNAVAILABLE, "the fake sidecar is shutting down")
+                    abort(context, grpc.StatusCode.UNAVAILABLE, "the fake sidecar is shutting down")
                 elif connection.closed:
                     return
                 else:
@@ -260,7 +272,7 @@ NOT_IMPLEMENTED_RPCS = {
 
 def _not_implemented(method: str, reason: str) -> Callable[[Any, Any, grpc.ServicerContext], Any]:
     def refuse(self: FakeSidecarServicer, request: Any, context: grpc.ServicerContext) -> Any:
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented by the fake sidecar ({reason})")
+        abort(context, grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented by the fake sidecar ({reason})")
 
     refuse.__name__ = method
     return refuse
@@ -268,39 +280,3 @@ def _not_implemented(method: str, reason: str) -> Callable[[Any, Any, grpc.Servi
 
 for _method, _reason in NOT_IMPLEMENTED_RPCS.items():
     setattr(FakeSidecarServicer, _method, _not_implemented(_method, _reason))
-
-
-class ApiTokenInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]  # grpc is untyped
-    """Refuses, with UNAUTHENTICATED, every call without ``authorization: Bearer <token>`` metadata."""
-
-    def __init__(self, token: str) -> None:
-        if not token:
-            raise ValueError("api_token must not be empty")
-        self._expected = f"Bearer {token}"
-
-    def intercept_service(self, continuation: Callable[[Any], Any], handler_call_details: Any) -> Any:
-        metadata = dict(handler_call_details.invocation_metadata or ())
-        if metadata.get("authorization") == self._expected:
-            return continuation(handler_call_details)
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
-        supplied = "authorization" in metadata
-        message = (
-            "the authorization metadata does not carry the fake sidecar's API token"
-            if supplied
-            else "missing 'authorization: Bearer <token>' metadata: this fake sidecar requires an API token"
-        )
-
-        def deny(request: Any, context: grpc.ServicerContext) -> Any:
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
-
-        if handler.unary_stream is not None:
-            make_handler = grpc.unary_stream_rpc_method_handler
-        else:
-            make_handler = grpc.unary_unary_rpc_method_handler
-        return make_handler(
-            deny,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )

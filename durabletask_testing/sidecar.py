@@ -12,17 +12,24 @@ import grpc
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 
+from .admission import Admission
+from .auth import ApiTokenInterceptor
 from .clock import Clock
 from .engine import DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_WORK_ITEM_LEASE, Engine, InstanceSnapshot
 from .faults import FaultPlan
-from .server import DEFAULT_HEALTH_PING_INTERVAL, ApiTokenInterceptor, FakeSidecarServicer
+from .limits import Limits
+from .server import DEFAULT_HEALTH_PING_INTERVAL, FakeSidecarServicer
 
 # Short RPCs (completions, start, raise, queries) run on a few threads: more threads only contend for the GIL
 # (measured: with one 256-thread pool the fake used 7-17% more CPU in the chain and fan-out benchmarks). Work-item
-# streams and long polls, which hold a thread for as long as they are open, get a pool of their own so that they
-# can never starve the short RPCs.
+# streams and long polls hold a thread for as long as they are open: each kind has a pool of its own (threads
+# created lazily) and a limit of calls at once, so that neither can starve the other or the short RPCs.
 SHORT_RPC_THREADS = 6
-MAX_BLOCKING_RPC_THREADS = 256  # created lazily
+DEFAULT_MAX_WORK_ITEM_STREAMS = 256
+DEFAULT_MAX_LONG_POLLS = 4096
+# grpc core cancels calls that wait unrequested once 1,000 are pending (all of them beyond 3,000); a burst of
+# thousands of calls must queue instead.
+MAX_PENDING_CALLS = 1_000_000
 
 
 class FakeSidecar:
@@ -36,8 +43,10 @@ class FakeSidecar:
             sidecar.clock.advance(timedelta(hours=24))
 
     ``clock`` is ``"auto"`` (default), ``"manual"``, ``"real"`` or a :class:`Clock`. ``port=0`` picks a
-    free port; read the result from :attr:`address` after :meth:`start`. A work item not completed within
-    ``work_item_lease`` (a timedelta or seconds; None: never) is dispatched again.
+    free port; read the result from :attr:`address` after :meth:`start`. ``max_long_polls`` and
+    ``max_work_item_streams`` bound the calls of each kind served at once (more are refused with
+    RESOURCE_EXHAUSTED); ``limits`` bounds strings and whole requests (:class:`~.limits.Limits`). A work
+    item not completed within ``work_item_lease`` (a timedelta or seconds; None: never) is dispatched again.
     """
 
     def __init__(
@@ -50,6 +59,9 @@ class FakeSidecar:
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         *,
         health_ping_interval: float = DEFAULT_HEALTH_PING_INTERVAL,
+        max_long_polls: int = DEFAULT_MAX_LONG_POLLS,
+        max_work_item_streams: int = DEFAULT_MAX_WORK_ITEM_STREAMS,
+        limits: Limits | None = None,
         work_item_lease: timedelta | float | None = DEFAULT_WORK_ITEM_LEASE,
     ) -> None:
         if isinstance(clock, Clock):
@@ -73,11 +85,23 @@ class FakeSidecar:
         self._engine = Engine(
             self._clock, self._faults, max_payload_bytes=max_payload_bytes, work_item_lease=work_item_lease
         )
-        self._blocking_pool = futures.ThreadPoolExecutor(
-            max_workers=MAX_BLOCKING_RPC_THREADS, thread_name_prefix="fake-sidecar-stream"
+        self._limits = limits if limits is not None else Limits()
+        self._max_request_bytes = self._limits.request_limit(max_payload_bytes)
+        if self._max_request_bytes < max_payload_bytes:
+            raise ValueError(
+                f"limits.request_bytes ({self._max_request_bytes}) must be at least "
+                f"max_payload_bytes ({max_payload_bytes})"
+            )
+        self._streams = Admission("work-item streams", max_work_item_streams, "fake-sidecar-stream")
+        self._long_polls = Admission(
+            "long polls (WaitForInstanceStart/WaitForInstanceCompletion)", max_long_polls, "fake-sidecar-wait"
         )
         self._servicer = FakeSidecarServicer(
-            self._engine, health_ping_interval=health_ping_interval, blocking_pool=self._blocking_pool
+            self._engine,
+            health_ping_interval=health_ping_interval,
+            streams=self._streams,
+            long_polls=self._long_polls,
+            limits=self._limits,
         )
         self._server: grpc.Server | None = None
         self._pump_stop = threading.Event()
@@ -92,14 +116,15 @@ class FakeSidecar:
             raise RuntimeError("this FakeSidecar is already started")
         if self._stopped:
             raise RuntimeError("a stopped FakeSidecar cannot be started again; create a new one")
-        max_message = -1  # the engine enforces max_payload_bytes with a precise message
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=SHORT_RPC_THREADS, thread_name_prefix="fake-sidecar"),
             interceptors=[ApiTokenInterceptor(self._api_token)] if self._api_token else None,
             options=[
-                ("grpc.max_receive_message_length", max_message),
-                ("grpc.max_send_message_length", max_message),
+                ("grpc.max_receive_message_length", self._max_request_bytes),  # strings: checked with their path
+                ("grpc.max_send_message_length", -1),
                 ("grpc.so_reuseport", 0),
+                ("grpc.server.max_pending_requests", MAX_PENDING_CALLS),
+                ("grpc.server.max_pending_requests_hard_limit", MAX_PENDING_CALLS),
             ],
         )
         stubs.add_TaskHubSidecarServiceServicer_to_server(self._servicer, server)  # type: ignore[no-untyped-call]  # generated, untyped
@@ -134,7 +159,8 @@ class FakeSidecar:
         server, self._server = self._server, None
         if server is not None:
             server.stop(grace=0).wait(5)
-        self._blocking_pool.shutdown(wait=False, cancel_futures=True)
+        self._streams.shutdown()
+        self._long_polls.shutdown()
         if self._pump is not None:
             self._pump.join(5)
             self._pump = None
@@ -186,6 +212,21 @@ class FakeSidecar:
     @property
     def api_token(self) -> str | None:
         return self._api_token
+
+    @property
+    def limits(self) -> Limits:
+        """The size limits on strings and requests (payloads: ``max_payload_bytes``)."""
+        return self._limits
+
+    @property
+    def long_polls_in_flight(self) -> int:
+        """WaitForInstanceStart/WaitForInstanceCompletion calls being served now."""
+        return self._long_polls.in_flight
+
+    @property
+    def work_item_streams_in_flight(self) -> int:
+        """GetWorkItems streams being served now."""
+        return self._streams.in_flight
 
     @property
     def is_running(self) -> bool:

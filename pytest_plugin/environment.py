@@ -6,8 +6,9 @@ exactly what a test pays.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from . import external
@@ -18,16 +19,21 @@ if TYPE_CHECKING:
 
 
 @contextmanager
-def open_sidecar(settings: DurableSettings) -> Iterator[Any]:
+def open_sidecar(settings: DurableSettings, api_token: str | None = None) -> Iterator[Any]:
     """A started FakeSidecar configured by ``settings`` (with frozen time if asked), stopped on exit.
 
     With an external address it yields an :class:`~durabletask_pytest.external.ExternalSidecar` instead
-    (and skips the test if it asks for frozen time, which needs the virtual clock).
+    (and skips the test if it asks for frozen time, which needs the virtual clock); with an external address
+    and a control URL, a :class:`~durabletask_testing.remote.RemoteFake` reset for this test.
     """
-    if not settings.uses_fake:
+    if not settings.uses_fake and settings.control_url is None:
         if settings.freeze_time:
             external.skip_needing_clock()
         yield external.ExternalSidecar(settings.external_address or "")
+        return
+
+    if settings.control_url is not None:
+        yield from _remote_fake(settings, api_token)
         return
 
     from durabletask_testing import FakeSidecar
@@ -48,12 +54,33 @@ def open_sidecar(settings: DurableSettings) -> Iterator[Any]:
         sidecar.stop()
 
 
+def _remote_fake(settings: DurableSettings, api_token: str | None) -> Iterator[Any]:
+    """The CLI fake behind ``settings.control_url``, emptied and set to this test's clock."""
+    from durabletask_testing.remote import RemoteFake
+
+    remote = RemoteFake(settings.control_url or "", api_token=api_token)
+    remote.reset(clock=settings.clock, start_time=settings.start_time)
+    freezer = None
+    try:
+        if settings.freeze_time:
+            from .freezing import VirtualTimeFreezer
+
+            freezer = VirtualTimeFreezer(remote.clock)
+            freezer.start()
+        yield remote
+    finally:
+        if freezer is not None:
+            freezer.stop()
+
+
 @contextmanager
 def open_client(address: str, metadata: Sequence[tuple[str, str]] = ()) -> Iterator[DurableTestClient]:
     """A DurableTestClient (a TaskHubGrpcClient) connected to ``address``, closed on exit."""
+    from .channel import WaitForReadyInterceptor
     from .sdk_wrappers import DurableTestClient
 
-    client = DurableTestClient(host_address=address, metadata=list(metadata) or None)
+    client = DurableTestClient(host_address=address, metadata=list(metadata) or None,
+                               interceptors=[WaitForReadyInterceptor()])
     try:
         yield client
     finally:
@@ -63,11 +90,20 @@ def open_client(address: str, metadata: Sequence[tuple[str, str]] = ()) -> Itera
 
 
 @contextmanager
-def open_worker(address: str, metadata: Sequence[tuple[str, str]] = ()) -> Iterator[DurableTestWorker]:
-    """A DurableTestWorker (a TaskHubGrpcWorker) connected to ``address``, stopped on exit if started."""
+def open_worker(
+    address: str, metadata: Sequence[tuple[str, str]] = (), now: Callable[[], datetime] | None = None
+) -> Iterator[DurableTestWorker]:
+    """A DurableTestWorker (a TaskHubGrpcWorker) connected to ``address``, stopped on exit if started.
+
+    ``now`` (the fake's virtual clock) stamps the calls its stubs record.
+    """
+    from .channel import WaitForReadyInterceptor
     from .sdk_wrappers import DurableTestWorker
 
-    worker = DurableTestWorker(host_address=address, metadata=list(metadata) or None)
+    worker = DurableTestWorker(host_address=address, metadata=list(metadata) or None,
+                               interceptors=[WaitForReadyInterceptor()])
+    if now is not None:
+        worker._stub_table.set_clock(now)
     try:
         yield worker
     finally:

@@ -7,8 +7,9 @@ when a test asks for a fixture, so installing the plugin costs nothing to unrela
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Generator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -36,8 +37,13 @@ if TYPE_CHECKING:
 
     from .external import ExternalSidecar
     from .sdk_wrappers import DurableTestClient, DurableTestWorker
+    from .sidecar_protocol import DrivableSidecar
 
 OPTION_METADATA = "--durabletask-metadata"
+OPTION_CONTROL = "--durabletask-control"
+OPTION_CONTROL_DEST = "durabletask_control"
+# At the end of a session, how long to wait for each SDK worker still finishing its shutdown in the background.
+BACKGROUND_STOP_WAIT_SECONDS = 5.0
 OPTION_METADATA_DEST = "durabletask_metadata"
 
 _DEFAULTS_KEY = pytest.StashKey[DurableSettings]()
@@ -52,7 +58,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="HOST:PORT",
         default=None,
         help="run the durable_* fixtures against this external sidecar instead of the in-process fake; "
-        "tests needing the virtual clock or fault injection are skipped",
+        "tests needing the virtual clock or fault injection are skipped, unless it is a CLI fake with a control "
+        "API (detected, or given with --durabletask-control)",
+    )
+    group.addoption(
+        OPTION_CONTROL,
+        dest=OPTION_CONTROL_DEST,
+        metavar="URL",
+        default=None,
+        help="the control API of the CLI fake given with --durabletask-sidecar (default: what it advertises); "
+        "'none' turns the detection off",
     )
     group.addoption(
         OPTION_METADATA,
@@ -76,18 +91,40 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     address = config.getoption(OPTION_SIDECAR_DEST, default=None)
     try:
+        metadata = _parse_metadata(config.getoption(OPTION_METADATA_DEST, default=None) or [])
+        control_url = None
         if address is not None:
             address = parse_address(address, source=OPTION_SIDECAR)
-        config.stash[_DEFAULTS_KEY] = defaults_from_ini(config.getini, address)
-        config.stash[_METADATA_KEY] = _parse_metadata(config.getoption(OPTION_METADATA_DEST, default=None) or [])
+            control_url = _control_url(config, address, metadata)
+        config.stash[_DEFAULTS_KEY] = defaults_from_ini(config.getini, address, control_url)
+        config.stash[_METADATA_KEY] = metadata
     except DurableSettingsError as error:
         raise pytest.UsageError(str(error)) from None
+
+
+def _control_url(config: pytest.Config, address: str, metadata: list[tuple[str, str]]) -> str | None:
+    given = config.getoption(OPTION_CONTROL_DEST, default=None)
+    if given is not None and given.strip().lower() == "none":
+        return None
+    from .remote_detect import detect_control_url
+
+    url = given.strip() if given else detect_control_url(address, metadata)
+    worker_input = getattr(config, "workerinput", None)  # set in pytest-xdist workers
+    if url is not None and worker_input is not None and int(worker_input.get("workercount", 1)) > 1:
+        raise DurableSettingsError(
+            f"the CLI fake at {address} serves one test at a time (each test resets it), so it cannot be shared "
+            "by several pytest-xdist workers: run without -n, or give --durabletask-control=none to use it as a "
+            "plain sidecar")
+    return url
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
     defaults = config.stash.get(_DEFAULTS_KEY, None)
     if defaults is None or defaults.uses_fake:
         return None
+    if defaults.control_url is not None:
+        return (f"durabletask: using the CLI fake at {defaults.external_address} "
+                f"(control API {defaults.control_url}; each test resets it)")
     return f"durabletask: using the external sidecar at {defaults.external_address}"
 
 
@@ -99,6 +136,12 @@ def _parse_metadata(pairs: list[str]) -> list[tuple[str, str]]:
             raise DurableSettingsError(f"{OPTION_METADATA}: expected KEY=VALUE, got {pair!r}")
         metadata.append((key.strip().lower(), value))
     return metadata
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    wrappers = sys.modules.get("durabletask_pytest.sdk_wrappers")
+    if wrappers is not None:  # only when a test used a worker: let SDK shutdowns finish while output is open
+        wrappers.wait_for_background_stops(BACKGROUND_STOP_WAIT_SECONDS)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -126,7 +169,7 @@ def durable_settings(request: pytest.FixtureRequest) -> DurableSettings:
         settings = apply_markers(defaults, request.node.iter_markers(MARKER_NAME))
     except DurableSettingsError as error:
         pytest.fail(str(error), pytrace=False)
-    if settings.uses_fake and settings.clock == "real" and settings.start_time is not None:
+    if settings.has_fake_controls and settings.clock == "real" and settings.start_time is not None:
         if _marker_sets(request, "start_time"):
             pytest.fail(
                 f"@pytest.mark.{MARKER_NAME}: start_time cannot be combined with clock='real' "
@@ -147,49 +190,65 @@ def durable_sidecar(
 ) -> Iterator[FakeSidecar | ExternalSidecar]:
     """A started FakeSidecar for this test (or, with --durabletask-sidecar, a handle on the external one)."""
     metadata = [] if durable_settings.uses_fake else _configured_metadata(request.config)
-    with open_sidecar(durable_settings) as sidecar:
-        origin = sidecar.clock.now() if durable_settings.uses_fake else None
-        request.node.stash[STATE_KEY] = DurableTestState(
-            settings=durable_settings, sidecar=sidecar, origin=origin, metadata=metadata
-        )
+    from .remote_detect import bearer_token
+
+    with open_sidecar(durable_settings, api_token=bearer_token(metadata)) as sidecar:
+        origin = sidecar.clock.now() if durable_settings.has_fake_controls else None
+        state = DurableTestState(settings=durable_settings, sidecar=sidecar, origin=origin, metadata=metadata)
+        request.node.stash[STATE_KEY] = state
         yield sidecar
+        state.clean_up_external()  # whatever the worker's teardown did not already clean up
 
 
 @pytest.fixture
-def durable_client(request: pytest.FixtureRequest, durable_sidecar: Any) -> Iterator[DurableTestClient]:
+def durable_client(request: pytest.FixtureRequest, durable_sidecar: DrivableSidecar) -> Iterator[DurableTestClient]:
     """A TaskHubGrpcClient connected to this test's sidecar."""
     state = request.node.stash.get(STATE_KEY, None)
     with open_client(durable_sidecar.address, _metadata_for(state)) as client:
         if state is not None:
             state.clients.append(client)
+            client.set_timeout_hint(state.timeout_hint)
         yield client
 
 
 @pytest.fixture
-def durable_worker(request: pytest.FixtureRequest, durable_sidecar: Any) -> Iterator[DurableTestWorker]:
+def durable_worker(request: pytest.FixtureRequest, durable_sidecar: DrivableSidecar) -> Iterator[DurableTestWorker]:
     """A TaskHubGrpcWorker connected to this test's sidecar; register functions, then ``start()``.
 
-    ``durable_worker.start_with(orchestrators=[...], activities=[...])`` does both in one call. The worker
-    is stopped at teardown.
+    ``durable_worker.start_with(orchestrators=[...], activities=[...])`` does both in one call;
+    ``durable_worker.stub_activity(name, returns=...)`` replaces an activity by a test double. The worker is
+    stopped at teardown.
     """
-    with open_worker(durable_sidecar.address, _metadata_for(request.node.stash.get(STATE_KEY, None))) as worker:
+    state = request.node.stash.get(STATE_KEY, None)
+    now = durable_sidecar.clock.now if state is not None and state.settings.has_fake_controls else None
+    with open_worker(durable_sidecar.address, _metadata_for(state), now=now) as worker:
+        if state is not None:
+            state.workers.append(worker)
         yield worker
+        if state is not None:
+            state.clean_up_external()  # while the worker still runs, so that it processes the terminations
 
 
 @pytest.fixture
-def durable_clock(durable_settings: DurableSettings, durable_sidecar: Any) -> Clock:
-    """The fake sidecar's clock: ``now()``, ``advance(timedelta | seconds)``, ``advance_to(datetime)``."""
-    if not durable_settings.uses_fake:
+def durable_clock(durable_settings: DurableSettings, durable_sidecar: DrivableSidecar) -> Clock:
+    """The fake sidecar's clock: ``now()``, ``advance(timedelta | seconds)``, ``advance_to(datetime)``.
+
+    For a CLI fake (``--durabletask-sidecar`` with its control API) a RemoteClock with the same methods.
+    """
+    if not durable_settings.has_fake_controls:
         external.skip_needing_clock()
-    return durable_sidecar.clock
+    return cast("Clock", durable_sidecar.clock)
 
 
 @pytest.fixture
-def durable_faults(durable_settings: DurableSettings, durable_sidecar: Any) -> FaultPlan:
-    """The fake sidecar's fault-injection plan (``fail_activity``, ``chaos``, ``log`` ...)."""
-    if not durable_settings.uses_fake:
+def durable_faults(durable_settings: DurableSettings, durable_sidecar: DrivableSidecar) -> FaultPlan:
+    """The fake sidecar's fault-injection plan (``fail_activity``, ``chaos``, ``log`` ...).
+
+    For a CLI fake (``--durabletask-sidecar`` with its control API) a RemoteFaultPlan with the same methods.
+    """
+    if not durable_settings.has_fake_controls:
         external.skip_needing_faults()
-    return durable_sidecar.faults
+    return cast("FaultPlan", durable_sidecar.faults)
 
 
 def _configured_metadata(config: pytest.Config) -> list[tuple[str, str]]:

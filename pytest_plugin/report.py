@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .timeline import DEFAULT_VALUE_WIDTH, format_failure, format_history, format_offset, shorten, status_name
+from .sidecar_protocol import DrivableSidecar
+from .timeline import (
+    DEFAULT_VALUE_WIDTH,
+    FAILURE_MESSAGE_LIMIT,
+    format_failure,
+    format_history,
+    format_offset,
+    shorten,
+    status_name,
+)
+
+if TYPE_CHECKING:
+    from .sidecar_protocol import DrivableFaults
 
 SECTION_TITLE = "durabletask: orchestration timelines"
 MAX_EVENTS_SHOWN = 120
+WRAP_WIDTH = 110
 EXTERNAL_RPC_TIMEOUT_SECONDS = 2.0
 
 
@@ -43,21 +57,21 @@ class FaultView:
     detail: str
 
 
-def instances_from_fake(sidecar: Any) -> list[InstanceView]:
+def instances_from_fake(sidecar: DrivableSidecar) -> list[InstanceView]:
     """Read every instance and its history from an in-process FakeSidecar."""
     views: list[InstanceView] = []
     for snapshot in sidecar.instances():
         view = InstanceView(
             instance_id=snapshot.instance_id,
-            name=getattr(snapshot, "name", "") or "",
-            status=status_name(getattr(snapshot, "status", -1)),
-            created_at=getattr(snapshot, "created_at", None),
-            last_updated_at=getattr(snapshot, "last_updated_at", None),
-            input=getattr(snapshot, "input", None),
-            output=getattr(snapshot, "output", None),
-            custom_status=getattr(snapshot, "custom_status", None),
-            failure=format_failure(getattr(snapshot, "failure_details", None)),
-            parent_instance_id=getattr(snapshot, "parent_instance_id", None),
+            name=snapshot.name or "",
+            status=status_name(snapshot.status),
+            created_at=snapshot.created_at,
+            last_updated_at=snapshot.last_updated_at,
+            input=snapshot.input,
+            output=snapshot.output,
+            custom_status=snapshot.custom_status,
+            failure=format_failure(snapshot.failure_details, FAILURE_MESSAGE_LIMIT),
+            parent_instance_id=snapshot.parent_instance_id,
         )
         try:
             view.history = list(sidecar.history(snapshot.instance_id))
@@ -83,7 +97,7 @@ def instances_from_external(
     seen: set[str] = set()
     views: list[InstanceView] = []
     with grpc.insecure_channel(address) as channel:
-        stub = stubs.TaskHubSidecarServiceStub(channel)
+        stub = stubs.TaskHubSidecarServiceStub(channel)  # type: ignore[no-untyped-call]
         while pending:
             instance_id = pending.pop(0)
             if instance_id in seen:
@@ -125,23 +139,18 @@ def _fill_from_state(view: InstanceView, state: Any) -> None:
     view.input = state.input.value if state.HasField("input") else None
     view.output = state.output.value if state.HasField("output") else None
     view.custom_status = state.customStatus.value if state.HasField("customStatus") else None
-    view.failure = format_failure(state.failureDetails) if state.HasField("failureDetails") else ""
+    if state.HasField("failureDetails"):
+        view.failure = format_failure(state.failureDetails, FAILURE_MESSAGE_LIMIT)
 
 
-def faults_from_plan(plan: Any) -> tuple[list[FaultView], Any]:
-    """The fault log and chaos seed of a FaultPlan (tolerates plans without them)."""
-    records = list(getattr(plan, "log", []) or [])
+def faults_from_plan(plan: DrivableFaults) -> tuple[list[FaultView], int | None]:
+    """The fault log and chaos seed of a FaultPlan."""
     faults = [
-        FaultView(
-            time=getattr(record, "time", None),
-            kind=str(getattr(record, "kind", "?")),
-            instance_id=getattr(record, "instance_id", None),
-            task_id=getattr(record, "task_id", None),
-            detail=str(getattr(record, "detail", "") or ""),
-        )
-        for record in records
+        FaultView(time=record.time, kind=str(record.kind), instance_id=record.instance_id, task_id=record.task_id,
+                  detail=record.detail or "")
+        for record in plan.log
     ]
-    return faults, getattr(plan, "seed", None)
+    return faults, plan.seed
 
 
 def render_report(
@@ -151,7 +160,7 @@ def render_report(
     origin_kind: str = "virtual time",
     header: Sequence[str] = (),
     faults: Sequence[FaultView] | None = None,
-    chaos_seed: Any = None,
+    chaos_seed: int | None = None,
     width: int = DEFAULT_VALUE_WIDTH,
 ) -> str:
     """The whole report section as text."""
@@ -197,8 +206,9 @@ def _render_instance(view: InstanceView, origin: datetime | None, width: int) ->
     for label, value in (("input", view.input), ("output", view.output), ("custom status", view.custom_status)):
         if value is not None and value != "":
             lines.append(f"  {label}: {shorten(value, width)}")
-    if view.failure:
-        lines.append(f"  failure: {view.failure}")
+    if view.failure:  # whole, wrapped: the end of a non-determinism message names what was expected
+        lines.extend(textwrap.wrap(view.failure, width=WRAP_WIDTH, initial_indent="  failure: ",
+                                   subsequent_indent="           ", break_long_words=True, break_on_hyphens=False))
     if view.problem:
         lines.append(f"  ({view.problem})")
     if view.history:

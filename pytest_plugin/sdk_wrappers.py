@@ -1,18 +1,39 @@
 """The SDK worker and client as the fixtures hand them out: the real classes plus small test conveniences.
 
-``DurableTestWorker`` *is* a ``TaskHubGrpcWorker`` (every SDK method works unchanged); it adds
-``start_with(...)`` to register functions and start in one call.
+``DurableTestWorker`` *is* a ``TaskHubGrpcWorker`` of whichever SDK is installed (ours or the published
+``durabletask``; every SDK method works unchanged); it adds ``start_with(...)`` to register functions and start in
+one call, and ``stub_activity``/``stub_orchestrator`` to replace a function by name with a test double.
 ``DurableTestClient`` *is* a ``TaskHubGrpcClient``; it remembers the instance ids it scheduled so the
 failure report can describe them when the sidecar is external.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from durabletask import client as dt_client
 from durabletask import worker as dt_worker
+
+from .stubs import _UNSET, Stub, StubKind, StubTable
+
+# A stop that finishes within this is simply awaited (our SDK stops in about a millisecond).
+FAST_STOP_SECONDS = 0.005
+# How long a stop waits for the test's functions that are still running when it is called.
+STOP_GRACE_SECONDS = 30.0
+
+
+_BACKGROUND_STOPS: set[threading.Thread] = set()
+_BACKGROUND_STOPS_LOCK = threading.Lock()
+
+
+def wait_for_background_stops(timeout: float) -> None:
+    """Let SDK shutdowns still running in the background finish (bounded), e.g. before pytest closes its output."""
+    with _BACKGROUND_STOPS_LOCK:
+        pending = list(_BACKGROUND_STOPS)
+    for thread in pending:
+        thread.join(timeout)
 
 
 class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
@@ -40,15 +61,142 @@ class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
         self.start()
         return self
 
+    # -- registration goes through the stub table, so that any name can be stubbed later -------------------
+
+    def add_orchestrator(self, fn: Callable[..., Any], **kwargs: Any) -> str:
+        """Register an orchestrator (the SDK's method); returns its name."""
+        return self._register("orchestrator", fn, kwargs)
+
+    def add_activity(self, fn: Callable[..., Any], **kwargs: Any) -> str:
+        """Register an activity (the SDK's method); returns its name."""
+        return self._register("activity", fn, kwargs)
+
+    def stub_activity(
+        self,
+        activity: str | Callable[..., Any],
+        *,
+        returns: Any = _UNSET,
+        raises: BaseException | type[BaseException] | str | None = None,
+        side_effect: Callable[..., Any] | None = None,
+    ) -> Stub:
+        """Replace the activity named ``activity`` (a name or the function) by a test double; returns the Stub.
+
+        ``returns=value`` answers every call with ``value``; ``raises=exc`` fails every call with ``exc`` (an
+        exception, its class, or a message); ``side_effect=f`` answers with ``f(call)`` (``call`` is a
+        :class:`~durabletask_pytest.stubs.StubCall`; ``f`` may raise). With none of them it returns None. The
+        stub's ``calls`` list what it received. Works before or after the real function is registered, or without
+        it; a name not registered yet must be stubbed before ``start()``.
+        """
+        return self._stub("activity", activity, Stub(_name_of(activity), "activity", returns=returns,
+                                                     raises=raises, side_effect=side_effect))
+
+    def stub_orchestrator(
+        self,
+        orchestrator: str | Callable[..., Any],
+        *,
+        returns: Any = _UNSET,
+        raises: BaseException | type[BaseException] | str | None = None,
+        side_effect: Callable[..., Any] | None = None,
+    ) -> Stub:
+        """Replace the orchestrator named ``orchestrator`` (e.g. a sub-orchestrator) by a test double.
+
+        The stubbed orchestration completes at once with ``returns`` (or fails with ``raises``, or answers with
+        ``side_effect(call)``); its parent sees an ordinary completion or failure. Otherwise like
+        :meth:`stub_activity`.
+        """
+        return self._stub("orchestrator", orchestrator, Stub(_name_of(orchestrator), "orchestrator",
+                                                             returns=returns, raises=raises, side_effect=side_effect))
+
+    def unstub(self, function: str | Callable[..., Any]) -> None:
+        """Remove the stubs of this name (activity and orchestrator): the real function answers again."""
+        name = _name_of(function)
+        removed = [self._stub_table.remove_stub(kind, name) for kind in ("activity", "orchestrator")]
+        if not any(removed):
+            raise KeyError(f"no stub named {name!r} on this worker")
+
+    @property
+    def stubs(self) -> list[Stub]:
+        """The stubs currently in place."""
+        return list(self._stub_table.stubs())
+
+    @property
+    def _stub_table(self) -> StubTable:
+        table = self.__dict__.get("_durable_stub_table")
+        if table is None:
+            table = self.__dict__["_durable_stub_table"] = StubTable()
+        return table
+
+    def _register(self, kind: StubKind, fn: Callable[..., Any], kwargs: dict[str, Any]) -> str:
+        if kwargs.keys() - {"name"}:
+            raise TypeError(f"add_{kind}() got unexpected keyword arguments {sorted(kwargs.keys() - {'name'})}")
+        name = kwargs.get("name") or _name_of(fn)
+        table = self._stub_table
+        if table.has_real(kind, name):
+            raise ValueError(f"A '{name}' {kind} already exists.")
+        already_registered = name in self._registered_names(kind)  # by a stub, which stays in front
+        if not already_registered:
+            self._sdk_add(kind, table.trampoline(kind, name, fn))  # the SDK refuses first if it must
+        table.set_real(kind, name, fn)
+        return name
+
+    def _stub(self, kind: StubKind, function: str | Callable[..., Any], stub: Stub) -> Stub:
+        table = self._stub_table
+        table.set_stub(stub)
+        if stub.name not in self._registered_names(kind):
+            if self.is_running:
+                table.remove_stub(kind, stub.name)
+                raise RuntimeError(
+                    f"cannot stub the {kind} {stub.name!r} now: it was never registered and the worker is running; "
+                    "stub it before start()")
+            like = function if callable(function) else None
+            self._sdk_add(kind, table.trampoline(kind, stub.name, like))
+        return stub
+
+    def _registered_names(self, kind: StubKind) -> set[str]:
+        return self.__dict__.setdefault(f"_durable_registered_{kind}", set())  # type: ignore[no-any-return]
+
+    def _sdk_add(self, kind: StubKind, trampoline: Callable[..., Any]) -> None:
+        if kind == "activity":
+            super().add_activity(trampoline)
+        else:
+            super().add_orchestrator(trampoline)
+        self._registered_names(kind).add(trampoline.__name__)
+
     def start(self) -> None:
         """Start the worker (the SDK's method)."""
+        self._stub_table.reopen()
         super().start()
         self.__dict__["_durable_running"] = True
 
     def stop(self) -> None:
-        """Stop the worker (the SDK's method); a no-op if it is not running."""
-        super().stop()
+        """Stop the worker; a no-op if it is not running.
+
+        Returns once none of the worker's functions runs and none can start any more, without waiting for the
+        rest of the SDK's shutdown, which goes on in the background (the published SDK's worker takes about a
+        second to notice it was stopped). Bounded by ``STOP_GRACE_SECONDS`` for functions still running.
+        """
+        if not self.is_running:
+            return
         self.__dict__["_durable_running"] = False
+        sdk_stop = super().stop
+        stopped = threading.Event()
+
+        def stop_sdk_worker() -> None:
+            try:
+                sdk_stop()
+            finally:
+                stopped.set()
+                with _BACKGROUND_STOPS_LOCK:
+                    _BACKGROUND_STOPS.discard(threading.current_thread())
+
+        stopper = threading.Thread(target=stop_sdk_worker, name="durable-worker-stop", daemon=True)
+        with _BACKGROUND_STOPS_LOCK:
+            _BACKGROUND_STOPS.add(stopper)
+        stopper.start()
+        table = self._stub_table
+        table.close()  # from here on, work items that still reach the worker run none of the test's code
+        if not stopped.wait(FAST_STOP_SECONDS):
+            table.wait_until_no_call_runs(STOP_GRACE_SECONDS)
 
     @property
     def is_running(self) -> bool:
@@ -69,6 +217,43 @@ class DurableTestClient(dt_client.TaskHubGrpcClient):
         instance_id = super().schedule_new_orchestration(*args, **kwargs)
         self.__dict__.setdefault("_durable_scheduled_ids", []).append(instance_id)
         return instance_id
+
+    def wait_for_orchestration_start(self, instance_id: str, *args: Any, **kwargs: Any) -> Any:
+        """The SDK's method; a TimeoutError says so when no worker of the test was started."""
+        try:
+            return super().wait_for_orchestration_start(instance_id, *args, **kwargs)
+        except TimeoutError as error:
+            raise self._explained(error, instance_id) from error
+
+    def wait_for_orchestration_completion(self, instance_id: str, *args: Any, **kwargs: Any) -> Any:
+        """The SDK's method; a TimeoutError says so when no worker of the test was started."""
+        try:
+            return super().wait_for_orchestration_completion(instance_id, *args, **kwargs)
+        except TimeoutError as error:
+            raise self._explained(error, instance_id) from error
+
+    def set_timeout_hint(self, hint: Callable[[str], str | None]) -> None:
+        """Use ``hint(instance_id)`` to explain a wait that timed out (the fixture gives one)."""
+        self.__dict__["_durable_timeout_hint"] = hint
+
+    def _explained(self, error: TimeoutError, instance_id: str) -> TimeoutError:
+        hint_for = self.__dict__.get("_durable_timeout_hint")
+        try:
+            hint = hint_for(instance_id) if hint_for is not None else None
+        except Exception:  # an explanation must never replace the real error
+            hint = None
+        return TimeoutError(f"{error}: {hint}") if hint else error
+
+
+def _name_of(function: str | Callable[..., Any]) -> str:
+    if isinstance(function, str):
+        if not function:
+            raise ValueError("a stub needs a non-empty name")
+        return function
+    name = getattr(function, "__name__", None)
+    if not name or name == "<lambda>":
+        raise ValueError(f"cannot infer a name from {function!r}; pass the name as a string")
+    return str(name)
 
 
 def _as_functions(functions: Iterable[Callable[..., Any]], what: str) -> list[Callable[..., Any]]:

@@ -41,11 +41,18 @@ class DurableSettings:
     start_time: datetime | None = None
     freeze_time: bool = False
     external_address: str | None = None
+    control_url: str | None = None
+    """With an external address: the control API of a CLI fake there (clock, faults and inspection work)."""
 
     @property
     def uses_fake(self) -> bool:
         """True when the test runs against an in-process fake sidecar, not an external one."""
         return self.external_address is None
+
+    @property
+    def has_fake_controls(self) -> bool:
+        """True when the virtual clock, faults and inspection are available: in-process or a remote fake."""
+        return self.uses_fake or self.control_url is not None
 
 
 def parse_clock(value: Any, *, source: str) -> str:
@@ -99,7 +106,7 @@ def parse_address(value: str, *, source: str) -> str:
     return value.strip()
 
 
-def defaults_from_ini(getini: Any, external_address: str | None) -> DurableSettings:
+def defaults_from_ini(getini: Any, external_address: str | None, control_url: str | None = None) -> DurableSettings:
     """Suite-wide settings from the ini options (``getini`` is ``config.getini``)."""
     clock = getini(INI_CLOCK) or DEFAULT_CLOCK
     return DurableSettings(
@@ -107,6 +114,7 @@ def defaults_from_ini(getini: Any, external_address: str | None) -> DurableSetti
         start_time=parse_start_time(getini(INI_START_TIME), source=f"ini option {INI_START_TIME}"),
         freeze_time=parse_bool(getini(INI_FREEZE_TIME), source=f"ini option {INI_FREEZE_TIME}", name="freeze_time"),
         external_address=external_address,
+        control_url=control_url,
     )
 
 
@@ -138,4 +146,5 @@ def apply_markers(defaults: DurableSettings, markers: Iterable[Any]) -> DurableS
             else defaults.freeze_time
         ),
         external_address=defaults.external_address,
+        control_url=defaults.control_url,
     )

@@ -1,4 +1,5 @@
-"""Protobuf builders and conversions shared by the SDK (and reusable by the fake sidecar).
+"""The SDK's one home for protocol vocabulary: status names, StringValue/Timestamp helpers, UTC
+normalisation, failure details, the default child instance id rule, and protobuf action builders.
 
 Timestamps: the SDK works with *naive UTC* datetimes (as the published package does); helpers accept
 aware datetimes too and normalise them to UTC.
@@ -11,6 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 
 from google.protobuf import timestamp_pb2, wrappers_pb2
+from google.protobuf.message import Message
 
 from durabletask.internal import orchestrator_service_pb2 as pb
 
@@ -43,6 +45,20 @@ def new_timestamp(dt: datetime) -> timestamp_pb2.Timestamp:
     return ts
 
 
+def read_timestamp(ts: timestamp_pb2.Timestamp) -> datetime:
+    """A protobuf Timestamp as a naive UTC datetime."""
+    value: datetime = ts.ToDatetime()
+    return value
+
+
+# -------------------------------------------------------------------------------------- identities
+
+
+def derive_child_instance_id(parent_instance_id: str, action_id: int) -> str:
+    """Default sub-orchestration instance id: the parent's id and the action id (as other SDKs derive it)."""
+    return f"{parent_instance_id}:{action_id:04x}"
+
+
 # ---------------------------------------------------------------------------------------- wrappers
 
 
@@ -51,9 +67,12 @@ def get_string_value(val: str | None) -> wrappers_pb2.StringValue | None:
     return None if val is None else wrappers_pb2.StringValue(value=val)
 
 
-def is_empty(val: wrappers_pb2.StringValue | None) -> bool:
-    """True when a StringValue is absent or holds the empty string."""
-    return val is None or val.value == ""
+def read_string_value(holder: Message, field: str) -> str | None:
+    """The text of StringValue field ``field`` of ``holder``; None when the field is absent or empty."""
+    if not holder.HasField(field):
+        return None
+    value: str = getattr(holder, field).value
+    return value if value != "" else None
 
 
 def get_orchestration_status_str(status: int) -> str:
@@ -76,7 +95,7 @@ def new_failure_details(ex: BaseException, _depth: int = 0) -> pb.TaskFailureDet
     details = pb.TaskFailureDetails(
         errorType=get_qualified_name(type(ex)),
         errorMessage=str(ex),
-        stackTrace=wrappers_pb2.StringValue(value="".join(traceback.format_tb(ex.__traceback__))),
+        stackTrace=get_string_value("".join(traceback.format_tb(ex.__traceback__))),
     )
     inner = ex.__cause__ or ex.__context__
     if isinstance(inner, Exception) and inner is not ex and _depth < 10:
@@ -128,125 +147,9 @@ def new_complete_orchestration_action(action_id: int, status: int, result: str |
 # ------------------------------------------------------------------------------------------- events
 
 
-def _event(timestamp: datetime | None = None, event_id: int = -1) -> pb.HistoryEvent:
+def new_event_raised_event(name: str, encoded_input: str | None = None,
+                           timestamp: datetime | None = None) -> pb.HistoryEvent:
+    """EventRaised event named ``name`` (continue-as-new carries buffered events over as these)."""
     ts = new_timestamp(timestamp if timestamp is not None else datetime.now(timezone.utc))
-    return pb.HistoryEvent(eventId=event_id, timestamp=ts)
-
-
-def new_orchestrator_started_event(timestamp: datetime | None = None) -> pb.HistoryEvent:
-    """OrchestratorStarted event stamped with ``timestamp`` (default: now)."""
-    e = _event(timestamp)
-    e.orchestratorStarted.SetInParent()
-    return e
-
-
-def new_execution_started_event(name: str, instance_id: str, encoded_input: str | None = None,
-                                version: str | None = None, parent_instance_id: str | None = None,
-                                tags: dict[str, str] | None = None,
-                                timestamp: datetime | None = None) -> pb.HistoryEvent:
-    """ExecutionStarted event for instance ``instance_id`` of orchestrator ``name``."""
-    e = _event(timestamp)
-    e.executionStarted.CopyFrom(pb.ExecutionStartedEvent(
-        name=name, input=get_string_value(encoded_input), version=get_string_value(version), tags=tags,
-        orchestrationInstance=pb.OrchestrationInstance(instanceId=instance_id)))
-    if parent_instance_id is not None:
-        e.executionStarted.parentInstance.orchestrationInstance.instanceId = parent_instance_id
-    return e
-
-
-def new_task_scheduled_event(event_id: int, name: str, encoded_input: str | None = None) -> pb.HistoryEvent:
-    """TaskScheduled event for action ``event_id``."""
-    e = _event(event_id=event_id)
-    e.taskScheduled.CopyFrom(pb.TaskScheduledEvent(name=name, input=get_string_value(encoded_input)))
-    return e
-
-
-def new_task_completed_event(task_id: int, encoded_output: str | None = None) -> pb.HistoryEvent:
-    """TaskCompleted event for the activity scheduled with id ``task_id``."""
-    e = _event()
-    e.taskCompleted.CopyFrom(pb.TaskCompletedEvent(taskScheduledId=task_id, result=get_string_value(encoded_output)))
-    return e
-
-
-def new_task_failed_event(task_id: int, ex: BaseException) -> pb.HistoryEvent:
-    """TaskFailed event for the activity scheduled with id ``task_id``."""
-    e = _event()
-    e.taskFailed.CopyFrom(pb.TaskFailedEvent(taskScheduledId=task_id, failureDetails=new_failure_details(ex)))
-    return e
-
-
-def new_timer_created_event(timer_id: int, fire_at: datetime) -> pb.HistoryEvent:
-    """TimerCreated event for action ``timer_id``."""
-    e = _event(event_id=timer_id)
-    e.timerCreated.fireAt.CopyFrom(new_timestamp(fire_at))
-    return e
-
-
-def new_timer_fired_event(timer_id: int, fire_at: datetime) -> pb.HistoryEvent:
-    """TimerFired event for timer ``timer_id``."""
-    e = _event()
-    e.timerFired.CopyFrom(pb.TimerFiredEvent(fireAt=new_timestamp(fire_at), timerId=timer_id))
-    return e
-
-
-def new_sub_orchestration_created_event(event_id: int, name: str, instance_id: str,
-                                        encoded_input: str | None = None,
-                                        version: str | None = None) -> pb.HistoryEvent:
-    """SubOrchestrationInstanceCreated event for action ``event_id``."""
-    e = _event(event_id=event_id)
-    e.subOrchestrationInstanceCreated.CopyFrom(pb.SubOrchestrationInstanceCreatedEvent(
-        name=name, instanceId=instance_id, input=get_string_value(encoded_input), version=get_string_value(version)))
-    return e
-
-
-def new_sub_orchestration_completed_event(task_id: int, encoded_output: str | None = None) -> pb.HistoryEvent:
-    """SubOrchestrationInstanceCompleted event for action ``task_id``."""
-    e = _event()
-    e.subOrchestrationInstanceCompleted.CopyFrom(pb.SubOrchestrationInstanceCompletedEvent(
-        taskScheduledId=task_id, result=get_string_value(encoded_output)))
-    return e
-
-
-def new_sub_orchestration_failed_event(task_id: int, ex: BaseException) -> pb.HistoryEvent:
-    """SubOrchestrationInstanceFailed event for action ``task_id``."""
-    e = _event()
-    e.subOrchestrationInstanceFailed.CopyFrom(pb.SubOrchestrationInstanceFailedEvent(
-        taskScheduledId=task_id, failureDetails=new_failure_details(ex)))
-    return e
-
-
-def new_event_raised_event(name: str, encoded_input: str | None = None) -> pb.HistoryEvent:
-    """EventRaised event named ``name``."""
-    e = _event()
-    e.eventRaised.CopyFrom(pb.EventRaisedEvent(name=name, input=get_string_value(encoded_input)))
-    return e
-
-
-def new_event_sent_event(event_id: int, instance_id: str, name: str, encoded_input: str | None = None
-                         ) -> pb.HistoryEvent:
-    """EventSent event for action ``event_id``."""
-    e = _event(event_id=event_id)
-    e.eventSent.CopyFrom(pb.EventSentEvent(instanceId=instance_id, name=name, input=get_string_value(encoded_input)))
-    return e
-
-
-def new_suspend_event() -> pb.HistoryEvent:
-    """ExecutionSuspended event."""
-    e = _event()
-    e.executionSuspended.SetInParent()
-    return e
-
-
-def new_resume_event() -> pb.HistoryEvent:
-    """ExecutionResumed event."""
-    e = _event()
-    e.executionResumed.SetInParent()
-    return e
-
-
-def new_terminated_event(encoded_output: str | None = None, recurse: bool = False) -> pb.HistoryEvent:
-    """ExecutionTerminated event carrying the termination output."""
-    e = _event()
-    e.executionTerminated.CopyFrom(pb.ExecutionTerminatedEvent(input=get_string_value(encoded_output),
-                                                               recurse=recurse))
-    return e
+    return pb.HistoryEvent(eventId=-1, timestamp=ts,
+                           eventRaised=pb.EventRaisedEvent(name=name, input=get_string_value(encoded_input)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from durabletask import task
@@ -25,12 +26,14 @@ class Registry:
         self.versioning: VersioningOptions | None = None
 
     def add_orchestrator(self, fn: task.Orchestrator[Any, Any], name: str | None = None) -> str:
-        """Register an orchestrator under ``name`` (default: the function's name); returns the name."""
-        return _add(self.orchestrators, "orchestrator", fn, name)
+        """Register an orchestrator under ``name`` (default: the function's name); returns the name.
 
-    def add_named_orchestrator(self, name: str, fn: task.Orchestrator[Any, Any]) -> None:
-        """Register an orchestrator under an explicit name."""
-        _add_named(self.orchestrators, "orchestrator", name, fn)
+        Orchestrators must be generator functions (or plain functions): ``async def`` ones are refused.
+        """
+        if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
+            raise TypeError(f"Orchestrator '{getattr(fn, '__name__', fn)}' is an 'async def' function: orchestrator "
+                            f"functions must be generator functions ('def' with 'yield'). Activities may be async.")
+        return _add(self.orchestrators, "orchestrator", fn, name)
 
     def get_orchestrator(self, name: str) -> task.Orchestrator[Any, Any] | None:
         """The orchestrator registered as ``name``, or None."""
@@ -39,10 +42,6 @@ class Registry:
     def add_activity(self, fn: task.Activity[Any, Any], name: str | None = None) -> str:
         """Register an activity under ``name`` (default: the function's name); returns the name."""
         return _add(self.activities, "activity", fn, name)
-
-    def add_named_activity(self, name: str, fn: task.Activity[Any, Any]) -> None:
-        """Register an activity under an explicit name."""
-        _add_named(self.activities, "activity", name, fn)
 
     def get_activity(self, name: str) -> task.Activity[Any, Any] | None:
         """The activity registered as ``name``, or None."""

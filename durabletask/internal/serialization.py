@@ -64,7 +64,7 @@ class AutoObject(SimpleNamespace):
             return self.__dict__ == other.__dict__
         return NotImplemented
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
 
 def _encode_custom(o: Any) -> Any:
@@ -86,7 +86,7 @@ def _encode_custom(o: Any) -> Any:
 
 
 _ENCODER = json.JSONEncoder(default=_encode_custom)
-_encode_str: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_encode_str: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 
 def to_json(obj: Any) -> str:

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +21,7 @@ from durabletask.internal import helpers
 from durabletask.internal import orchestrator_service_pb2 as pb
 from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 from durabletask.internal.activity_executor import AsyncRunner, execute_activity
+from durabletask.internal.backoff import Backoff
 from durabletask.internal.registry import Registry
 from durabletask.internal.replay import OrchestrationExecutor
 
@@ -28,7 +29,7 @@ _RETRYABLE_CODES = frozenset((grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNKNO
                               grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.ABORTED))
 _REJECTED_CODES = frozenset((grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.RESOURCE_EXHAUSTED))
 _COMPLETION_TIMEOUT_SECONDS = 30.0
-_COMPLETION_ATTEMPTS = 3
+COMPLETION_BACKOFF = Backoff(initial=0.05, factor=2.0, cap=2.0, budget=20.0)
 _REJECTED_ERROR_TYPE = "OrchestratorResponseRejected"
 
 
@@ -57,6 +58,7 @@ class WorkerRuntime:
         self._async_runner = AsyncRunner()
         self._in_flight = 0
         self._idle = threading.Condition(self._lock)
+        self._retry_timers: set[threading.Timer] = set()
         self.connected = threading.Event()
 
     # --------------------------------------------------------------------------------- lifecycle
@@ -66,12 +68,13 @@ class WorkerRuntime:
         self._stopping.clear()
         self._pool = ThreadPoolExecutor(max_workers=self._max_threads, thread_name_prefix="durabletask-work")
         self._channel = self._channel_factory()
-        self._stub = stubs.TaskHubSidecarServiceStub(self._channel)
+        self._stub = stubs.TaskHubSidecarServiceStub(self._channel)  # type: ignore[no-untyped-call]
         self._thread = threading.Thread(target=self._run, name="durabletask-worker-stream", daemon=True)
         self._thread.start()
 
     def stop(self, grace_seconds: float = 5.0) -> None:
         """Cancel the stream, let in-flight work finish (up to ``grace_seconds``), then close the channel."""
+        deadline = time.monotonic() + grace_seconds
         self._stopping.set()
         with self._lock:
             stream = self._stream
@@ -79,9 +82,9 @@ class WorkerRuntime:
             stream.cancel()
         if self._thread is not None:
             self._thread.join(timeout=grace_seconds)
-        if self._pool is not None:
+        if self._pool is not None:  # queued items are dropped (the sidecar dispatches them again)
             self._pool.shutdown(wait=False, cancel_futures=True)
-        deadline = time.monotonic() + grace_seconds
+        self._cancel_retries()
         with self._idle:
             while self._in_flight > 0:
                 remaining = deadline - time.monotonic()
@@ -118,7 +121,7 @@ class WorkerRuntime:
                     self._dispatch(work_item)
                 self._logger.info("The work item stream was closed by the sidecar; reconnecting.")
             except grpc.RpcError as err:
-                code = err.code() if hasattr(err, "code") else None  # type: ignore[attr-defined]
+                code = err.code() if hasattr(err, "code") else None
                 if self._stopping.is_set():
                     break
                 self._logger.log(logging.DEBUG if code == grpc.StatusCode.UNAVAILABLE else logging.WARNING,
@@ -153,8 +156,15 @@ class WorkerRuntime:
         with self._lock:
             self._in_flight += 1
         try:
-            self._pool.submit(self._guarded, fn, request, token)
+            future = self._pool.submit(self._guarded, fn, request, token)
         except RuntimeError:  # pool already shut down: the sidecar will dispatch the item again
+            self._done()
+            return
+        future.add_done_callback(self._on_work_item_finished)
+
+    def _on_work_item_finished(self, future: Future[None]) -> None:
+        """A work item cancelled before it ran (stop() drops queued items) is no longer in flight."""
+        if future.cancelled():
             self._done()
 
     def _guarded(self, fn: Callable[[Any, str], None], request: Any, token: str) -> None:
@@ -206,22 +216,25 @@ class WorkerRuntime:
         self._call(lambda stub: stub.CompleteActivityTask, response, "CompleteActivityTask")
 
     def _call(self, method: Callable[[stubs.TaskHubSidecarServiceStub], Any], request: Any, name: str,
-              attempt: int = 1) -> None:
+              attempt: int = 1, first_try_at: float | None = None) -> None:
         """Send a completion/abandon RPC without blocking the calling thread.
 
-        The call counts as in-flight work until it finishes; it is retried a few times (with back-off) while
-        the sidecar is unreachable. Work the sidecar never hears about is dispatched again by the sidecar.
+        The call counts as in-flight work until it finishes. Transient failures are retried with capped
+        exponential back-off for up to ``COMPLETION_BACKOFF.budget`` seconds, or until the worker stops. Work
+        the sidecar never hears about is dispatched again by the sidecar.
         """
         stub = self._stub
-        if stub is None:
+        if stub is None or (self._stopping.is_set() and attempt > 1):
             return
+        if first_try_at is None:
+            first_try_at = time.monotonic()
         try:
             future = method(stub).future(request, timeout=_COMPLETION_TIMEOUT_SECONDS)
         except ValueError:  # channel closed during shutdown
             return
         with self._lock:
             self._in_flight += 1
-        future.add_done_callback(lambda f: self._on_call_done(f, method, request, name, attempt))
+        future.add_done_callback(lambda f: self._on_call_done(f, method, request, name, attempt, first_try_at))
 
     def _fail_rejected_orchestration(self, rejected: pb.OrchestratorResponse, details: str) -> None:
         """The sidecar refused our actions (bad input): fail the orchestration with its message, don't hang."""
@@ -236,23 +249,52 @@ class WorkerRuntime:
         self._call(lambda stub: stub.CompleteOrchestratorTask, response, "CompleteOrchestratorTask")
 
     def _on_call_done(self, future: Any, method: Callable[[stubs.TaskHubSidecarServiceStub], Any], request: Any,
-                      name: str, attempt: int) -> None:
+                      name: str, attempt: int, first_try_at: float) -> None:
         try:
             error = future.exception()
             if error is None or future.cancelled():
                 return
             code = error.code() if hasattr(error, "code") else None
-            if code in _RETRYABLE_CODES and attempt < _COMPLETION_ATTEMPTS and not self._stopping.is_set():
-                delay = 0.05 * (4 ** (attempt - 1))
-                timer = threading.Timer(delay, self._call, (method, request, name, attempt + 1))
-                timer.daemon = True
-                timer.start()
-                return
+            if code in _RETRYABLE_CODES and not self._stopping.is_set():
+                delay = COMPLETION_BACKOFF.delay(attempt, time.monotonic() - first_try_at)
+                if delay is not None:
+                    self._logger.debug("%s failed (%s); retrying in %.2fs.", name, code, delay)
+                    self._retry_later(delay, method, request, name, attempt + 1, first_try_at)
+                    return
             details = error.details() if hasattr(error, "details") else str(error)
-            self._logger.warning("%s failed (%s): %s", name, code, details)
+            self._logger.warning("%s failed (%s) after %d attempt(s): %s", name, code, attempt, details)
             if code in _REJECTED_CODES and isinstance(request, pb.OrchestratorResponse):
                 self._fail_rejected_orchestration(request, details)
         except Exception:
             self._logger.exception("Unexpected error completing %s.", name)
         finally:
+            self._done()
+
+    def _retry_later(self, delay: float, method: Callable[[stubs.TaskHubSidecarServiceStub], Any], request: Any,
+                     name: str, attempt: int, first_try_at: float) -> None:
+        """Schedule the next try; the wait counts as in-flight work until it ends or stop() cancels it."""
+
+        def fire() -> None:
+            with self._lock:
+                if timer not in self._retry_timers:
+                    return  # cancelled by stop()
+                self._retry_timers.discard(timer)
+            try:
+                self._call(method, request, name, attempt, first_try_at)
+            finally:
+                self._done()
+
+        timer = threading.Timer(delay, fire)
+        timer.daemon = True
+        with self._lock:
+            self._retry_timers.add(timer)
+            self._in_flight += 1
+        timer.start()
+
+    def _cancel_retries(self) -> None:
+        """Drop every scheduled retry (the sidecar dispatches unanswered work again)."""
+        with self._lock:
+            timers, self._retry_timers = self._retry_timers, set()
+        for timer in timers:
+            timer.cancel()
             self._done()

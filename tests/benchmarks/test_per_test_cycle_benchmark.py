@@ -21,8 +21,8 @@ from benchmarks import per_test_cycle  # noqa: E402
 def test_benchmark_prints_median_min_and_max(capsys: pytest.CaptureFixture[str], extra: list[str]) -> None:
     assert per_test_cycle.main(["-n", "2", *extra]) == 0
     line = capsys.readouterr().out.strip()
-    assert re.fullmatch(r"per-test cycle \(clock=\w+(, freeze_time)?, 2 runs\): median [\d.]+ ms, min [\d.]+ ms, "
-                        r"max [\d.]+ ms", line), line
+    assert re.fullmatch(r"per-test cycle \(our SDK, clock=\w+(, freeze_time)?, 2 runs\): "
+                        r"median [\d.]+ ms, min [\d.]+ ms, max [\d.]+ ms", line), line
 
 
 def test_one_cycle_runs_the_orchestration_and_returns_its_duration() -> None:

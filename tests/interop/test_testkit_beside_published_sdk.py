@@ -55,3 +55,34 @@ def test_the_plugin_suite_passes_with_the_published_sdk(published_python: Path, 
     )
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and " skipped" not in result.stdout, result.stdout[-2000:]
+
+
+def _doc_blocks_under(page: Path, headings: tuple[str, ...]) -> list[str]:
+    """The python blocks of ``page`` in the sections with these headings."""
+    blocks: list[str] = []
+    section, inside, lines = "", False, []
+    for line in page.read_text().splitlines():
+        if line.startswith("## "):
+            section = line[3:].strip()
+        elif line.strip() == "```python" and section in headings:
+            inside, lines = True, []
+        elif line.strip() == "```" and inside:
+            inside = False
+            blocks.append("\n".join(lines) + "\n")
+        elif inside:
+            lines.append(line)
+    return blocks
+
+
+def test_the_testing_docs_both_sdk_examples_pass_with_the_published_sdk(published_python: Path,
+                                                                        tmp_path: Path) -> None:
+    blocks = _doc_blocks_under(REPO_ROOT / "docs" / "testing.md", ("Which SDK", "Test doubles"))
+    assert len(blocks) == 2
+    for number, block in enumerate(blocks):
+        (tmp_path / f"test_doc_block_{number}.py").write_text(block)
+    result = subprocess.run(
+        [str(published_python), "-m", "pytest", "-p", "no:cacheprovider", "-q", "--timeout", "60"],
+        cwd=tmp_path, env=_testkit_env(), capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "2 passed" in result.stdout, result.stdout[-2000:]

@@ -95,10 +95,58 @@ def test_external_sidecar_runs_portable_tests_and_skips_fake_only_ones(
     # Skips raised from inside a test body are reported at the test, not inside the plugin.
     assert "external.py" not in output
     assert "test_portable.py:" in output
-    # The work really happened on the external sidecar.
-    assert {snapshot.instance_id for snapshot in real_sidecar.instances()} == {"portable-1", "portable-2"}
+    # The work really happened on the external sidecar, and each test's instances were purged at its teardown.
+    assert "ExternalCleanupWarning" not in output
+    assert real_sidecar.instances() == []
     # The failure report reads the instance back over the protocol.
     assert f"external sidecar at {real_sidecar.address}" in output
     assert "instance 'portable-2' (greet): COMPLETED" in output
     assert "TaskScheduled#" in output and "name=hello" in output
     assert 'output: "Hello report!"' in output
+
+
+LEFTOVER_TESTS = '''
+from datetime import timedelta
+
+SEEN = []
+
+
+def record(ctx, who):
+    SEEN.append(who)
+    return who
+
+
+def later_record(ctx, who):
+    yield ctx.create_timer(timedelta(seconds=1))
+    return (yield ctx.call_activity(record, input=who))
+
+
+def test_a_fails_partway(durable_worker, durable_client):
+    durable_worker.start_with(orchestrators=[later_record], activities=[record])
+    instance_id = durable_client.schedule_new_orchestration(later_record, input="from test A")
+    durable_client.wait_for_orchestration_start(instance_id, timeout=10)
+    raise AssertionError("test A fails before its orchestration is done")
+
+
+def test_b_sees_only_its_own_work(durable_worker, durable_client):
+    SEEN.clear()
+    durable_worker.start_with(orchestrators=[later_record], activities=[record])
+    instance_id = durable_client.schedule_new_orchestration(later_record, input="from test B")
+    state = durable_client.wait_for_orchestration_completion(instance_id, timeout=10)
+    assert state.serialized_output == '"from test B"'
+    assert SEEN == ["from test B"]
+'''
+
+
+def test_instances_a_test_left_running_are_terminated_and_purged_at_its_teardown(
+    pytester: pytest.Pytester, real_sidecar: FakeSidecar
+) -> None:
+    pytester.makepyfile(test_leftover=LEFTOVER_TESTS)
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider",
+        f"--durabletask-sidecar={real_sidecar.address}",
+        f"--durabletask-metadata=authorization=Bearer {API_TOKEN}",
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    assert "ExternalCleanupWarning" not in result.stdout.str()
+    assert real_sidecar.instances() == []

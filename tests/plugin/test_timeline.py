@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from durabletask_pytest.report import FaultView, InstanceView, render_report
-from durabletask_pytest.timeline import format_event, format_offset, shorten, status_name
+from durabletask_pytest.timeline import (
+    FAILURE_MESSAGE_LIMIT,
+    format_event,
+    format_failure,
+    format_offset,
+    shorten,
+    status_name,
+)
 from google.protobuf import timestamp_pb2, wrappers_pb2
 
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
@@ -135,3 +142,18 @@ def test_a_naive_origin_from_an_external_sidecar_is_shown_as_utc() -> None:
     naive = datetime(2026, 1, 2, 3, 4, 5)
     text = render_report([], origin=naive, origin_kind="the sidecar's time")
     assert "test's start time 2026-01-02T03:04:05+00:00 (the sidecar's time)" in text
+
+
+def test_an_instances_failure_message_is_shown_whole_and_wrapped() -> None:
+    details = pb.TaskFailureDetails(
+        errorType="NonDeterminismError",
+        errorMessage="A previous execution called call_activity with ID=3 and name='reserve_inventory', but the "
+                     "current replay execution did not produce it; expected the activity 'reserve_inventory'",
+    )
+    view = InstanceView(instance_id="order-9", status="FAILED", failure=format_failure(details, FAILURE_MESSAGE_LIMIT))
+    text = render_report([view], origin=None, faults=None)
+    failure_lines = [line for line in text.splitlines() if line.startswith(("  failure: ", "           "))]
+    assert len(failure_lines) >= 2 and all(len(line) <= 110 for line in failure_lines)
+    joined = " ".join(line.strip() for line in failure_lines)
+    assert joined.endswith("expected the activity 'reserve_inventory'")  # the end is not cut off
+    assert "chars)" not in joined

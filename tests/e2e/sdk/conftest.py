@@ -1,48 +1,26 @@
-"""Fixtures for SDK end-to-end tests: a fake sidecar over real gRPC, a client, and worker factories."""
+"""What the plugin's fixtures (durable_sidecar, durable_client, durable_worker ...) don't offer: a factory for
+several workers on the test's sidecar, each with its own options (versioning, concurrency)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
 
-from durabletask import client, worker
-from durabletask_testing import FakeSidecar
-
-
-@pytest.fixture
-def sidecar() -> Iterator[FakeSidecar]:
-    """A fake sidecar on an ephemeral port with an auto-advancing virtual clock."""
-    with FakeSidecar(clock="auto", port=0) as fake:
-        yield fake
-
-
-@pytest.fixture
-def manual_sidecar() -> Iterator[FakeSidecar]:
-    """A fake sidecar whose clock moves only when the test advances it."""
-    with FakeSidecar(clock="manual", port=0) as fake:
-        yield fake
-
-
-@pytest.fixture
-def dt_client(sidecar: Any) -> Iterator[client.TaskHubGrpcClient]:
-    c = client.TaskHubGrpcClient(host_address=sidecar.address)
-    yield c
-    c.close()
-
+from durabletask import worker
 
 WorkerFactory = Callable[..., worker.TaskHubGrpcWorker]
 
 
 @pytest.fixture
-def start_worker(sidecar: Any) -> Iterator[WorkerFactory]:
+def start_worker(durable_sidecar: Any) -> Iterator[WorkerFactory]:
     """Start a worker with the given orchestrators/activities (and optional versioning); stopped at teardown."""
     started: list[worker.TaskHubGrpcWorker] = []
 
-    def factory(orchestrators: list[Any] = (), activities: list[Any] = (),  # type: ignore[assignment]
+    def factory(orchestrators: Iterable[Any] = (), activities: Iterable[Any] = (),
                 versioning: worker.VersioningOptions | None = None, **kwargs: Any) -> worker.TaskHubGrpcWorker:
-        w = worker.TaskHubGrpcWorker(host_address=sidecar.address, **kwargs)
+        w = worker.TaskHubGrpcWorker(host_address=durable_sidecar.address, **kwargs)
         for fn in orchestrators:
             w.add_orchestrator(fn)
         for fn in activities:
@@ -56,4 +34,3 @@ def start_worker(sidecar: Any) -> Iterator[WorkerFactory]:
     yield factory
     for w in started:
         w.stop()
-

@@ -21,10 +21,10 @@ def sequence(ctx: task.OrchestrationContext, _):
     return [r1, r2, r3]
 
 
-def test_function_chaining(dt_client, start_worker):
-    start_worker([sequence], [hello])
-    iid = dt_client.schedule_new_orchestration(sequence)
-    state = dt_client.wait_for_orchestration_completion(iid, timeout=10)
+def test_function_chaining(durable_client, durable_worker):
+    durable_worker.start_with(orchestrators=[sequence], activities=[hello])
+    iid = durable_client.schedule_new_orchestration(sequence)
+    state = durable_client.wait_for_orchestration_completion(iid, timeout=10)
     assert state is not None
     assert state.runtime_status == client.OrchestrationStatus.COMPLETED
     assert state.get_output() == ["Hello Tokyo!", "Hello Seattle!", "Hello London!"]
@@ -46,10 +46,10 @@ def fan_out_fan_in(ctx: task.OrchestrationContext, _):
     return {"work_items": work_items, "results": results, "total": sum(results)}
 
 
-def test_fan_out_fan_in(dt_client, start_worker):
-    start_worker([fan_out_fan_in], [get_work_items, process_work_item])
-    iid = dt_client.schedule_new_orchestration(fan_out_fan_in)
-    state = dt_client.wait_for_orchestration_completion(iid, timeout=10)
+def test_fan_out_fan_in(durable_client, durable_worker):
+    durable_worker.start_with(orchestrators=[fan_out_fan_in], activities=[get_work_items, process_work_item])
+    iid = durable_client.schedule_new_orchestration(fan_out_fan_in)
+    state = durable_client.wait_for_orchestration_completion(iid, timeout=10)
     assert state.get_output()["results"] == [i * 2 for i in range(10)]
     assert state.get_output()["total"] == 90
 
@@ -62,10 +62,10 @@ def uses_async_activity(ctx, x):
     return (yield ctx.call_activity(async_double, input=x))
 
 
-def test_async_activity(dt_client, start_worker):
-    start_worker([uses_async_activity], [async_double])
-    iid = dt_client.schedule_new_orchestration(uses_async_activity, input=21)
-    assert dt_client.wait_for_orchestration_completion(iid, timeout=10).get_output() == 42
+def test_async_activity(durable_client, durable_worker):
+    durable_worker.start_with(orchestrators=[uses_async_activity], activities=[async_double])
+    iid = durable_client.schedule_new_orchestration(uses_async_activity, input=21)
+    assert durable_client.wait_for_orchestration_completion(iid, timeout=10).get_output() == 42
 
 
 @dataclass
@@ -101,26 +101,26 @@ class Approval:
     approver: str
 
 
-def test_human_interaction_approved_before_timeout(dt_client, start_worker):
-    start_worker([purchase_order_workflow], [send_approval_request, place_order])
-    iid = dt_client.schedule_new_orchestration(purchase_order_workflow, input=Order(5000, "car"))
-    dt_client.wait_for_orchestration_start(iid, timeout=10)
-    dt_client.raise_orchestration_event(iid, "approval_received", data=Approval("Alice"))
-    state = dt_client.wait_for_orchestration_completion(iid, timeout=10)
+def test_human_interaction_approved_before_timeout(durable_client, durable_worker):
+    durable_worker.start_with(orchestrators=[purchase_order_workflow], activities=[send_approval_request, place_order])
+    iid = durable_client.schedule_new_orchestration(purchase_order_workflow, input=Order(5000, "car"))
+    durable_client.wait_for_orchestration_start(iid, timeout=10)
+    durable_client.raise_orchestration_event(iid, "approval_received", data=Approval("Alice"))
+    state = durable_client.wait_for_orchestration_completion(iid, timeout=10)
     assert state.get_output() == "Approved by 'Alice'", state.failure_details
     assert state.get_input(Order) == Order(5000, "car")
 
 
-def test_human_interaction_auto_approved(dt_client, start_worker):
-    start_worker([purchase_order_workflow], [send_approval_request, place_order])
-    iid = dt_client.schedule_new_orchestration(purchase_order_workflow, input=Order(10, "pen"))
-    assert dt_client.wait_for_orchestration_completion(iid, timeout=10).get_output() == "Auto-approved"
+def test_human_interaction_auto_approved(durable_client, durable_worker):
+    durable_worker.start_with(orchestrators=[purchase_order_workflow], activities=[send_approval_request, place_order])
+    iid = durable_client.schedule_new_orchestration(purchase_order_workflow, input=Order(10, "pen"))
+    assert durable_client.wait_for_orchestration_completion(iid, timeout=10).get_output() == "Auto-approved"
 
 
-def test_human_interaction_times_out_on_virtual_clock(dt_client, start_worker):
-    start_worker([purchase_order_workflow], [send_approval_request, place_order])
-    iid = dt_client.schedule_new_orchestration(purchase_order_workflow, input=Order(5000, "car"))
-    state = dt_client.wait_for_orchestration_completion(iid, timeout=10)
+def test_human_interaction_times_out_on_virtual_clock(durable_client, durable_worker):
+    durable_worker.start_with(orchestrators=[purchase_order_workflow], activities=[send_approval_request, place_order])
+    iid = durable_client.schedule_new_orchestration(purchase_order_workflow, input=Order(5000, "car"))
+    state = durable_client.wait_for_orchestration_completion(iid, timeout=10)
     assert state.get_output() == "Canceled"
 
 
@@ -130,10 +130,10 @@ def thirty_day_wait(ctx: task.OrchestrationContext, _):
     return (ctx.current_utc_datetime - start).days
 
 
-def test_thirty_day_timer(dt_client, start_worker):
-    start_worker([thirty_day_wait])
-    iid = dt_client.schedule_new_orchestration(thirty_day_wait)
-    assert dt_client.wait_for_orchestration_completion(iid, timeout=10).get_output() == 30
+def test_thirty_day_timer(durable_client, durable_worker):
+    durable_worker.start_with(orchestrators=[thirty_day_wait])
+    iid = durable_client.schedule_new_orchestration(thirty_day_wait)
+    assert durable_client.wait_for_orchestration_completion(iid, timeout=10).get_output() == 30
 
 
 def child_orchestrator(ctx: task.OrchestrationContext, x: int):
@@ -148,15 +148,15 @@ def parent_orchestrator(ctx: task.OrchestrationContext, _):
     return [a, b, [r["value"] for r in results]]
 
 
-def test_sub_orchestrations(dt_client, start_worker):
-    start_worker([parent_orchestrator, child_orchestrator], [async_double])
-    iid = dt_client.schedule_new_orchestration(parent_orchestrator, instance_id="parent-1")
-    state = dt_client.wait_for_orchestration_completion(iid, timeout=10)
+def test_sub_orchestrations(durable_client, durable_worker):
+    durable_worker.start_with(orchestrators=[parent_orchestrator, child_orchestrator], activities=[async_double])
+    iid = durable_client.schedule_new_orchestration(parent_orchestrator, instance_id="parent-1")
+    state = durable_client.wait_for_orchestration_completion(iid, timeout=10)
     a, b, values = state.get_output()
     assert a == {"id": "parent-1:0001", "parent": "parent-1", "value": 2}
     assert b == {"id": "parent-1-kid", "parent": "parent-1", "value": 4}
     assert values == [0, 2, 4]
-    kid = dt_client.get_orchestration_state("parent-1-kid")
+    kid = durable_client.get_orchestration_state("parent-1-kid")
     assert kid.runtime_status == client.OrchestrationStatus.COMPLETED
 
 
@@ -175,15 +175,15 @@ def catches_child_failure(ctx, _):
         return [e.details.error_type, e.details.message]
 
 
-def test_failures_propagate_with_details(dt_client, start_worker):
-    start_worker([failing_child, catches_child_failure], [failing_activity])
-    iid = dt_client.schedule_new_orchestration(failing_child)
-    state = dt_client.wait_for_orchestration_completion(iid, timeout=10)
+def test_failures_propagate_with_details(durable_client, durable_worker):
+    durable_worker.start_with(orchestrators=[failing_child, catches_child_failure], activities=[failing_activity])
+    iid = durable_client.schedule_new_orchestration(failing_child)
+    state = durable_client.wait_for_orchestration_completion(iid, timeout=10)
     assert state.runtime_status == client.OrchestrationStatus.FAILED
     assert "activity exploded" in state.failure_details.message
     assert state.failure_details.error_type == "durabletask.task.TaskFailedError"
-    iid = dt_client.schedule_new_orchestration(catches_child_failure)
-    error_type, message = dt_client.wait_for_orchestration_completion(iid, timeout=10).get_output()
+    iid = durable_client.schedule_new_orchestration(catches_child_failure)
+    error_type, message = durable_client.wait_for_orchestration_completion(iid, timeout=10).get_output()
     assert error_type == "durabletask.task.TaskFailedError" and "activity exploded" in message
 
 
@@ -191,14 +191,14 @@ def calls_unknown(ctx, _):
     yield ctx.call_activity("no_such_activity")
 
 
-def test_unregistered_activity_and_orchestrator_fail_naming_them(dt_client, start_worker):
-    start_worker([calls_unknown])
-    iid = dt_client.schedule_new_orchestration(calls_unknown)
-    state = dt_client.wait_for_orchestration_completion(iid, timeout=10)
+def test_unregistered_activity_and_orchestrator_fail_naming_them(durable_client, durable_worker):
+    durable_worker.start_with(orchestrators=[calls_unknown])
+    iid = durable_client.schedule_new_orchestration(calls_unknown)
+    state = durable_client.wait_for_orchestration_completion(iid, timeout=10)
     assert state.runtime_status == client.OrchestrationStatus.FAILED
     assert "no_such_activity" in state.failure_details.message
-    iid = dt_client.schedule_new_orchestration("no_such_orchestrator")
-    state = dt_client.wait_for_orchestration_completion(iid, timeout=10)
+    iid = durable_client.schedule_new_orchestration("no_such_orchestrator")
+    state = durable_client.wait_for_orchestration_completion(iid, timeout=10)
     assert state.runtime_status == client.OrchestrationStatus.FAILED
     assert "no_such_orchestrator" in state.failure_details.message
 
@@ -210,12 +210,12 @@ def collects_events(ctx: task.OrchestrationContext, count: int):
     return values
 
 
-def test_external_events_in_order_and_buffered_before_waiting(dt_client, start_worker):
-    iid = dt_client.schedule_new_orchestration(collects_events, input=3)
+def test_external_events_in_order_and_buffered_before_waiting(durable_client, durable_worker):
+    iid = durable_client.schedule_new_orchestration(collects_events, input=3)
     for i in range(3):  # raised before any worker runs the orchestration: buffered, not lost
-        dt_client.raise_orchestration_event(iid, "item", data=i)
-    start_worker([collects_events])
-    assert dt_client.wait_for_orchestration_completion(iid, timeout=10).get_output() == [0, 1, 2]
+        durable_client.raise_orchestration_event(iid, "item", data=i)
+    durable_worker.start_with(orchestrators=[collects_events])
+    assert durable_client.wait_for_orchestration_completion(iid, timeout=10).get_output() == [0, 1, 2]
 
 
 def counter(ctx: task.OrchestrationContext, n: int):
@@ -225,10 +225,10 @@ def counter(ctx: task.OrchestrationContext, n: int):
     return n
 
 
-def test_continue_as_new(dt_client, start_worker):
-    start_worker([counter])
-    iid = dt_client.schedule_new_orchestration(counter, input=0)
-    state = dt_client.wait_for_orchestration_completion(iid, timeout=10)
+def test_continue_as_new(durable_client, durable_worker):
+    durable_worker.start_with(orchestrators=[counter])
+    iid = durable_client.schedule_new_orchestration(counter, input=0)
+    state = durable_client.wait_for_orchestration_completion(iid, timeout=10)
     assert state.runtime_status == client.OrchestrationStatus.COMPLETED
     assert state.get_output() == 5
 
@@ -242,24 +242,24 @@ def event_then_continue(ctx: task.OrchestrationContext, seen: list):
     return seen
 
 
-def test_continue_as_new_keeps_unprocessed_events_with_save_events(dt_client, start_worker):
-    iid = dt_client.schedule_new_orchestration(event_then_continue, input=[])
+def test_continue_as_new_keeps_unprocessed_events_with_save_events(durable_client, durable_worker):
+    iid = durable_client.schedule_new_orchestration(event_then_continue, input=[])
     for v in "abc":
-        dt_client.raise_orchestration_event(iid, "next", data=v)
-    start_worker([event_then_continue])
-    assert dt_client.wait_for_orchestration_completion(iid, timeout=10).get_output() == ["a", "b", "c"]
+        durable_client.raise_orchestration_event(iid, "next", data=v)
+    durable_worker.start_with(orchestrators=[event_then_continue])
+    assert durable_client.wait_for_orchestration_completion(iid, timeout=10).get_output() == ["a", "b", "c"]
 
 
-def test_suspend_buffers_events_and_resume_delivers_them(dt_client, start_worker):
-    start_worker([collects_events])
-    iid = dt_client.schedule_new_orchestration(collects_events, input=1)
-    dt_client.wait_for_orchestration_start(iid, timeout=10)
-    dt_client.suspend_orchestration(iid)
-    wait_status(dt_client, iid, client.OrchestrationStatus.SUSPENDED)
-    dt_client.raise_orchestration_event(iid, "item", data="kept")
-    assert dt_client.get_orchestration_state(iid).runtime_status == client.OrchestrationStatus.SUSPENDED
-    dt_client.resume_orchestration(iid)
-    state = dt_client.wait_for_orchestration_completion(iid, timeout=10)
+def test_suspend_buffers_events_and_resume_delivers_them(durable_client, durable_worker):
+    durable_worker.start_with(orchestrators=[collects_events])
+    iid = durable_client.schedule_new_orchestration(collects_events, input=1)
+    durable_client.wait_for_orchestration_start(iid, timeout=10)
+    durable_client.suspend_orchestration(iid)
+    wait_status(durable_client, iid, client.OrchestrationStatus.SUSPENDED)
+    durable_client.raise_orchestration_event(iid, "item", data="kept")
+    assert durable_client.get_orchestration_state(iid).runtime_status == client.OrchestrationStatus.SUSPENDED
+    durable_client.resume_orchestration(iid)
+    state = durable_client.wait_for_orchestration_completion(iid, timeout=10)
     assert state.get_output() == ["kept"]
 
 
@@ -267,26 +267,26 @@ def waits_on_child(ctx, _):
     yield ctx.call_sub_orchestrator(collects_events, input=1, instance_id=f"{ctx.instance_id}-child")
 
 
-def test_terminate_recursive_ends_parent_and_children(dt_client, start_worker):
-    start_worker([waits_on_child, collects_events])
-    iid = dt_client.schedule_new_orchestration(waits_on_child, instance_id="term-parent")
-    wait_status(dt_client, "term-parent-child", client.OrchestrationStatus.RUNNING)
-    dt_client.terminate_orchestration(iid, output="stopped by test", recursive=True)
-    state = dt_client.wait_for_orchestration_completion(iid, timeout=10)
+def test_terminate_recursive_ends_parent_and_children(durable_client, durable_worker):
+    durable_worker.start_with(orchestrators=[waits_on_child, collects_events])
+    iid = durable_client.schedule_new_orchestration(waits_on_child, instance_id="term-parent")
+    wait_status(durable_client, "term-parent-child", client.OrchestrationStatus.RUNNING)
+    durable_client.terminate_orchestration(iid, output="stopped by test", recursive=True)
+    state = durable_client.wait_for_orchestration_completion(iid, timeout=10)
     assert state.runtime_status == client.OrchestrationStatus.TERMINATED
     assert state.get_output() == "stopped by test"
-    child = dt_client.wait_for_orchestration_completion("term-parent-child", timeout=10)
+    child = durable_client.wait_for_orchestration_completion("term-parent-child", timeout=10)
     assert child.runtime_status == client.OrchestrationStatus.TERMINATED
 
 
-def test_terminate_discards_buffered_events(dt_client, start_worker):
-    start_worker([collects_events])
-    iid = dt_client.schedule_new_orchestration(collects_events, input=2)
-    dt_client.wait_for_orchestration_start(iid, timeout=10)
-    dt_client.suspend_orchestration(iid)
-    dt_client.raise_orchestration_event(iid, "item", data=1)
-    dt_client.terminate_orchestration(iid)
-    state = dt_client.wait_for_orchestration_completion(iid, timeout=10)
+def test_terminate_discards_buffered_events(durable_client, durable_worker):
+    durable_worker.start_with(orchestrators=[collects_events])
+    iid = durable_client.schedule_new_orchestration(collects_events, input=2)
+    durable_client.wait_for_orchestration_start(iid, timeout=10)
+    durable_client.suspend_orchestration(iid)
+    durable_client.raise_orchestration_event(iid, "item", data=1)
+    durable_client.terminate_orchestration(iid)
+    state = durable_client.wait_for_orchestration_completion(iid, timeout=10)
     assert state.runtime_status == client.OrchestrationStatus.TERMINATED
     assert state.get_output() is None
 

@@ -34,10 +34,10 @@ def retrying(ctx: task.OrchestrationContext, key: str):
     return [result, (ctx.current_utc_datetime - start).total_seconds()]
 
 
-def test_activity_retries_wait_on_durable_timers(dt_client, start_worker):
-    start_worker([retrying], [flaky])
-    iid = dt_client.schedule_new_orchestration(retrying, input="activity-retry")
-    result, waited = dt_client.wait_for_orchestration_completion(iid, timeout=10).get_output()
+def test_activity_retries_wait_on_durable_timers(durable_client, durable_worker):
+    durable_worker.start_with(orchestrators=[retrying], activities=[flaky])
+    iid = durable_client.schedule_new_orchestration(retrying, input="activity-retry")
+    result, waited = durable_client.wait_for_orchestration_completion(iid, timeout=10).get_output()
     assert result == "ok after 3"
     assert waited >= 180  # 1 min + 2 min of virtual back-off
 
@@ -50,10 +50,10 @@ def retrying_child(ctx, key):
     return (yield ctx.call_activity(flaky, input=key))
 
 
-def test_sub_orchestration_retries(dt_client, start_worker):
-    start_worker([retrying_parent, retrying_child], [flaky])
-    iid = dt_client.schedule_new_orchestration(retrying_parent, input="sub-retry")
-    assert dt_client.wait_for_orchestration_completion(iid, timeout=10).get_output() == "ok after 3"
+def test_sub_orchestration_retries(durable_client, durable_worker):
+    durable_worker.start_with(orchestrators=[retrying_parent, retrying_child], activities=[flaky])
+    iid = durable_client.schedule_new_orchestration(retrying_parent, input="sub-retry")
+    assert durable_client.wait_for_orchestration_completion(iid, timeout=10).get_output() == "ok after 3"
 
 
 def always_fails(ctx, _):
@@ -65,10 +65,10 @@ def gives_up(ctx, _):
     yield ctx.call_activity(always_fails, retry_policy=policy)
 
 
-def test_retries_exhausted_fail_the_orchestration(dt_client, start_worker):
-    start_worker([gives_up], [always_fails])
-    iid = dt_client.schedule_new_orchestration(gives_up)
-    state = dt_client.wait_for_orchestration_completion(iid, timeout=10)
+def test_retries_exhausted_fail_the_orchestration(durable_client, durable_worker):
+    durable_worker.start_with(orchestrators=[gives_up], activities=[always_fails])
+    iid = durable_client.schedule_new_orchestration(gives_up)
+    state = durable_client.wait_for_orchestration_completion(iid, timeout=10)
     assert state.runtime_status == client.OrchestrationStatus.FAILED
     assert "permanently down" in state.failure_details.message
     with pytest.raises(client.OrchestrationFailedError):
@@ -113,13 +113,13 @@ def objects(ctx: task.OrchestrationContext, customer: Customer):
             "y": described["shape"]["points"][1][1], "extra": [extra.x, extra.y], "customer": customer}
 
 
-def test_custom_objects_round_trip_everywhere(dt_client, start_worker):
-    start_worker([objects], [describe])
+def test_custom_objects_round_trip_everywhere(durable_client, durable_worker):
+    durable_worker.start_with(orchestrators=[objects], activities=[describe])
     customer = Customer("Ada", Address("Paris", "75001"), ["vip"])
-    iid = dt_client.schedule_new_orchestration(objects, input=customer)
-    dt_client.wait_for_orchestration_start(iid, timeout=10)
-    dt_client.raise_orchestration_event(iid, "extra", data=Point(7, 8))
-    state = dt_client.wait_for_orchestration_completion(iid, timeout=10)
+    iid = durable_client.schedule_new_orchestration(objects, input=customer)
+    durable_client.wait_for_orchestration_start(iid, timeout=10)
+    durable_client.raise_orchestration_event(iid, "extra", data=Point(7, 8))
+    state = durable_client.wait_for_orchestration_completion(iid, timeout=10)
     out = state.get_output()
     assert (out["city"], out["label"], out["y"], out["extra"]) == ("Paris", "tri", 2, [7, 8])
     assert out["customer"] == {"name": "Ada", "address": {"city": "Paris", "zip": "75001"}, "tags": ["vip"]}
@@ -127,21 +127,21 @@ def test_custom_objects_round_trip_everywhere(dt_client, start_worker):
     assert state.serialized_custom_status == '{"stage": "describing", "point": [3, 4]}'
 
 
-def test_client_state_queries_and_errors(dt_client, start_worker):
-    assert dt_client.get_orchestration_state("does-not-exist") is None
-    iid = dt_client.schedule_new_orchestration(objects, input=Customer("B", Address("X", "1"), []),
+def test_client_state_queries_and_errors(durable_client, durable_worker):
+    assert durable_client.get_orchestration_state("does-not-exist") is None
+    iid = durable_client.schedule_new_orchestration(objects, input=Customer("B", Address("X", "1"), []),
                                                tags={"team": "a"}, version="3.1")
     with pytest.raises(TimeoutError):
-        dt_client.wait_for_orchestration_completion(iid, timeout=0.2)
-    state = dt_client.get_orchestration_state(iid)
+        durable_client.wait_for_orchestration_completion(iid, timeout=0.2)
+    state = durable_client.get_orchestration_state(iid)
     assert state.runtime_status == client.OrchestrationStatus.PENDING
     assert state.version == "3.1"
     assert str(state.runtime_status) == "PENDING"
-    start_worker([objects], [describe])
-    dt_client.terminate_orchestration(iid)
-    state = dt_client.wait_for_orchestration_completion(iid, timeout=10)
+    durable_worker.start_with(orchestrators=[objects], activities=[describe])
+    durable_client.terminate_orchestration(iid)
+    state = durable_client.wait_for_orchestration_completion(iid, timeout=10)
     assert state.runtime_status == client.OrchestrationStatus.TERMINATED
-    ids = {s.instance_id for s in dt_client.get_all_orchestration_states()}
+    ids = {s.instance_id for s in durable_client.get_all_orchestration_states()}
     assert iid in ids
-    assert dt_client.purge_orchestration(iid).deleted_instance_count == 1
-    assert dt_client.get_orchestration_state(iid) is None
+    assert durable_client.purge_orchestration(iid).deleted_instance_count == 1
+    assert durable_client.get_orchestration_state(iid) is None

@@ -27,17 +27,17 @@ def report_version(ctx: task.OrchestrationContext, _):
     return ctx.version
 
 
-def _run(dt_client: client.TaskHubGrpcClient, version: str | None) -> client.OrchestrationState:
-    iid = dt_client.schedule_new_orchestration("shipping", version=version)
-    state = dt_client.wait_for_orchestration_completion(iid, timeout=10)
+def _run(durable_client: client.TaskHubGrpcClient, version: str | None) -> client.OrchestrationState:
+    iid = durable_client.schedule_new_orchestration("shipping", version=version)
+    state = durable_client.wait_for_orchestration_completion(iid, timeout=10)
     assert state is not None
     return state
 
 
-def test_scenario_1_default_versions_without_matching(sidecar, start_worker):
+def test_scenario_1_default_versions_without_matching(durable_sidecar, start_worker):
     opts = worker.VersioningOptions(version="1.0.0", default_version="1.0.0", match_strategy=V.NONE)
     start_worker([versioned("v1"), report_version], [step], versioning=opts)
-    with client.TaskHubGrpcClient(host_address=sidecar.address, default_version="1.0.0") as c:
+    with client.TaskHubGrpcClient(host_address=durable_sidecar.address, default_version="1.0.0") as c:
         state = _run(c, None)
         assert state.get_output() == {"code": "v1", "version": "1.0.0", "child_version": "1.0.0"}
         assert state.version == "1.0.0"
@@ -46,25 +46,25 @@ def test_scenario_1_default_versions_without_matching(sidecar, start_worker):
         assert _run(c, "9.0").get_output()["child_version"] == "1.0.0"  # sub-orchestrations do not inherit
 
 
-def test_scenario_2_strict_fail_rejects_old_orchestrations(dt_client, start_worker):
+def test_scenario_2_strict_fail_rejects_old_orchestrations(durable_client, start_worker):
     opts = worker.VersioningOptions(version="2.0.0", default_version="2.0.0", match_strategy=V.STRICT,
                                     failure_strategy=F.FAIL)
     start_worker([versioned("v2"), report_version], [step], versioning=opts)
-    old = _run(dt_client, "1.0.0")
+    old = _run(durable_client, "1.0.0")
     assert old.runtime_status == client.OrchestrationStatus.FAILED
     assert "1.0.0" in old.failure_details.message and "2.0.0" in old.failure_details.message
     assert old.failure_details.error_type == "VersionMismatch"
-    new = _run(dt_client, "2.0.0")
+    new = _run(durable_client, "2.0.0")
     assert new.get_output() == {"code": "v2", "version": "2.0.0", "child_version": "2.0.0"}
 
 
-def test_scenario_3_current_or_older_runs_old_fails_newer(dt_client, start_worker):
+def test_scenario_3_current_or_older_runs_old_fails_newer(durable_client, start_worker):
     opts = worker.VersioningOptions(version="1.10.0", default_version="1.10.0",
                                     match_strategy=V.CURRENT_OR_OLDER, failure_strategy=F.FAIL)
     start_worker([versioned("v1.10"), report_version], [step], versioning=opts)
-    assert _run(dt_client, "1.9.0").get_output()["code"] == "v1.10"  # 1.9.0 is older than 1.10.0
-    assert _run(dt_client, "1.10.0").runtime_status == client.OrchestrationStatus.COMPLETED
-    newer = _run(dt_client, "1.11.0")
+    assert _run(durable_client, "1.9.0").get_output()["code"] == "v1.10"  # 1.9.0 is older than 1.10.0
+    assert _run(durable_client, "1.10.0").runtime_status == client.OrchestrationStatus.COMPLETED
+    newer = _run(durable_client, "1.11.0")
     assert newer.runtime_status == client.OrchestrationStatus.FAILED
     assert "1.11.0" in newer.failure_details.message and "1.10.0" in newer.failure_details.message
 
@@ -77,7 +77,7 @@ def rollout(label: str) -> Any:
     return rollout
 
 
-def test_scenario_4_two_workers_strict_reject(sidecar, dt_client, start_worker):
+def test_scenario_4_two_workers_strict_reject(durable_client, start_worker):
     for label, version in (("v1", "1.0.0"), ("v2", "2.0.0")):
         opts = worker.VersioningOptions(version=version, default_version=version, match_strategy=V.STRICT,
                                         failure_strategy=F.REJECT)
@@ -85,9 +85,9 @@ def test_scenario_4_two_workers_strict_reject(sidecar, dt_client, start_worker):
     ids = {}
     for i in range(4):
         version = "1.0.0" if i % 2 == 0 else "2.0.0"
-        ids[dt_client.schedule_new_orchestration("rollout", version=version)] = version
+        ids[durable_client.schedule_new_orchestration("rollout", version=version)] = version
     for iid, version in ids.items():
-        state = dt_client.wait_for_orchestration_completion(iid, timeout=10)
+        state = durable_client.wait_for_orchestration_completion(iid, timeout=10)
         assert state.runtime_status == client.OrchestrationStatus.COMPLETED, state.failure_details
         expected = "v1" if version == "1.0.0" else "v2"
         assert state.get_output() == {"code": expected, "version": version}
@@ -121,20 +121,20 @@ def my_orchestrator_v2(ctx: task.OrchestrationContext, _):
     return calls
 
 
-def test_version_aware_orchestrator_replays_old_instance_on_old_path(sidecar, dt_client, start_worker):
+def test_version_aware_orchestrator_replays_old_instance_on_old_path(durable_sidecar, durable_client):
     acts = [activity_one, activity_two, activity_three]
-    old_worker = worker.TaskHubGrpcWorker(host_address=sidecar.address)
+    old_worker = worker.TaskHubGrpcWorker(host_address=durable_sidecar.address)
     old_worker.add_orchestrator(my_orchestrator_v1, name="my_orchestrator")
     for fn in acts:
         old_worker.add_activity(fn)
     old_worker.start()
     try:
-        old_id = dt_client.schedule_new_orchestration("my_orchestrator", version="1.0.0")
-        _wait_for_history(sidecar, old_id, "activity_one")
+        old_id = durable_client.schedule_new_orchestration("my_orchestrator", version="1.0.0")
+        _wait_for_history(durable_sidecar, old_id, "activity_one")
     finally:
         old_worker.stop()
 
-    new_worker = worker.TaskHubGrpcWorker(host_address=sidecar.address)
+    new_worker = worker.TaskHubGrpcWorker(host_address=durable_sidecar.address)
     new_worker.add_orchestrator(my_orchestrator_v2, name="my_orchestrator")
     for fn in acts:
         new_worker.add_activity(fn)
@@ -142,20 +142,22 @@ def test_version_aware_orchestrator_replays_old_instance_on_old_path(sidecar, dt
                                                        match_strategy=V.CURRENT_OR_OLDER, failure_strategy=F.FAIL))
     new_worker.start()
     try:
-        new_id = dt_client.schedule_new_orchestration("my_orchestrator", version="2.0.0")
+        new_id = durable_client.schedule_new_orchestration("my_orchestrator", version="2.0.0")
         for iid in (old_id, new_id):
-            dt_client.raise_orchestration_event(iid, "continue")
-        assert dt_client.wait_for_orchestration_completion(old_id, timeout=10).get_output() == ["one", "two"]
-        assert dt_client.wait_for_orchestration_completion(new_id, timeout=10).get_output() == ["one", "three", "two"]
+            durable_client.raise_orchestration_event(iid, "continue")
+        old_state = durable_client.wait_for_orchestration_completion(old_id, timeout=10)
+        new_state = durable_client.wait_for_orchestration_completion(new_id, timeout=10)
+        assert old_state.get_output() == ["one", "two"]
+        assert new_state.get_output() == ["one", "three", "two"]
     finally:
         new_worker.stop()
 
 
-def _wait_for_history(sidecar, instance_id: str, activity: str) -> None:
+def _wait_for_history(fake, instance_id: str, activity: str) -> None:
     from sdk_e2e_helpers import wait_until
 
     def completed() -> bool:
-        names = {e.eventId: e.taskScheduled.name for e in sidecar.history(instance_id) if e.HasField("taskScheduled")}
+        names = {e.eventId: e.taskScheduled.name for e in fake.history(instance_id) if e.HasField("taskScheduled")}
         return any(e.HasField("taskCompleted") and names.get(e.taskCompleted.taskScheduledId) == activity
-                   for e in sidecar.history(instance_id))
+                   for e in fake.history(instance_id))
     wait_until(completed, timeout=10)

@@ -34,14 +34,14 @@ def _strict(version: str) -> worker.VersioningOptions:
                                     failure_strategy=F.REJECT)
 
 
-def test_old_in_flight_orchestrations_finish_on_old_workers_after_new_workers_join(sidecar, start_worker):
+def test_old_in_flight_orchestrations_finish_on_old_workers_after_new_workers_join(durable_sidecar, start_worker):
     start_worker([deployment("v1")], [ship], versioning=_strict("1.0.0"))
-    with client.TaskHubGrpcClient(host_address=sidecar.address, default_version="1.0.0") as old_client, \
-            client.TaskHubGrpcClient(host_address=sidecar.address, default_version="2.0.0") as new_client:
+    with client.TaskHubGrpcClient(host_address=durable_sidecar.address, default_version="1.0.0") as old_client, \
+            client.TaskHubGrpcClient(host_address=durable_sidecar.address, default_version="2.0.0") as new_client:
         old_ids = [old_client.schedule_new_orchestration("fulfil", input=i) for i in range(5)]
         for instance_id in old_ids:
             assert old_client.wait_for_orchestration_start(instance_id, timeout=10) is not None
-        assert sidecar.wait_until_idle(timeout=10)  # every old instance is waiting for its event
+        assert durable_sidecar.wait_until_idle(timeout=10)  # every old instance is waiting for its event
 
         start_worker([deployment("v2")], [ship], versioning=_strict("2.0.0"))  # the new deployment joins
         new_ids = [new_client.schedule_new_orchestration("fulfil", input=100 + i) for i in range(5)]
@@ -55,6 +55,6 @@ def test_old_in_flight_orchestrations_finish_on_old_workers_after_new_workers_jo
                 assert state.get_output() == {"code": code, "version": version, "go": instance_id,
                                               "shipped": offset + i}
                 assert state.version == version
-                kinds = Counter(e.WhichOneof("eventType") for e in sidecar.history(instance_id))
+                kinds = Counter(e.WhichOneof("eventType") for e in durable_sidecar.history(instance_id))
                 assert (kinds["executionStarted"], kinds["eventRaised"], kinds["taskScheduled"],
                         kinds["taskCompleted"], kinds["executionCompleted"]) == (1, 1, 1, 1, 1), kinds

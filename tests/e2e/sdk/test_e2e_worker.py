@@ -24,15 +24,15 @@ def steps(ctx: task.OrchestrationContext, count: int):
     return results
 
 
-def test_stop_on_idle_worker_is_fast_and_start_does_not_block(sidecar, dt_client):
-    w = worker.TaskHubGrpcWorker(host_address=sidecar.address)
+def test_stop_on_idle_worker_is_fast_and_start_does_not_block(durable_sidecar, durable_client):
+    w = worker.TaskHubGrpcWorker(host_address=durable_sidecar.address)
     w.add_orchestrator(steps)
     w.add_activity(echo)
     began = time.perf_counter()
     w.start()
     assert time.perf_counter() - began < 0.1
-    iid = dt_client.schedule_new_orchestration(steps, input=1)
-    dt_client.wait_for_orchestration_completion(iid, timeout=10)  # connected and idle now
+    iid = durable_client.schedule_new_orchestration(steps, input=1)
+    durable_client.wait_for_orchestration_completion(iid, timeout=10)  # connected and idle now
     began = time.perf_counter()
     w.stop()
     assert time.perf_counter() - began < 0.1
@@ -66,11 +66,11 @@ def test_worker_started_before_sidecar_connects_when_it_comes_up():
     assert not w.is_running
 
 
-def test_worker_reconnects_when_the_stream_breaks_and_loses_no_work(sidecar, dt_client, start_worker):
-    start_worker([steps], [echo])
-    sidecar.faults.disconnect_workers(after=3)
-    iid = dt_client.schedule_new_orchestration(steps, input=6)
-    state = dt_client.wait_for_orchestration_completion(iid, timeout=10)
+def test_worker_reconnects_when_the_stream_breaks_and_loses_no_work(durable_faults, durable_client, durable_worker):
+    durable_worker.start_with(orchestrators=[steps], activities=[echo])
+    durable_faults.disconnect_workers(after=3)
+    iid = durable_client.schedule_new_orchestration(steps, input=6)
+    state = durable_client.wait_for_orchestration_completion(iid, timeout=10)
     assert [r["value"] for r in state.get_output()] == list(range(6))
 
 
@@ -89,8 +89,8 @@ def test_metadata_is_sent_on_every_call():
         assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
-def test_registration_rules(sidecar):
-    w = worker.TaskHubGrpcWorker(host_address=sidecar.address)
+def test_registration_rules(durable_sidecar):
+    w = worker.TaskHubGrpcWorker(host_address=durable_sidecar.address)
     assert w.add_orchestrator(steps) == "steps"
     assert w.add_activity(echo, name="echo2") == "echo2"
     with pytest.raises(ValueError, match="already exists"):
@@ -107,28 +107,29 @@ def test_registration_rules(sidecar):
         w.stop()
 
 
-def test_get_work_items_request_carries_concurrency_limits(sidecar, dt_client, start_worker):
+def test_get_work_items_request_carries_concurrency_limits(durable_sidecar, durable_client, start_worker):
     options = worker.ConcurrencyOptions(maximum_concurrent_activity_work_items=1,
                                         maximum_concurrent_orchestration_work_items=1,
                                         maximum_thread_pool_workers=2)
     start_worker([steps], [echo], concurrency_options=options)
-    iid = dt_client.schedule_new_orchestration(steps, input=2)
-    wait_until(lambda: len(sidecar.engine.connections()) == 1)
-    (connection,) = sidecar.engine.connections()
+    iid = durable_client.schedule_new_orchestration(steps, input=2)
+    wait_until(lambda: len(durable_sidecar.engine.connections()) == 1)
+    (connection,) = durable_sidecar.engine.connections()
     assert (connection.max_orchestrators, connection.max_activities) == (1, 1)
-    assert dt_client.wait_for_orchestration_completion(iid, timeout=10).runtime_status.name == "COMPLETED"
+    assert durable_client.wait_for_orchestration_completion(iid, timeout=10).runtime_status.name == "COMPLETED"
     with pytest.raises(ValueError):
         worker.ConcurrencyOptions(maximum_thread_pool_workers=0)
 
 
-def test_wait_for_start_and_timeout(sidecar, dt_client, start_worker):
-    iid = dt_client.schedule_new_orchestration(steps, input=0)
+def test_wait_for_start_and_timeout(durable_client, durable_worker):
+    iid = durable_client.schedule_new_orchestration(steps, input=0)
     with pytest.raises(TimeoutError):
-        dt_client.wait_for_orchestration_start(iid, timeout=0.1)
-    start_worker([steps], [echo])
-    state = dt_client.wait_for_orchestration_start(iid, timeout=10)
+        durable_client.wait_for_orchestration_start(iid, timeout=0.1)
+    durable_worker.start_with(orchestrators=[steps], activities=[echo])
+    state = durable_client.wait_for_orchestration_start(iid, timeout=10)
     assert state.runtime_status in (client.OrchestrationStatus.RUNNING, client.OrchestrationStatus.COMPLETED)
-    wait_until(lambda: dt_client.get_orchestration_state(iid).runtime_status == client.OrchestrationStatus.COMPLETED)
+    wait_until(lambda: durable_client.get_orchestration_state(iid).runtime_status
+               == client.OrchestrationStatus.COMPLETED)
 
 
 def test_default_host_address():

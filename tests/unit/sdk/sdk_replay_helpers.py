@@ -6,7 +6,8 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from durabletask.internal import helpers as h
+import history_builders as h
+
 from durabletask.internal import orchestrator_service_pb2 as pb
 from durabletask.internal.registry import Registry
 from durabletask.internal.replay import ExecutionResult, OrchestrationExecutor

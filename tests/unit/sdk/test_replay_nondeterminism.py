@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import history_builders as h
 from sdk_replay_helpers import T0, completion, registry, run, started, tick
 
 from durabletask import task
-from durabletask.internal import helpers as h
 from durabletask.internal import orchestrator_service_pb2 as pb
 
 

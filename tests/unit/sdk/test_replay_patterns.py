@@ -6,11 +6,11 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta, timezone
 
+import history_builders as h
 import pytest
 from sdk_replay_helpers import T0, completion, confirm, js, kinds, output, registry, run, started, tick
 
 from durabletask import task
-from durabletask.internal import helpers as h
 from durabletask.internal import orchestrator_service_pb2 as pb
 
 
