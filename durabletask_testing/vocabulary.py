@@ -38,12 +38,22 @@ TERMINAL_STATUSES = frozenset(
 )
 
 
-def status_name(status: int) -> str:
-    """``ORCHESTRATION_STATUS_COMPLETED`` -> ``COMPLETED``; a value outside the enum -> ``UNKNOWN(999)``."""
-    if status not in pb.OrchestrationStatus.values():
-        return f"UNKNOWN({status})"
-    name: str = pb.OrchestrationStatus.Name(status)
-    return name.removeprefix("ORCHESTRATION_STATUS_")
+STATUS_PREFIX = "ORCHESTRATION_STATUS_"
+
+
+def status_name(status: object) -> str:
+    """A status value (an int, or any SDK's enum member) without its prefix, e.g. ``COMPLETED``; an int outside
+    the enum -> ``UNKNOWN(999)``."""
+    if isinstance(status, int):
+        if status not in pb.OrchestrationStatus.values():
+            return f"UNKNOWN({status})"
+        name = str(pb.OrchestrationStatus.Name(status))
+    else:
+        name = str(getattr(status, "name", status))
+    return name.removeprefix(STATUS_PREFIX)
+
+
+STATUS_VALUES: dict[str, int] = {status_name(value): value for value in pb.OrchestrationStatus.values()}
 
 
 def as_utc(value: datetime) -> datetime:
