@@ -23,11 +23,12 @@ from .control import ControlServer
 from .engine import DEFAULT_MAX_PAYLOAD_BYTES
 from .limits import Limits
 from .sidecar import DEFAULT_MAX_LONG_POLLS, FakeSidecar
+from .vocabulary import parse_iso
 
 
 def _iso_datetime(text: str) -> datetime:
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_iso(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"not an ISO-8601 date-time: {text!r}") from error
 

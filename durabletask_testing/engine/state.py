@@ -7,21 +7,17 @@ from datetime import datetime
 
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
-TERMINAL_STATUSES = frozenset(
-    {
-        pb.ORCHESTRATION_STATUS_COMPLETED,
-        pb.ORCHESTRATION_STATUS_FAILED,
-        pb.ORCHESTRATION_STATUS_TERMINATED,
-        pb.ORCHESTRATION_STATUS_CANCELED,
-    }
-)
+from ..vocabulary import TERMINAL_STATUSES, status_name
 
-
-def status_name(status: int) -> str:
-    """``ORCHESTRATION_STATUS_COMPLETED`` -> ``COMPLETED``; a value outside the enum -> ``UNKNOWN(999)``."""
-    if status not in pb.OrchestrationStatus.values():
-        return f"UNKNOWN({status})"
-    return pb.OrchestrationStatus.Name(status).removeprefix("ORCHESTRATION_STATUS_")
+__all__ = [
+    "TERMINAL_STATUSES",
+    "ActivityWorkItem",
+    "Connection",
+    "Instance",
+    "OrchestratorWorkItem",
+    "WorkItem",
+    "status_name",
+]
 
 
 @dataclass(eq=False, slots=True)
@@ -53,10 +49,24 @@ class Instance:
     abandoned_by: int | None = None  # connection id of the stream that abandoned its last work item
     dispatch_count: int = 0
     children: set[str] = field(default_factory=set)
+    fault_key: str = ""  # names the instance in fault decisions: the same in every run of a test
+    generation: int = 0  # executions started by continue-as-new
+    task_attempts: dict[int, int] = field(default_factory=dict)  # task id -> activity dispatches so far
 
     @property
     def is_terminal(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+    @property
+    def execution_key(self) -> str:
+        """The fault key of the current execution."""
+        return f"{self.fault_key}~{self.generation}"
+
+    def next_task_attempt(self, task_id: int) -> int:
+        """How many times an activity with ``task_id`` was dispatched before (retries may reuse an id)."""
+        attempt = self.task_attempts.get(task_id, 0)
+        self.task_attempts[task_id] = attempt + 1
+        return attempt
 
     def compact_history(self) -> None:
         """Keep an ended instance's history as one serialized blob (protobuf objects cost ~1 KB each)."""
@@ -74,7 +84,8 @@ class Instance:
     def parent_instance_id(self) -> str | None:
         if self.parent is None:
             return None
-        return self.parent.orchestrationInstance.instanceId
+        parent_id: str = self.parent.orchestrationInstance.instanceId
+        return parent_id
 
 
 @dataclass(eq=False, slots=True)
@@ -111,10 +122,9 @@ class ActivityWorkItem:
     input: str | None
     tags: dict[str, str]
     trace_context: pb.TraceContext | None
-    attempt: int = 0
+    attempt: int = 0  # dispatches of this task id in its instance before this one
     token: str = ""
     connection: Connection | None = None
-    held_until: float = 0.0
 
     def to_pb(self) -> pb.WorkItem:
         request = pb.ActivityRequest(
@@ -130,6 +140,9 @@ class ActivityWorkItem:
         if self.input is not None:
             request.input.value = self.input
         return pb.WorkItem(activityRequest=request, completionToken=self.token)
+
+
+WorkItem = OrchestratorWorkItem | ActivityWorkItem
 
 
 @dataclass(eq=False, slots=True)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
-from .events import timestamp
-from .state import Instance, status_name
-from .validation import to_datetime
+from ..vocabulary import status_name, timestamp, to_datetime
+from .state import Instance
 
 
 @dataclass(frozen=True)
@@ -43,22 +42,8 @@ def snapshot(instance: Instance) -> InstanceSnapshot:
     if instance.failure_details is not None:
         failure = pb.TaskFailureDetails()
         failure.CopyFrom(instance.failure_details)
-    return InstanceSnapshot(
-        instance_id=instance.instance_id,
-        name=instance.name,
-        version=instance.version,
-        status=instance.status,
-        input=instance.input,
-        output=instance.output,
-        custom_status=instance.custom_status,
-        failure_details=failure,
-        created_at=instance.created_at,
-        last_updated_at=instance.last_updated_at,
-        parent_instance_id=instance.parent_instance_id,
-        execution_id=instance.execution_id,
-        completed_at=instance.completed_at,
-        dispatch_count=instance.dispatch_count,
-    )
+    copied = {f.name: getattr(instance, f.name) for f in fields(InstanceSnapshot) if f.name != "failure_details"}
+    return InstanceSnapshot(failure_details=failure, **copied)
 
 
 def orchestration_state(instance: Instance, include_payloads: bool) -> pb.OrchestrationState:

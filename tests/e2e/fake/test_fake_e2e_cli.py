@@ -24,8 +24,9 @@ SERVE = [sys.executable, "-m", "durabletask_testing", "serve"]
 @contextmanager
 def serving(*options: str) -> Iterator[tuple[subprocess.Popen, str]]:
     """The CLI serving on a free port; yields the process and the address from its one line."""
-    process = subprocess.Popen([*SERVE, "--port", "0", *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    process = subprocess.Popen(
+        [*SERVE, "--port", "0", *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         line = process.stdout.readline()
         assert line.startswith("listening on ") and line.endswith("\n"), (line, process.stderr.read())

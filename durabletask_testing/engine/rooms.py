@@ -1,0 +1,22 @@
+"""The engine's stateful parts, bundled for the stateless ones (router, timekeeper) that work on them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..clock import Clock
+from .dispatcher import Dispatcher
+from .store import InstanceStore
+from .timers import TimerQueue
+from .waiters import Waiters
+
+
+@dataclass(frozen=True)
+class Rooms:
+    """The clock, instance store, dispatcher, timer queue and waiters of one engine."""
+
+    clock: Clock
+    store: InstanceStore
+    dispatcher: Dispatcher
+    timers: TimerQueue
+    waiters: Waiters
