@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeAlias, TypeVar
 
+from durabletask.entities import DurableEntity, EntityContext, EntityInstanceId, EntityLock
+from durabletask.entities.support import entities_not_supported
 from durabletask.internal import helpers as pbh
 from durabletask.internal import orchestrator_service_pb2 as pb
 
@@ -64,12 +66,13 @@ class FailureDetails:
 
 
 def failure_details_from_proto(details: pb.TaskFailureDetails) -> FailureDetails:
-    """Convert protobuf TaskFailureDetails to :class:`FailureDetails`."""
+    """Convert protobuf TaskFailureDetails to :class:`FailureDetails` (``properties`` as plain Python values)."""
     return FailureDetails(
         message=details.errorMessage,
         error_type=details.errorType,
         stack_trace=details.stackTrace.value if details.HasField("stackTrace") else None,
         inner_failure=failure_details_from_proto(details.innerFailure) if details.HasField("innerFailure") else None,
+        properties={k: pbh.python_value(v) for k, v in details.properties.items()} if details.properties else None,
     )
 
 
@@ -218,18 +221,26 @@ class RetryableTask(CompletableTask[T]):
         self._retry_policy = retry_policy
         self._attempt_count = 1
         self._start_time = start_time
+        self._clock: Callable[[], datetime] | None = None
+
+    def _use_clock(self, clock: Callable[[], datetime]) -> None:
+        """The replay engine's clock (orchestration time) used by :meth:`compute_next_delay`."""
+        self._clock = clock
 
     def increment_attempt_count(self) -> None:
         """Record one more attempt."""
         self._attempt_count += 1
 
-    def compute_next_delay(self, now: datetime | None = None) -> timedelta | None:
+    def compute_next_delay(self) -> timedelta | None:
         """Delay before the next attempt, or None when the policy is exhausted.
 
-        ``now`` is the orchestration's (replay-safe) current time; the retry timeout is measured from the time
-        of the first attempt.
+        As in the published SDK, another attempt is made only while the current time is before the first
+        attempt's time plus ``retry_timeout``; here "current time" is the orchestration's replay-safe time
+        (``current_utc_datetime`` when the failure is processed), never the wall clock, so replay decides the
+        same way.
         """
         policy = self._retry_policy
+        now = self._clock() if self._clock is not None else None
         if self._attempt_count >= policy.max_number_of_attempts:
             return None
         if policy.retry_timeout is not None and now is not None and now >= self._start_time + policy.retry_timeout:
@@ -419,6 +430,20 @@ class OrchestrationContext(ABC):
         """Send an event to another orchestration instance (fire and forget)."""
         raise NotImplementedError("This OrchestrationContext implementation does not support send_event().")
 
+    def call_entity(self, entity: EntityInstanceId, operation: str, input: Any = None, *,
+                    return_type: type | None = None) -> CompletableTask[Any]:
+        """Call an entity operation and wait for its result (needs entity support; raises NotImplementedError)."""
+        raise entities_not_supported("OrchestrationContext.call_entity")
+
+    def signal_entity(self, entity_id: EntityInstanceId, operation_name: str, input: Any = None,
+                      signal_time: datetime | None = None) -> None:
+        """Signal an entity operation (needs entity support; raises NotImplementedError)."""
+        raise entities_not_supported("OrchestrationContext.signal_entity")
+
+    def lock_entities(self, entities: list[EntityInstanceId]) -> CompletableTask[EntityLock]:
+        """Lock entities for a critical section (needs entity support; raises NotImplementedError)."""
+        raise entities_not_supported("OrchestrationContext.lock_entities")
+
     @abstractmethod
     def continue_as_new(self, new_input: Any, *, save_events: bool = False,
                         new_version: str | None = None) -> None:
@@ -464,6 +489,7 @@ class ActivityContext:
 
 Orchestrator: TypeAlias = Callable[[OrchestrationContext, TInput], Generator[Task[Any], Any, TOutput] | TOutput]
 Activity: TypeAlias = Callable[[ActivityContext, TInput], TOutput]
+Entity: TypeAlias = Callable[[EntityContext, TInput], TOutput] | type[DurableEntity]
 
 
 class RetryPolicy:
@@ -525,3 +551,14 @@ def get_name(fn: Callable[..., Any]) -> str:
     if name == "<lambda>":
         raise ValueError("Cannot infer a name from a lambda function. Please provide a name explicitly.")
     return name
+
+
+def get_entity_name(fn: Entity[Any, Any]) -> str:
+    """The name an entity is registered under: an explicit ``__durable_entity_name__``, the class name of a
+    :class:`DurableEntity` subclass, else the function's name."""
+    explicit = getattr(fn, "__durable_entity_name__", None)
+    if isinstance(explicit, str):
+        return explicit
+    if isinstance(fn, type) and issubclass(fn, DurableEntity):
+        return fn.__name__
+    return get_name(fn)

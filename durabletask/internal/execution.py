@@ -20,7 +20,6 @@ from typing import Any
 from durabletask import task
 from durabletask.internal import helpers as pbh
 from durabletask.internal import orchestrator_service_pb2 as pb
-from durabletask.internal import serialization as ser
 from durabletask.internal.actions import CONFIRMATIONS, ActionKind, PendingAction
 from durabletask.internal.completion import Completion
 from durabletask.internal.external_events import ExternalEventInbox
@@ -77,13 +76,14 @@ class Execution:
         self.version: str | None = None
         self.parent_instance_id: str | None = None
         self.encoded_custom_status: str | None = None
-        self.completion = Completion()
+        self.converter = registry.data_converter
+        self.completion = Completion(self.converter, registry.exception_properties_provider)
         self._sequence_number = 0
         self._new_uuid_counter = 0
         self._actions: dict[int, PendingAction] = {}
         self._pending: dict[int, _Call | _Timer] = {}
         self._cancelled_timer_ids: set[int] = set()
-        self._inbox = ExternalEventInbox()
+        self._inbox = ExternalEventInbox(self.converter)
         self._generator: Generator[task.Task[Any], Any, Any] | None = None
         self._awaited: task.Task[Any] | None = None
         self._is_suspended = False
@@ -104,7 +104,7 @@ class Execution:
 
     def set_custom_status(self, custom_status: Any) -> None:
         """Record the custom status sent with this work item's answer."""
-        self.encoded_custom_status = ser.serialize(custom_status)
+        self.encoded_custom_status = self.converter.serialize(custom_status)
 
     # ---------------------------------------------------------------------- scheduling (from the context)
 
@@ -112,7 +112,7 @@ class Execution:
                       retry_policy: task.RetryPolicy | None, return_type: Any) -> task.CompletableTask[Any]:
         """Schedule an activity; the task completes with its result."""
         action_id = self.next_sequence_number()
-        action = PendingAction(action_id, ActionKind.SCHEDULE_TASK, name, ser.serialize(input), tags=tags)
+        action = PendingAction(action_id, ActionKind.SCHEDULE_TASK, name, self.converter.serialize(input), tags=tags)
         return self._schedule_call(action, retry_policy, return_type, is_sub_orch=False)
 
     def call_sub_orchestrator(self, name: str, input: Any, instance_id: str | None, version: str | None,
@@ -124,7 +124,7 @@ class Execution:
         if not version:
             versioning = self.registry.versioning
             version = versioning.default_version if versioning is not None else None
-        action = PendingAction(action_id, ActionKind.CREATE_SUB_ORCHESTRATION, name, ser.serialize(input),
+        action = PendingAction(action_id, ActionKind.CREATE_SUB_ORCHESTRATION, name, self.converter.serialize(input),
                                instance_id=instance_id, version=version)
         return self._schedule_call(action, retry_policy, return_type, is_sub_orch=True)
 
@@ -136,6 +136,7 @@ class Execution:
         else:
             call_task = task.RetryableTask(retry_policy, action, self.current_utc_datetime, is_sub_orch,
                                            expected_type=return_type)
+            call_task._use_clock(lambda: self.current_utc_datetime)
         self._track_call(_Call(call_task, action, return_type))
         return call_task
 
@@ -177,8 +178,8 @@ class Execution:
     def send_event(self, instance_id: str, event_name: str, data: Any) -> None:
         """Add a SendEvent action."""
         action_id = self.next_sequence_number()
-        self._actions[action_id] = PendingAction(action_id, ActionKind.SEND_EVENT, event_name, ser.serialize(data),
-                                                 instance_id=instance_id)
+        self._actions[action_id] = PendingAction(action_id, ActionKind.SEND_EVENT, event_name,
+                                                 self.converter.serialize(data), instance_id=instance_id)
 
     def wait_for_external_event(self, name: str, data_type: Any) -> task.CancellableTask[Any]:
         """A task completed by the next event named ``name``."""
@@ -250,7 +251,7 @@ class Execution:
         if pending is None:
             return
         expected_type = pending.expected_type if isinstance(pending, _Call) else None
-        pending.task.complete(ser.deserialize(payload, expected_type))
+        pending.task.complete(self.converter.deserialize(payload, expected_type))
         self._drive()
 
     def fail_task(self, task_id: int, details: pb.TaskFailureDetails, message: str, event_field: str) -> None:
@@ -268,7 +269,7 @@ class Execution:
         retryable = call.task
         if not isinstance(retryable, task.RetryableTask):
             return False
-        delay = retryable.compute_next_delay(self.current_utc_datetime)
+        delay = retryable.compute_next_delay()
         if delay is None:
             return False
         retryable.increment_attempt_count()

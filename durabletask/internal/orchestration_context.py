@@ -56,7 +56,7 @@ class RuntimeOrchestrationContext(task.OrchestrationContext):
         else:
             name = task.get_name(activity)
             if return_type is None:
-                return_type = ser.output_type_of(activity)
+                return_type = ser.output_type_of(activity, self._execution.converter)
         return self._execution.call_activity(name, input, tags, retry_policy, return_type)
 
     def call_sub_orchestrator(self, orchestrator: task.Orchestrator[Any, Any] | str, *,

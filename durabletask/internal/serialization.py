@@ -250,7 +250,7 @@ _NO_TYPE: Any = None
 
 @functools.lru_cache(maxsize=4096)
 def _signature_types(fn: Callable[..., Any]) -> tuple[Any, Any]:
-    """(input annotation, return annotation) of a ``(ctx, input)`` function, reconstructable ones only."""
+    """(input annotation, return annotation) of a ``(ctx, input)`` function (``_NO_TYPE`` where absent)."""
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
@@ -264,25 +264,32 @@ def _signature_types(fn: Callable[..., Any]) -> tuple[Any, Any]:
     input_type = _NO_TYPE
     if len(params) >= 2:
         hint = hints.get(params[1].name, params[1].annotation)
-        if hint is not inspect.Parameter.empty and is_reconstructable(hint):
+        if hint is not inspect.Parameter.empty:
             input_type = hint
     ret = hints.get("return", sig.return_annotation)
-    output_type = ret if ret is not inspect.Signature.empty and is_reconstructable(ret) else _NO_TYPE
+    output_type = ret if ret is not inspect.Signature.empty else _NO_TYPE
     return input_type, output_type
 
 
-def input_type_of(fn: Callable[..., Any]) -> Any:
-    """Annotated type of the input parameter of an orchestrator or activity, if reconstructable."""
+def _reconstructable(hint: Any, converter: Any) -> Any:
+    if hint is _NO_TYPE:
+        return _NO_TYPE
+    accepted = is_reconstructable(hint) if converter is None else converter.can_reconstruct(hint)
+    return hint if accepted else _NO_TYPE
+
+
+def input_type_of(fn: Callable[..., Any], converter: Any = None) -> Any:
+    """Annotated type of the input parameter of an orchestrator or activity, if the converter (default: this
+    codec) can rebuild it."""
     try:
-        return _signature_types(fn)[0]
+        return _reconstructable(_signature_types(fn)[0], converter)
     except TypeError:  # unhashable callable
         return _NO_TYPE
 
 
-def output_type_of(fn: Callable[..., Any]) -> Any:
-    """Annotated return type of an activity, if reconstructable (generators have none)."""
+def output_type_of(fn: Callable[..., Any], converter: Any = None) -> Any:
+    """Annotated return type of an activity, if the converter (default: this codec) can rebuild it."""
     try:
-        ret = _signature_types(fn)[1]
+        return _reconstructable(_signature_types(fn)[1], converter)
     except TypeError:
         return _NO_TYPE
-    return ret
