@@ -305,6 +305,7 @@ class TaskHubGrpcClient:
                                         token)
             if token is None:
                 return states
+            self._logger.info("Received continuation token %r; fetching the next page of instances.", token)
 
     def list_instance_ids(self, runtime_status: list[OrchestrationStatus] | None = None,
                           completed_time_from: datetime | None = None,

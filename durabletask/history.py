@@ -298,7 +298,7 @@ def _read_field(message: Message, field: FieldDescriptor) -> Any:
     value = getattr(message, field.name)
     if field.message_type is not None and field.message_type.GetOptions().map_entry:
         return dict(value) if value else None
-    if field.label == FieldDescriptor.LABEL_REPEATED:
+    if field.is_repeated:
         return list(value)
     if field.message_type is None:
         return value

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random as _random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
@@ -227,6 +228,15 @@ class RetryableTask(CompletableTask[T]):
         """The replay engine's clock (orchestration time) used by :meth:`compute_next_delay`."""
         self._clock = clock
 
+    def excludes(self, failure: FailureDetails) -> bool:
+        """True when the policy's ``non_retryable_error_types`` name this failure's error type."""
+        return any(failure.is_caused_by(t) for t in self._retry_policy.non_retryable_error_types)
+
+    def retry_timeout_passed(self, now: datetime) -> bool:
+        """True when ``now`` (orchestration time) is at or after the first attempt's time plus the retry timeout."""
+        timeout = self._retry_policy.retry_timeout
+        return timeout is not None and now >= self._start_time + timeout
+
     def increment_attempt_count(self) -> None:
         """Record one more attempt."""
         self._attempt_count += 1
@@ -243,7 +253,7 @@ class RetryableTask(CompletableTask[T]):
         now = self._clock() if self._clock is not None else None
         if self._attempt_count >= policy.max_number_of_attempts:
             return None
-        if policy.retry_timeout is not None and now is not None and now >= self._start_time + policy.retry_timeout:
+        if now is not None and self.retry_timeout_passed(now):
             return None
         coefficient = 1.0 if policy.backoff_coefficient is None else policy.backoff_coefficient
         delay = math.pow(coefficient, self._attempt_count - 1) * policy.first_retry_interval.total_seconds()
@@ -410,8 +420,13 @@ class OrchestrationContext(ABC):
                       input: TInput | None = None,
                       retry_policy: RetryPolicy | None = None,
                       tags: dict[str, str] | None = None,
-                      return_type: type | None = None) -> CompletableTask[Any]:
-        """Schedule an activity (by function or registered name); the task completes with its result."""
+                      return_type: type | None = None,
+                      timeout: timedelta | None = None) -> CompletableTask[Any]:
+        """Schedule an activity (by function or registered name); the task completes with its result.
+
+        Extension: with ``timeout``, a durable timer races the call (retries included); if it fires first the
+        task fails with a TaskFailedError whose details name ``TimeoutError``, and a late result is dropped.
+        """
 
     @abstractmethod
     def call_sub_orchestrator(self, orchestrator: Orchestrator[TInput, TOutput] | str, *,
@@ -419,8 +434,10 @@ class OrchestrationContext(ABC):
                               instance_id: str | None = None,
                               retry_policy: RetryPolicy | None = None,
                               version: str | None = None,
-                              return_type: type | None = None) -> CompletableTask[Any]:
-        """Start a sub-orchestration; the task completes with its output."""
+                              return_type: type | None = None,
+                              timeout: timedelta | None = None) -> CompletableTask[Any]:
+        """Start a sub-orchestration; the task completes with its output. ``timeout``: as for
+        :meth:`call_activity` (extension; the child keeps running)."""
 
     @abstractmethod
     def wait_for_external_event(self, name: str, *, data_type: type | None = None) -> CancellableTask[Any]:
@@ -452,6 +469,14 @@ class OrchestrationContext(ABC):
     @abstractmethod
     def new_uuid(self) -> str:
         """A UUID that is the same on every replay (name-based, RFC 4122 version 5)."""
+
+    def random(self) -> _random.Random:
+        """Extension: a random number generator that gives the same values on every replay.
+
+        Each call returns a new generator seeded from :meth:`new_uuid` (so from the instance id, the
+        orchestration time and the call's position), never from the wall clock or the OS.
+        """
+        return _random.Random(self.new_uuid())
 
     def create_replay_safe_logger(self, logger: logging.Logger) -> ReplaySafeLogger:
         """A logger adapter that stays silent while the orchestrator replays."""
@@ -500,7 +525,11 @@ class RetryPolicy:
                  max_number_of_attempts: int,
                  backoff_coefficient: float | None = 1.0,
                  max_retry_interval: timedelta | None = None,
-                 retry_timeout: timedelta | None = None):
+                 retry_timeout: timedelta | None = None,
+                 non_retryable_error_types: Sequence[type[BaseException] | str] | None = None):
+        """Extension (not in the published SDK): ``non_retryable_error_types`` lists exception types or type
+        names (qualified or not, matched as :meth:`FailureDetails.is_caused_by` does) whose failures are not
+        retried: the call fails at once."""
         if first_retry_interval < timedelta(0):
             raise ValueError("first_retry_interval must be >= 0")
         if max_number_of_attempts < 1:
@@ -516,6 +545,7 @@ class RetryPolicy:
         self._backoff_coefficient = backoff_coefficient
         self._max_retry_interval = max_retry_interval
         self._retry_timeout = retry_timeout
+        self._non_retryable_error_types: tuple[type[BaseException] | str, ...] = tuple(non_retryable_error_types or ())
 
     @property
     def first_retry_interval(self) -> timedelta:
@@ -539,8 +569,14 @@ class RetryPolicy:
 
     @property
     def retry_timeout(self) -> timedelta | None:
-        """Overall time budget for retrying, measured from the first attempt."""
+        """Overall time budget for retrying, measured in orchestration time from the first attempt: a failure
+        after it is not retried, and a retry whose back-off ends after it is not attempted."""
         return self._retry_timeout
+
+    @property
+    def non_retryable_error_types(self) -> tuple[type[BaseException] | str, ...]:
+        """Error types never retried (extension; empty by default)."""
+        return self._non_retryable_error_types
 
 
 def get_name(fn: Callable[..., Any]) -> str:

@@ -54,6 +54,9 @@ EXTENSIONS: dict[str, set[str]] = {
     "durabletask.worker.TaskHubGrpcWorker.add_orchestrator": {"name"},
     "durabletask.worker.TaskHubGrpcWorker.add_activity": {"name"},
     "durabletask.client.OrchestrationState": {"version", "tags"},
+    "durabletask.task.RetryPolicy": {"non_retryable_error_types"},
+    "durabletask.task.OrchestrationContext.call_activity": {"timeout"},
+    "durabletask.task.OrchestrationContext.call_sub_orchestrator": {"timeout"},
 }
 
 _SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "list_public_api.py"
