@@ -71,6 +71,18 @@ import durabletask  # noqa: E402
 
 sys.modules["durabletask.testing"] = shim
 durabletask.testing = shim
+
+
+def pytest_pyfunc_call(pyfuncitem):
+    """Run ``async def`` tests with asyncio.run (neither venv has an asyncio pytest plugin)."""
+    import asyncio
+    import inspect
+
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    names = pyfuncitem._fixtureinfo.argnames
+    asyncio.run(pyfuncitem.obj(**{name: pyfuncitem.funcargs[name] for name in names}))
+    return True
 '''
 
 
