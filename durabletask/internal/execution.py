@@ -20,12 +20,12 @@ from typing import Any
 from durabletask import task
 from durabletask.internal import helpers as pbh
 from durabletask.internal import orchestrator_service_pb2 as pb
-from durabletask.internal import serialization as ser
 from durabletask.internal.actions import CONFIRMATIONS, ActionKind, PendingAction
 from durabletask.internal.completion import Completion
 from durabletask.internal.external_events import ExternalEventInbox
 from durabletask.internal.registry import Registry
 from durabletask.internal.timers import next_chunk_fire_at
+from durabletask.task import TimerTask
 
 logger = logging.getLogger("durabletask.replay")
 
@@ -40,6 +40,8 @@ class _Call:
     task: task.CompletableTask[Any]
     action: PendingAction
     expected_type: Any
+    last_failure: tuple[str, pb.TaskFailureDetails] | None = None  # kept while a retry waits
+    timeout_timer: TimerTask | None = None  # the timer racing the call (extension: timeout=)
 
 
 @dataclass(slots=True, eq=False)
@@ -49,6 +51,7 @@ class _Timer:
     task: task.TimerTask
     final_fire_at: datetime | None  # set when the timer is written as several chunks
     retry_of: _Call | None  # the call this timer delays the next attempt of
+    timeout_of: _Call | None = None  # the call this timer bounds (extension: timeout=)
 
 
 def _history_mismatch(event_id: int, expected: str, actual: str) -> task.NonDeterminismError:
@@ -77,13 +80,15 @@ class Execution:
         self.version: str | None = None
         self.parent_instance_id: str | None = None
         self.encoded_custom_status: str | None = None
-        self.completion = Completion()
+        self.converter = registry.data_converter
+        self.completion = Completion(self.converter, registry.exception_properties_provider)
         self._sequence_number = 0
         self._new_uuid_counter = 0
         self._actions: dict[int, PendingAction] = {}
         self._pending: dict[int, _Call | _Timer] = {}
         self._cancelled_timer_ids: set[int] = set()
-        self._inbox = ExternalEventInbox()
+        self._abandoned_call_ids: set[int] = set()  # calls that timed out: their late results are dropped
+        self._inbox = ExternalEventInbox(self.converter)
         self._generator: Generator[task.Task[Any], Any, Any] | None = None
         self._awaited: task.Task[Any] | None = None
         self._is_suspended = False
@@ -104,19 +109,21 @@ class Execution:
 
     def set_custom_status(self, custom_status: Any) -> None:
         """Record the custom status sent with this work item's answer."""
-        self.encoded_custom_status = ser.serialize(custom_status)
+        self.encoded_custom_status = self.converter.serialize(custom_status)
 
     # ---------------------------------------------------------------------- scheduling (from the context)
 
     def call_activity(self, name: str, input: Any, tags: dict[str, str] | None,
-                      retry_policy: task.RetryPolicy | None, return_type: Any) -> task.CompletableTask[Any]:
+                      retry_policy: task.RetryPolicy | None, return_type: Any,
+                      timeout: timedelta | None = None) -> task.CompletableTask[Any]:
         """Schedule an activity; the task completes with its result."""
         action_id = self.next_sequence_number()
-        action = PendingAction(action_id, ActionKind.SCHEDULE_TASK, name, ser.serialize(input), tags=tags)
-        return self._schedule_call(action, retry_policy, return_type, is_sub_orch=False)
+        action = PendingAction(action_id, ActionKind.SCHEDULE_TASK, name, self.converter.serialize(input), tags=tags)
+        return self._schedule_call(action, retry_policy, return_type, is_sub_orch=False, timeout=timeout)
 
     def call_sub_orchestrator(self, name: str, input: Any, instance_id: str | None, version: str | None,
-                              retry_policy: task.RetryPolicy | None, return_type: Any) -> task.CompletableTask[Any]:
+                              retry_policy: task.RetryPolicy | None, return_type: Any,
+                              timeout: timedelta | None = None) -> task.CompletableTask[Any]:
         """Start a sub-orchestration (default id derived from ours, default version from the worker)."""
         action_id = self.next_sequence_number()
         if not instance_id:
@@ -124,19 +131,25 @@ class Execution:
         if not version:
             versioning = self.registry.versioning
             version = versioning.default_version if versioning is not None else None
-        action = PendingAction(action_id, ActionKind.CREATE_SUB_ORCHESTRATION, name, ser.serialize(input),
+        action = PendingAction(action_id, ActionKind.CREATE_SUB_ORCHESTRATION, name, self.converter.serialize(input),
                                instance_id=instance_id, version=version)
-        return self._schedule_call(action, retry_policy, return_type, is_sub_orch=True)
+        return self._schedule_call(action, retry_policy, return_type, is_sub_orch=True, timeout=timeout)
 
     def _schedule_call(self, action: PendingAction, retry_policy: task.RetryPolicy | None, return_type: Any,
-                       is_sub_orch: bool) -> task.CompletableTask[Any]:
+                       is_sub_orch: bool, timeout: timedelta | None = None) -> task.CompletableTask[Any]:
         call_task: task.CompletableTask[Any]
         if retry_policy is None:
             call_task = task.CompletableTask(expected_type=return_type)
         else:
             call_task = task.RetryableTask(retry_policy, action, self.current_utc_datetime, is_sub_orch,
                                            expected_type=return_type)
-        self._track_call(_Call(call_task, action, return_type))
+            call_task._use_clock(lambda: self.current_utc_datetime)
+        call = _Call(call_task, action, return_type)
+        self._track_call(call)
+        if timeout is not None:
+            if timeout <= timedelta(0):
+                raise ValueError("timeout must be a positive timedelta")
+            call.timeout_timer = self.create_timer(timeout, timeout_of=call)
         return call_task
 
     def _track_call(self, call: _Call) -> None:
@@ -148,7 +161,8 @@ class Execution:
         self._actions[call.action.id] = call.action
         self._pending[call.action.id] = call
 
-    def create_timer(self, fire_at: datetime | timedelta, retry_of: _Call | None = None) -> task.TimerTask:
+    def create_timer(self, fire_at: datetime | timedelta, retry_of: _Call | None = None,
+                     timeout_of: _Call | None = None) -> task.TimerTask:
         """A durable timer; one longer than the maximum interval is written as a chain of chunks."""
         if isinstance(fire_at, timedelta):
             final_fire_at = self.current_utc_datetime + fire_at
@@ -158,7 +172,7 @@ class Execution:
             raise TypeError(f"create_timer() expects a datetime or a timedelta, got '{type(fire_at).__name__}'.")
         first_fire_at = next_chunk_fire_at(self.current_utc_datetime, final_fire_at, self.maximum_timer_interval)
         chunked = first_fire_at != final_fire_at
-        timer = _Timer(task.TimerTask(), final_fire_at if chunked else None, retry_of)
+        timer = _Timer(task.TimerTask(), final_fire_at if chunked else None, retry_of, timeout_of)
         self._add_timer_chunk(timer, first_fire_at)
         return timer.task
 
@@ -177,8 +191,8 @@ class Execution:
     def send_event(self, instance_id: str, event_name: str, data: Any) -> None:
         """Add a SendEvent action."""
         action_id = self.next_sequence_number()
-        self._actions[action_id] = PendingAction(action_id, ActionKind.SEND_EVENT, event_name, ser.serialize(data),
-                                                 instance_id=instance_id)
+        self._actions[action_id] = PendingAction(action_id, ActionKind.SEND_EVENT, event_name,
+                                                 self.converter.serialize(data), instance_id=instance_id)
 
     def wait_for_external_event(self, name: str, data_type: Any) -> task.CancellableTask[Any]:
         """A task completed by the next event named ``name``."""
@@ -250,7 +264,9 @@ class Execution:
         if pending is None:
             return
         expected_type = pending.expected_type if isinstance(pending, _Call) else None
-        pending.task.complete(ser.deserialize(payload, expected_type))
+        pending.task.complete(self.converter.deserialize(payload, expected_type))
+        if isinstance(pending, _Call):
+            self._stop_timeout(pending)
         self._drive()
 
     def fail_task(self, task_id: int, details: pb.TaskFailureDetails, message: str, event_field: str) -> None:
@@ -258,22 +274,59 @@ class Execution:
         pending = self._take_pending(task_id, event_field)
         if pending is None:
             return
-        if isinstance(pending, _Call) and not details.isNonRetriable and self._retry_later(pending):
+        if isinstance(pending, _Call) and self._retry_later(pending, message, details):
             return
+        self._fail_call(pending, message, details)
+
+    def _fail_call(self, pending: _Call | _Timer, message: str, details: pb.TaskFailureDetails) -> None:
         pending.task.fail(message, details)
+        if isinstance(pending, _Call):
+            self._stop_timeout(pending)
         self._drive()
 
-    def _retry_later(self, call: _Call) -> bool:
-        """The one place deciding retries: schedule a back-off timer if the call's policy allows another try."""
+    def _stop_timeout(self, call: _Call) -> None:
+        if call.timeout_timer is not None:
+            call.timeout_timer.cancel()
+
+    def _retry_later(self, call: _Call, message: str, details: pb.TaskFailureDetails) -> bool:
+        """The one place deciding retries: schedule a back-off timer if the call's policy allows another try.
+
+        Never for a failure marked non-retriable, or whose error type the policy excludes
+        (``non_retryable_error_types``)."""
         retryable = call.task
-        if not isinstance(retryable, task.RetryableTask):
+        if not isinstance(retryable, task.RetryableTask) or details.isNonRetriable:
             return False
-        delay = retryable.compute_next_delay(self.current_utc_datetime)
+        if retryable.excludes(task.failure_details_from_proto(details)):
+            return False
+        delay = retryable.compute_next_delay()
         if delay is None:
             return False
         retryable.increment_attempt_count()
+        call.last_failure = (message, details)
         self.create_timer(delay, retry_of=call)
         return True
+
+    def _retry_now(self, call: _Call) -> None:
+        """A back-off timer fired: attempt again, unless the retry timeout passed meanwhile (then the call fails
+        with its last failure, as the published SDK's replay does)."""
+        if call.task.is_complete:
+            return  # timed out while waiting
+        retryable = call.task
+        if isinstance(retryable, task.RetryableTask) and retryable.retry_timeout_passed(self.current_utc_datetime) \
+                and call.last_failure is not None:
+            self._fail_call(call, *call.last_failure)
+            return
+        self._track_call(call)
+
+    def _time_out(self, call: _Call) -> None:
+        """A call's timeout timer fired first: fail its task; a result arriving later is dropped."""
+        if call.task.is_complete:
+            return
+        self._pending.pop(call.action.id, None)
+        self._abandoned_call_ids.add(call.action.id)
+        timeout = TimeoutError(f"{call.action.describe()} did not complete before its timeout.")
+        call.task.fail(f"{self.instance_id}: {call.action.describe()} timed out.", pbh.new_failure_details(timeout))
+        self._drive()
 
     def fire_timer(self, timer_id: int, fired_at: datetime) -> None:
         """A timer chunk fired: create the next chunk, retry the call it delayed, or complete the timer."""
@@ -291,7 +344,9 @@ class Execution:
         if not pending.task.is_complete:
             pending.task.complete(None)
         if pending.retry_of is not None:
-            self._track_call(pending.retry_of)
+            self._retry_now(pending.retry_of)
+        elif pending.timeout_of is not None:
+            self._time_out(pending.timeout_of)
         else:
             self._drive()
 
@@ -302,7 +357,7 @@ class Execution:
 
     def _take_pending(self, task_id: int, event_field: str) -> _Call | _Timer | None:
         pending = self._pending.pop(task_id, None)
-        if pending is None:
+        if pending is None and task_id not in self._abandoned_call_ids:
             self._log_unexpected(event_field, task_id)
         return pending
 

@@ -7,11 +7,13 @@ aware datetimes too and normalise them to UTC.
 
 from __future__ import annotations
 
+import logging
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
+from typing import Any
 
-from google.protobuf import timestamp_pb2, wrappers_pb2
+from google.protobuf import json_format, struct_pb2, timestamp_pb2, wrappers_pb2
 from google.protobuf.message import Message
 
 from durabletask.internal import orchestrator_service_pb2 as pb
@@ -90,17 +92,54 @@ def get_qualified_name(t: type) -> str:
     return f"{module}.{name}" if module else name
 
 
-def new_failure_details(ex: BaseException, _depth: int = 0) -> pb.TaskFailureDetails:
-    """Build TaskFailureDetails from an exception (type, message, stack trace, chained cause)."""
+def python_value(value: struct_pb2.Value) -> Any:
+    """A protobuf ``Value`` (failure-details property) as a plain Python value."""
+    return json_format.MessageToDict(value)
+
+
+def protobuf_value(value: Any) -> struct_pb2.Value:
+    """A JSON-like Python value as a protobuf ``Value`` (other values are stored as their ``str``)."""
+    message = struct_pb2.Value()
+    try:
+        json_format.ParseDict(value, message)
+    except (json_format.ParseError, TypeError, AttributeError):
+        message.string_value = str(value)
+    return message
+
+
+def new_failure_details(ex: BaseException, _depth: int = 0, properties_provider: Any = None) -> pb.TaskFailureDetails:
+    """Build TaskFailureDetails from an exception (qualified type name, message, stack trace, chained cause).
+
+    ``properties_provider`` (an ``ExceptionPropertiesProvider``) adds custom ``properties`` to every level; a
+    provider that raises or returns a non-mapping is logged and ignored.
+    """
     details = pb.TaskFailureDetails(
         errorType=get_qualified_name(type(ex)),
         errorMessage=str(ex),
         stackTrace=get_string_value("".join(traceback.format_tb(ex.__traceback__))),
     )
+    if properties_provider is not None:
+        for key, value in _provided_properties(properties_provider, ex).items():
+            details.properties[key].CopyFrom(protobuf_value(value))
     inner = ex.__cause__ or ex.__context__
     if isinstance(inner, Exception) and inner is not ex and _depth < 10:
-        details.innerFailure.CopyFrom(new_failure_details(inner, _depth + 1))
+        details.innerFailure.CopyFrom(new_failure_details(inner, _depth + 1, properties_provider))
     return details
+
+
+def _provided_properties(provider: Any, ex: BaseException) -> dict[str, Any]:
+    try:
+        provided = provider.get_exception_properties(ex)
+        if provided is None:
+            return {}
+        if not isinstance(provided, Mapping):
+            raise TypeError("get_exception_properties() must return a mapping or None")
+        return {str(k): v for k, v in provided.items()}
+    except Exception:
+        logging.getLogger("durabletask.worker").warning(
+            "The exception properties provider failed for %s; no properties recorded.",
+            get_qualified_name(type(ex)), exc_info=True)
+        return {}
 
 
 # ------------------------------------------------------------------------------------------ actions

@@ -50,23 +50,26 @@ class RuntimeOrchestrationContext(task.OrchestrationContext):
                       input: Any | None = None,
                       retry_policy: task.RetryPolicy | None = None,
                       tags: dict[str, str] | None = None,
-                      return_type: type | None = None) -> task.CompletableTask[Any]:
+                      return_type: type | None = None,
+                      timeout: timedelta | None = None) -> task.CompletableTask[Any]:
         if isinstance(activity, str):
             name = activity
         else:
             name = task.get_name(activity)
             if return_type is None:
-                return_type = ser.output_type_of(activity)
-        return self._execution.call_activity(name, input, tags, retry_policy, return_type)
+                return_type = ser.output_type_of(activity, self._execution.converter)
+        return self._execution.call_activity(name, input, tags, retry_policy, return_type, timeout)
 
     def call_sub_orchestrator(self, orchestrator: task.Orchestrator[Any, Any] | str, *,
                               input: Any | None = None,
                               instance_id: str | None = None,
                               retry_policy: task.RetryPolicy | None = None,
                               version: str | None = None,
-                              return_type: type | None = None) -> task.CompletableTask[Any]:
+                              return_type: type | None = None,
+                              timeout: timedelta | None = None) -> task.CompletableTask[Any]:
         name = orchestrator if isinstance(orchestrator, str) else task.get_name(orchestrator)
-        return self._execution.call_sub_orchestrator(name, input, instance_id, version, retry_policy, return_type)
+        return self._execution.call_sub_orchestrator(name, input, instance_id, version, retry_policy, return_type,
+                                                     timeout)
 
     def wait_for_external_event(self, name: str, *, data_type: type | None = None) -> task.CancellableTask[Any]:
         return self._execution.wait_for_external_event(name, data_type)

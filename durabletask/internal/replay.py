@@ -137,8 +137,9 @@ class OrchestrationExecutor:
             raise OrchestratorNotRegisteredError(
                 f"A '{started.name}' orchestrator was not registered with this worker.")
         encoded_input = pbh.read_string_value(started, "input")
-        orchestration_input = None if encoded_input is None else ser.deserialize(encoded_input,
-                                                                                  ser.input_type_of(fn))
+        converter = execution.converter
+        orchestration_input = None if encoded_input is None else converter.deserialize(
+            encoded_input, ser.input_type_of(fn, converter))
         execution.start(fn(RuntimeOrchestrationContext(execution), orchestration_input))
 
     def _on_suspended(self, execution: Execution, event: pb.HistoryEvent) -> None:

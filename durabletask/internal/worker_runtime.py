@@ -39,12 +39,16 @@ class WorkerRuntime:
     def __init__(self, registry: Registry, channel_factory: Callable[[], grpc.Channel], logger: logging.Logger,
                  max_orchestrations: int, max_activities: int, max_threads: int,
                  maximum_timer_interval: timedelta | None,
-                 reconnect_backoff: tuple[float, float] = (0.05, 2.0)) -> None:
+                 reconnect_backoff: tuple[float, float] = (0.05, 2.0),
+                 work_item_filters: pb.WorkItemFilters | None = None,
+                 capabilities: list[int] | None = None) -> None:
         self._registry = registry
         self._channel_factory = channel_factory
         self._logger = logger
         self._max_orchestrations = max_orchestrations
         self._max_activities = max_activities
+        self._work_item_filters = work_item_filters
+        self._capabilities = list(capabilities or [])
         self._max_threads = max_threads
         self._maximum_timer_interval = maximum_timer_interval
         self._backoff_initial, self._backoff_cap = reconnect_backoff
@@ -102,7 +106,10 @@ class WorkerRuntime:
     def _run(self) -> None:
         delay = self._backoff_initial
         request = pb.GetWorkItemsRequest(maxConcurrentOrchestrationWorkItems=self._max_orchestrations,
-                                         maxConcurrentActivityWorkItems=self._max_activities)
+                                         maxConcurrentActivityWorkItems=self._max_activities,
+                                         capabilities=list[Any](self._capabilities))
+        if self._work_item_filters is not None:
+            request.workItemFilters.CopyFrom(self._work_item_filters)
         while not self._stopping.is_set():
             assert self._stub is not None
             received_any = False
@@ -211,8 +218,10 @@ class WorkerRuntime:
             response = pb.ActivityResponse(instanceId=instance_id, taskId=req.taskId, completionToken=token,
                                            result=helpers.get_string_value(output))
         except Exception as ex:
+            details = helpers.new_failure_details(
+                ex, properties_provider=self._registry.exception_properties_provider)
             response = pb.ActivityResponse(instanceId=instance_id, taskId=req.taskId, completionToken=token,
-                                           failureDetails=helpers.new_failure_details(ex))
+                                           failureDetails=details)
         self._call(lambda stub: stub.CompleteActivityTask, response, "CompleteActivityTask")
 
     def _call(self, method: Callable[[stubs.TaskHubSidecarServiceStub], Any], request: Any, name: str,
