@@ -21,6 +21,7 @@ from .auth import TOKEN_ENV_VAR, resolve_token
 from .clock import CLOCK_MODES
 from .control import ControlServer
 from .engine import DEFAULT_MAX_PAYLOAD_BYTES
+from .engine.core import DEFAULT_WORK_ITEM_LEASE
 from .limits import Limits
 from .sidecar import DEFAULT_MAX_LONG_POLLS, FakeSidecar
 from .vocabulary import parse_iso
@@ -102,6 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: 64 MiB or 4 payloads, whichever is larger)",
     )
     serve.add_argument(
+        "--work-item-lease",
+        type=float,
+        default=DEFAULT_WORK_ITEM_LEASE.total_seconds(),
+        metavar="SECONDS",
+        help="a work item whose completion does not arrive within this many seconds is dispatched again; 0 turns "
+        f"leases off (default: {DEFAULT_WORK_ITEM_LEASE.total_seconds():g})",
+    )
+    serve.add_argument(
         "--control-host",
         default="127.0.0.1",
         help="interface of the control API (HTTP/JSON: clock, faults, inspection, reset; see docs/control-api.md); "
@@ -142,6 +151,8 @@ def _sidecar_from(args: argparse.Namespace) -> FakeSidecar:
     """The sidecar the options describe; ValueError naming the option when they do not fit together."""
     if args.clock == "real" and args.start_time is not None:
         raise ValueError("--start-time needs --clock manual or auto")
+    if args.work_item_lease < 0:
+        raise ValueError("--work-item-lease must not be negative")
     positive = (
         ("--max-payload-bytes", args.max_payload_bytes),
         ("--max-long-polls", args.max_long_polls),
@@ -162,6 +173,7 @@ def _sidecar_from(args: argparse.Namespace) -> FakeSidecar:
         max_payload_bytes=args.max_payload_bytes,
         max_long_polls=args.max_long_polls,
         limits=Limits(request_bytes=args.max_request_bytes),
+        work_item_lease=args.work_item_lease or None,
     )
 
 
