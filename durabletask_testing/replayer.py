@@ -103,8 +103,11 @@ def our_sdk_is_installed() -> bool:
 
 
 def executor_runner(orchestrators: Mapping[str, Callable[..., Any]] | Iterable[Callable[..., Any]],
-                    versioning: Any = None, registry: Any = None) -> Runner:
-    """Run work items in-process with our SDK's OrchestrationExecutor (functions, or a ready Registry)."""
+                    versioning: Any = None, registry: Any = None, **executor_options: Any) -> Runner:
+    """Run work items in-process with our SDK's OrchestrationExecutor (functions, or a ready Registry).
+
+    ``executor_options`` go to the executor (``maximum_timer_interval``), as our worker passes them.
+    """
     from durabletask.internal import orchestrator_service_pb2 as sdk_pb
     from durabletask.internal.registry import Registry
     from durabletask.internal.replay import OrchestrationExecutor
@@ -116,7 +119,7 @@ def executor_runner(orchestrators: Mapping[str, Callable[..., Any]] | Iterable[C
             registry.add_orchestrator(function, name=name)
         if versioning is not None:
             registry.versioning = versioning
-    executor = OrchestrationExecutor(registry)
+    executor = OrchestrationExecutor(registry, **executor_options)
 
     def run(requests: Sequence[pb.OrchestratorRequest]) -> list[Answer]:
         answers = []

@@ -1,8 +1,10 @@
 """The replay audit: after a test passed, replay every orchestration it ran and compare the actions.
 
 Each instance on the test's fake (in-process or a CLI fake) whose orchestrator is registered on one of the test's
-workers is replayed from its recorded history, episode by episode, ``repeats`` times, through a new worker of the
-installed SDK connected to a replay-only sidecar. That worker is registered with the test worker's trampolines
+workers is replayed from its recorded history, episode by episode, ``repeats`` times. With the published SDK (or
+any other) a new worker of it is connected to a replay-only sidecar (one per test, one sidecar per process); with
+our SDK the same work items go straight to the replay engine its worker runs (``OrchestrationExecutor``), which
+spares the gRPC round trips. Either way the code is registered with the test worker's trampolines
 (so stubs answer as they did) and its versioning options. The first difference between a recorded and a produced
 action fails the test. Nothing on the test's fake changes.
 
@@ -24,6 +26,8 @@ from .state import DurableTestState
 EVENT_BUDGET = 300_000
 """At most this many history events are replayed per test; repeats beyond it are dropped (the first pass stays)."""
 REPLAY_TIMEOUT_SECONDS = 60.0
+THROUGH_PROTOCOL_WITH_OUR_SDK = False
+"""With our SDK the audit calls the worker's replay engine in-process; True sends it through the protocol too."""
 _server_lock = threading.Lock()
 _server: Any = None
 _stoppers: list[threading.Thread] = []
@@ -141,16 +145,39 @@ def _repeats_within_budget(group: _Group, repeats: int) -> int:
     return max(1, min(repeats, EVENT_BUDGET // max(events, 1)))
 
 
+def _in_process(group: _Group) -> Callable[[list[Any]], list[Any]]:
+    """Our SDK: its worker's own replay engine, called directly (what the worker runs for each work item)."""
+    from durabletask.internal.registry import Registry
+    from durabletask_testing.replayer import executor_runner
+
+    registry = Registry()
+    table = group.source._stub_table
+    for name in sorted(group.names):
+        registry.add_orchestrator(table.trampoline("orchestrator", name, table.real("orchestrator", name)), name=name)
+    registry.versioning = getattr(group.source, "versioning", None)
+    interval = getattr(group.source, "maximum_timer_interval", None)
+    options = {"maximum_timer_interval": interval} if interval is not None else {}
+    return executor_runner((), registry=registry, **options)
+
+
+def _answers(group: _Group, batch: list[Any]) -> list[Any]:
+    from durabletask_testing.replayer import WorkerRunner, our_sdk_is_installed
+
+    if our_sdk_is_installed() and not THROUGH_PROTOCOL_WITH_OUR_SDK:
+        return _in_process(group)(batch)
+    runner = WorkerRunner(_starter(group), server=shared_server(), timeout=REPLAY_TIMEOUT_SECONDS)
+    try:
+        return runner(batch)
+    finally:
+        runner.close(stop_worker=_stop)
+
+
 def _run(group: _Group, state: DurableTestState, repeats: int) -> list[str]:
-    from durabletask_testing.replayer import WorkerRunner, judge
+    from durabletask_testing.replayer import judge
 
     rounds = _repeats_within_budget(group, repeats)
     batch = [r for _ in range(rounds) for _, _, _, requests in group.plans for r in requests]
-    runner = WorkerRunner(_starter(group), server=shared_server(), timeout=REPLAY_TIMEOUT_SECONDS)
-    try:
-        answers = runner(batch)
-    finally:
-        runner.close(stop_worker=_stop)
+    answers = _answers(group, batch)
     findings: list[str] = []
     per_round = len(batch) // rounds
     offset = 0

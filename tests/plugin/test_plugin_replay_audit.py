@@ -155,3 +155,13 @@ def test_deterministic_code_passes_the_audit_timers_fan_out_children_events_fail
 ) -> None:
     pytester.makepyfile(test_patterns=DETERMINISTIC_PATTERNS)
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
+def test_the_audit_through_the_replay_only_sidecar_catches_the_same(pytester: pytest.Pytester) -> None:
+    # With our SDK the audit calls its replay engine in-process; the protocol path (the published SDK's) must agree.
+    pytester.makeconftest("import durabletask_pytest.replay_audit as audit\n"
+                          "audit.THROUGH_PROTOCOL_WITH_OUR_SDK = True\n")
+    pytester.makepyfile(test_flows=NON_DETERMINISTIC)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines(["*(orchestrator 'by_coin') did not replay deterministically:"])
