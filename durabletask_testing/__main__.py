@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from types import FrameType
 
+from . import replay_cli
 from .auth import TOKEN_ENV_VAR, resolve_token
 from .clock import CLOCK_MODES
 from .control import ControlServer
@@ -129,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="most WaitForInstanceStart/WaitForInstanceCompletion calls served at once; more are refused with "
         f"RESOURCE_EXHAUSTED (default: {DEFAULT_MAX_LONG_POLLS})",
     )
+    replay_cli.add_commands(commands)
     return parser
 
 
@@ -238,6 +240,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "export":
+        return replay_cli.export(args)
+    if args.command == "replay":
+        return replay_cli.replay(args)
     return 2  # pragma: no cover - argparse enforces the command
 
 

@@ -20,6 +20,8 @@ from .report import SECTION_TITLE
 from .settings import (
     INI_CLOCK,
     INI_FREEZE_TIME,
+    INI_REPLAY_AUDIT,
+    INI_REPLAY_AUDIT_REPEATS,
     INI_START_TIME,
     MARKER_HELP,
     MARKER_NAME,
@@ -93,6 +95,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="bool",
         default=False,
     )
+    parser.addini(
+        INI_REPLAY_AUDIT,
+        "after a test passed, replay each orchestration it ran on the fake and fail it if the code produces other "
+        "actions than recorded (default: true; @pytest.mark.durabletask(replay_audit=False) turns it off per test)",
+        type="bool",
+        default=True,
+    )
+    parser.addini(INI_REPLAY_AUDIT_REPEATS, "how many times the replay audit replays each instance (default: 7)",
+                  default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -147,6 +158,9 @@ def _parse_metadata(pairs: list[str]) -> list[tuple[str, str]]:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    audit = sys.modules.get("durabletask_pytest.replay_audit")
+    if audit is not None:
+        audit.shut_down(BACKGROUND_STOP_WAIT_SECONDS)
     wrappers = sys.modules.get("durabletask_pytest.sdk_wrappers")
     if wrappers is not None:  # only when a test used a worker: let SDK shutdowns finish while output is open
         wrappers.wait_for_background_stops(BACKGROUND_STOP_WAIT_SECONDS)
@@ -155,6 +169,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Generator[None, Any, Any]:
     report = yield
+    if report.when == "call" and report.passed:
+        _replay_audit(item, report)
     if report.when == "call" and report.failed:
         state = item.stash.get(STATE_KEY, None)
         if state is not None:
@@ -164,6 +180,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
                 text = f"(the durabletask report could not be built: {type(error).__name__}: {error})"
             report.sections.append((SECTION_TITLE, text))
     return report
+
+
+def _replay_audit(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Fail a passed test whose orchestrations do not replay deterministically (see replay_audit.py)."""
+    state = item.stash.get(STATE_KEY, None)
+    if state is None or not state.workers:
+        return
+    from .replay_audit import audit
+
+    try:
+        findings = audit(state)
+    except Exception as error:  # an audit that cannot run must say so, not pass silently
+        findings = f"the replay audit could not run: {type(error).__name__}: {error}"
+    if findings is None:
+        return
+    report.outcome = "failed"
+    report.longrepr = (
+        f"{item.nodeid} passed, but the replay audit found non-deterministic orchestrator code "
+        f"(turn it off with @pytest.mark.{MARKER_NAME}(replay_audit=False)):\n\n{findings}")
 
 
 # -- fixtures ---------------------------------------------------------------------------------------
@@ -184,7 +219,8 @@ def durable_settings(request: pytest.FixtureRequest) -> DurableSettings:
                 "(the real clock always reads wall time)",
                 pytrace=False,
             )
-        settings = DurableSettings(clock="real", freeze_time=settings.freeze_time)
+        settings = DurableSettings(clock="real", freeze_time=settings.freeze_time, replay_audit=settings.replay_audit,
+                                   replay_audit_repeats=settings.replay_audit_repeats)
     return settings
 
 

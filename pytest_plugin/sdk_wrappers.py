@@ -162,6 +162,20 @@ class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
             super().add_orchestrator(trampoline)
         self._registered_names(kind).add(trampoline.__name__)
 
+    def use_versioning(self, version: Any) -> None:
+        """Apply versioning options (the SDK's method); remembered for the replay audit."""
+        super().use_versioning(version)
+        self.__dict__["_durable_versioning"] = version
+
+    @property
+    def versioning(self) -> Any:
+        """The versioning options given to :meth:`use_versioning`, or None."""
+        return self.__dict__.get("_durable_versioning")
+
+    def orchestrator_names(self) -> set[str]:
+        """The orchestrator names registered on this worker (real functions or stubs)."""
+        return set(self._registered_names("orchestrator"))
+
     def start(self) -> None:
         """Start the worker (the SDK's method)."""
         self._stub_table.reopen()
