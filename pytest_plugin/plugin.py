@@ -129,7 +129,10 @@ def _control_url(config: pytest.Config, address: str, metadata: list[tuple[str, 
 
     url = given.strip() if given else detect_control_url(address, metadata)
     worker_input = getattr(config, "workerinput", None)  # set in pytest-xdist workers
-    if url is not None and worker_input is not None and int(worker_input.get("workercount", 1)) > 1:
+    processes = getattr(config.option, "numprocesses", None)  # pytest-xdist's -n, seen by the controller
+    several = (int(worker_input.get("workercount", 1)) > 1 if worker_input is not None
+               else processes not in (None, 0, 1, "0", "1"))
+    if url is not None and several:
         raise DurableSettingsError(
             f"the CLI fake at {address} serves one test at a time (each test resets it), so it cannot be shared "
             "by several pytest-xdist workers: run without -n, or give --durabletask-control=none to use it as a "
@@ -208,10 +211,13 @@ def _replay_audit(item: pytest.Item, report: pytest.TestReport) -> None:
 def durable_settings(request: pytest.FixtureRequest) -> DurableSettings:
     """This test's durable configuration: ini defaults overlaid by the closest ``durabletask`` markers."""
     defaults = request.config.stash.get(_DEFAULTS_KEY, None) or DurableSettings()
+    problem: str | None = None
     try:
         settings = apply_markers(defaults, request.node.iter_markers(MARKER_NAME))
     except DurableSettingsError as error:
-        pytest.fail(str(error), pytrace=False)
+        problem = str(error)
+    if problem is not None:  # failed outside the except block, so the message is shown once
+        pytest.fail(problem, pytrace=False)
     if settings.has_fake_controls and settings.clock == "real" and settings.start_time is not None:
         if _marker_sets(request, "start_time"):
             pytest.fail(
@@ -326,7 +332,10 @@ def durable_timeline_snapshot(
         try:
             compare_with_snapshot(lines, path, update)
         except TimelineMismatch as mismatch:
-            pytest.fail(str(mismatch), pytrace=False)
+            problem = str(mismatch)
+        else:
+            return
+        pytest.fail(problem, pytrace=False)  # outside the except block, so the message is shown once
 
     return check
 
