@@ -27,11 +27,18 @@ from typing import Any, Literal, get_args
 
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
-ChaosKind = Literal["fail_activity", "lose_activity_result", "lose_orchestrator_result", "delay_activity"]
-RuleKind = ChaosKind | Literal["fail_rpc"]
+ChaosKind = Literal[
+    "fail_activity", "lose_activity_result", "lose_orchestrator_result", "delay_activity", "lose_entity_result"
+]
+RuleKind = ChaosKind | Literal["fail_rpc", "fail_entity"]
 RecordKind = RuleKind | Literal["disconnect_workers", "lease_expired"]
 CHAOS_KINDS: tuple[ChaosKind, ...] = get_args(ChaosKind)
-DEFAULT_CHAOS_KINDS: tuple[ChaosKind, ...] = ("lose_activity_result", "lose_orchestrator_result", "delay_activity")
+DEFAULT_CHAOS_KINDS: tuple[ChaosKind, ...] = (
+    "lose_activity_result",
+    "lose_orchestrator_result",
+    "delay_activity",
+    "lose_entity_result",
+)
 INJECTED_ERROR_TYPE = "InjectedFault"
 
 
@@ -54,10 +61,12 @@ class FaultRecord:
 
 @dataclass(frozen=True)
 class ResultFault:
-    """What to do with a completed activity's result: drop it (``lose``) or hold it for ``delay``."""
+    """What to do with a completed activity's or entity batch's result: drop it (``lose``), hold it for
+    ``delay``, or (entity batches) fail every operation of the batch with ``failure``."""
 
     lose: bool = False
     delay: timedelta | None = None
+    failure: pb.TaskFailureDetails | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +120,15 @@ def target_name(target: Any) -> str:
     return name
 
 
+def _entity_name(entity: str) -> str:
+    """An entity name as entity ids carry it (lower case), from a name or an ``@name@key`` id."""
+    if not isinstance(entity, str) or not entity.strip():
+        raise ValueError(f"entity must be an entity name; got {entity!r}")
+    if entity.startswith("@"):
+        entity = entity.split("@", 2)[1]
+    return entity.lower()
+
+
 def _check_times(times: int | None) -> int | None:
     if times is not None and (not isinstance(times, int) or times < 1):
         raise ValueError(f"times must be a positive integer or None (unlimited); got {times!r}")
@@ -162,6 +180,24 @@ class FaultPlan:
         if not isinstance(by, timedelta) or by <= timedelta(0):
             raise ValueError(f"by must be a positive timedelta; got {by!r}")
         return self._add(_Rule("delay_activity", target_name(activity), _check_times(times), delay=by))
+
+    def fail_entity(
+        self,
+        entity: str,
+        *,
+        times: int | None = 1,
+        message: str = "injected entity failure",
+        error_type: str = INJECTED_ERROR_TYPE,
+    ) -> FaultPlan:
+        """Fail every operation of the next ``times`` batches of the entity named ``entity`` (its name, as in
+        ``@name@key``): the state stays as it was and callers get the failure."""
+        rule = _Rule("fail_entity", _entity_name(entity), _check_times(times), message, error_type)
+        return self._add(rule)
+
+    def lose_entity_result(self, entity: str, *, times: int | None = 1) -> FaultPlan:
+        """Let the next ``times`` batches of entity ``entity`` run, then drop their results as if the worker crashed;
+        the operations run again on the old state."""
+        return self._add(_Rule("lose_entity_result", _entity_name(entity), _check_times(times)))
 
     def disconnect_workers(self, *, after: int = 0) -> FaultPlan:
         """End every GetWorkItems stream with UNAVAILABLE after ``after`` more work items are dispatched."""
@@ -260,6 +296,18 @@ class FaultPlan:
                 return None
             self._record(now, "delay_activity", site, f"{site.name} result held for {delay}")
             return ResultFault(delay=delay)
+
+    def entity_result_fault(self, site: Site, now: datetime) -> ResultFault | None:
+        """Called when an entity batch result arrives (``site.name``: the entity name): lose it, fail it, or None."""
+        with self._lock:
+            if self._take("lose_entity_result", site.name) or self._chaos_hits("lose_entity_result", site):
+                self._record(now, "lose_entity_result", site, f"{site.instance_id} batch result dropped")
+                return ResultFault(lose=True)
+            rule = self._take("fail_entity", site.name)
+            if rule is None:
+                return None
+            self._record(now, "fail_entity", site, f"{site.instance_id} batch failed ({rule.message})")
+        return ResultFault(failure=pb.TaskFailureDetails(errorType=rule.error_type, errorMessage=rule.message))
 
     def orchestrator_result_fault(self, site: Site, now: datetime) -> bool:
         """Called when an orchestrator completes a work item: True drops the completion (forces a replay)."""

@@ -209,6 +209,34 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
             _refuse(context, error)
         yield from chunks
 
+    @_unary
+    def RewindInstance(
+        self, request: pb.RewindInstanceRequest, context: grpc.ServicerContext
+    ) -> pb.RewindInstanceResponse:
+        return self._engine.rewind_instance(request)
+
+    # ------------------------------------------------------------------ entity RPCs
+
+    @_unary
+    def SignalEntity(self, request: pb.SignalEntityRequest, context: grpc.ServicerContext) -> pb.SignalEntityResponse:
+        return self._engine.signal_entity(request)
+
+    @_unary
+    def GetEntity(self, request: pb.GetEntityRequest, context: grpc.ServicerContext) -> pb.GetEntityResponse:
+        return self._engine.get_entity(request)
+
+    @_unary
+    def QueryEntities(
+        self, request: pb.QueryEntitiesRequest, context: grpc.ServicerContext
+    ) -> pb.QueryEntitiesResponse:
+        return self._engine.query_entities(request)
+
+    @_unary
+    def CleanEntityStorage(
+        self, request: pb.CleanEntityStorageRequest, context: grpc.ServicerContext
+    ) -> pb.CleanEntityStorageResponse:
+        return self._engine.clean_entity_storage(request)
+
     # ------------------------------------------------------------------ worker RPCs
 
     def GetWorkItems(self, request: pb.GetWorkItemsRequest, context: grpc.ServicerContext) -> Iterator[pb.WorkItem]:
@@ -257,6 +285,18 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
         return self._engine.abandon_orchestrator(request)
 
     @_unary
+    def CompleteEntityTask(
+        self, request: pb.EntityBatchResult, context: grpc.ServicerContext
+    ) -> pb.CompleteTaskResponse:
+        return self._engine.complete_entity(request)
+
+    @_unary
+    def AbandonTaskEntityWorkItem(
+        self, request: pb.AbandonEntityTaskRequest, context: grpc.ServicerContext
+    ) -> pb.AbandonEntityTaskResponse:
+        return self._engine.abandon_entity(request)
+
+    @_unary
     def AbandonTaskActivityWorkItem(
         self, request: pb.AbandonActivityTaskRequest, context: grpc.ServicerContext
     ) -> pb.AbandonActivityTaskResponse:
@@ -265,13 +305,6 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
 
 # RPCs the fake answers with UNIMPLEMENTED, and why
 NOT_IMPLEMENTED_RPCS = {
-    "RewindInstance": "rewinding failed orchestrations is not supported yet",
-    "CompleteEntityTask": "durable entities are not supported yet",
-    "AbandonTaskEntityWorkItem": "durable entities are not supported yet",
-    "SignalEntity": "durable entities are not supported yet",
-    "GetEntity": "durable entities are not supported yet",
-    "QueryEntities": "durable entities are not supported yet",
-    "CleanEntityStorage": "durable entities are not supported yet",
     "CreateTaskHub": "the fake has a single in-memory task hub",
     "DeleteTaskHub": "the fake has a single in-memory task hub; use reset()",
     "SkipGracefulOrchestrationTerminations": "not supported yet",

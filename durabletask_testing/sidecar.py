@@ -16,6 +16,7 @@ from .admission import Admission
 from .auth import ApiTokenInterceptor
 from .clock import Clock
 from .engine import DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_WORK_ITEM_LEASE, Engine, InstanceSnapshot
+from .engine.views import EntitySnapshot
 from .faults import FaultPlan
 from .limits import Limits
 from .server import DEFAULT_HEALTH_PING_INTERVAL, FakeSidecarServicer
@@ -254,6 +255,14 @@ class FakeSidecar:
     def instance(self, instance_id: str) -> InstanceSnapshot | None:
         """A read-only snapshot of one instance, or None."""
         return self._engine.snapshot(instance_id)
+
+    def entities(self) -> list[EntitySnapshot]:
+        """Every entity with state, queued operations or a lock: state, lock holder and the operations it ran."""
+        return self._engine.entities()
+
+    def entity(self, entity_id: str) -> EntitySnapshot | None:
+        """One entity (``@name@key``), or None."""
+        return self._engine.entity(entity_id)
 
     def history(self, instance_id: str) -> list[pb.HistoryEvent]:
         """Copies of the committed history events of an instance's current execution."""

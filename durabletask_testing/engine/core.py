@@ -23,9 +23,19 @@ from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 from ..clock import Clock
 from ..errors import EngineError, ErrorCode, invalid, precondition
 from ..faults import FaultPlan, Site
-from ..vocabulary import optional_field, optional_string, status_name, to_datetime
+from ..vocabulary import optional_field, optional_string, status_name, string_value, timestamp, to_datetime
 from . import events
 from .dispatcher import Dispatcher
+from .entities import (
+    EntityStore,
+    EntityWorkItem,
+    EntityWorkItemForm,
+    apply_batch,
+    parse_entity_id,
+    release_lock,
+    take_batch,
+    validate_batch_result,
+)
 from .rooms import Rooms
 from .router import Router
 from .runtime import apply_response
@@ -41,7 +51,15 @@ from .validation import (
     require_text,
     validate_response,
 )
-from .views import InstanceSnapshot, matches_query, orchestration_state, snapshot
+from .views import (
+    EntitySnapshot,
+    InstanceSnapshot,
+    entity_metadata,
+    entity_snapshot,
+    matches_query,
+    orchestration_state,
+    snapshot,
+)
 from .waiters import Waiters, WaitTarget
 
 DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
@@ -49,6 +67,7 @@ DEFAULT_WORK_ITEM_LEASE = timedelta(minutes=5)
 ABANDON_BACKOFF_INITIAL = 0.01  # monotonic seconds before an abandoned work item is handed out again
 ABANDON_BACKOFF_MAX = 0.5
 HISTORY_CHUNK_SIZE = 256
+MAX_ENTITY_BATCH = 100  # operations handed to a worker in one entity batch
 DEFAULT_LIST_PAGE_SIZE = 100
 MAX_PUMP_WAIT = 3600.0  # the real-time timer pump looks again at least this often (seconds)
 
@@ -73,6 +92,7 @@ class Engine:
         *,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         work_item_lease: timedelta | float | None = DEFAULT_WORK_ITEM_LEASE,
+        entity_work_items: EntityWorkItemForm = "v2",
     ) -> None:
         if max_payload_bytes <= 0:
             raise ValueError(f"max_payload_bytes must be positive; got {max_payload_bytes}")
@@ -80,11 +100,15 @@ class Engine:
         self.faults = faults if faults is not None else FaultPlan()
         self.max_payload_bytes = max_payload_bytes
         self._lock = threading.Lock()
+        if entity_work_items not in ("v2", "batch"):
+            raise ValueError(f"entity_work_items must be 'v2' or 'batch'; got {entity_work_items!r}")
         self._store = InstanceStore()
-        self._dispatcher = Dispatcher(self._store, lease_seconds(work_item_lease))
+        self._entities = EntityStore()
+        self._dispatcher = Dispatcher(self._store, lease_seconds(work_item_lease), self._entities)
+        self._dispatcher.entity_form = entity_work_items
         self._timers = TimerQueue()
         self._waiters = Waiters(self._lock)
-        rooms = Rooms(clock, self._store, self._dispatcher, self._timers, self._waiters)
+        rooms = Rooms(clock, self._store, self._dispatcher, self._timers, self._waiters, self._entities)
         self._router = Router(rooms)
         self._timekeeper = Timekeeper(rooms, self._router)
         self._stopped = False
@@ -114,6 +138,7 @@ class Engine:
         """Drop all instances, queues, timers and in-flight work; open worker streams stay connected."""
         with self._lock:
             self._store.clear()
+            self._entities.clear()
             self._dispatcher.clear()
             self._timers.clear()
             self.clock.reset()
@@ -368,6 +393,162 @@ class Engine:
             self._after_change()
         return pb.RestartInstanceResponse(instanceId=target)
 
+    def rewind_instance(self, request: pb.RewindInstanceRequest) -> pb.RewindInstanceResponse:
+        """RewindInstance: run a FAILED instance again from its last good state; the worker rewrites the history
+        (dropping the failed results) and failed sub-orchestrations are rewound with it."""
+        require_text(request.instanceId, "instanceId")
+        reason = optional_string(request, "reason")
+        check_payload(reason, "reason", self.max_payload_bytes)
+        with self._lock:
+            self._check_running()
+            instance = self._store.require(request.instanceId)
+            if instance.status != pb.ORCHESTRATION_STATUS_FAILED:
+                raise precondition(
+                    f"cannot rewind instance '{request.instanceId}': only FAILED instances can be rewound "
+                    f"(status {status_name(instance.status)})"
+                )
+            self._router.rewind(instance, reason)
+            self._after_change()
+        return pb.RewindInstanceResponse()
+
+    # ------------------------------------------------------------------ entity RPCs
+
+    def signal_entity(self, request: pb.SignalEntityRequest) -> pb.SignalEntityResponse:
+        """SignalEntity: queue a one-way operation for an entity (at ``scheduledTime`` when that is later)."""
+        parse_entity_id(request.instanceId, "instanceId")
+        require_text(request.name, "name")
+        value = optional_string(request, "input")
+        check_payload(value, "input", self.max_payload_bytes)
+        fire_at = None
+        if request.HasField("scheduledTime"):
+            fire_at = to_datetime(request.scheduledTime, "scheduledTime")
+        with self._lock:
+            self._check_running()
+            now = self.clock.now()
+            signaled = pb.EntityOperationSignaledEvent(
+                requestId=request.requestId or uuid.uuid4().hex,
+                operation=request.name,
+                input=request.input if request.HasField("input") else None,
+                targetInstanceId=string_value(request.instanceId),
+                scheduledTime=request.scheduledTime if request.HasField("scheduledTime") else None,
+            )
+            event = pb.HistoryEvent(eventId=-1, timestamp=timestamp(now), entityOperationSignaled=signaled)
+            if fire_at is not None and fire_at > now:
+                self._router.push_timer(TimerEntry("entity", fire_at, request.instanceId, "", event=event))
+            else:
+                self._router.send_to_entity(request.instanceId, event)
+            self._after_change()
+        return pb.SignalEntityResponse()
+
+    def get_entity(self, request: pb.GetEntityRequest) -> pb.GetEntityResponse:
+        """GetEntity: the entity's metadata (``exists=False`` when it has no state)."""
+        parse_entity_id(request.instanceId, "instanceId")
+        with self._lock:
+            entity = self._entities.get(request.instanceId)
+            if entity is None or not entity.exists:
+                return pb.GetEntityResponse(exists=False)
+            return pb.GetEntityResponse(exists=True, entity=entity_metadata(entity, request.includeState))
+
+    def query_entities(self, request: pb.QueryEntitiesRequest) -> pb.QueryEntitiesResponse:
+        """QueryEntities: entities matching the filters, ordered by id, paged by continuation token. Entities
+        without state (transient: only queued operations or a lock) are listed only with ``includeTransient``."""
+        query = request.query
+        page_size = query.pageSize.value if query.HasField("pageSize") else 0
+        if page_size < 0:
+            raise invalid(f"query.pageSize must not be negative; got {page_size}")
+        after = optional_string(query, "continuationToken") or ""
+        prefix = optional_string(query, "instanceIdStartsWith") or ""
+        since = until = None
+        if query.HasField("lastModifiedFrom"):
+            since = to_datetime(query.lastModifiedFrom, "query.lastModifiedFrom")
+        if query.HasField("lastModifiedTo"):
+            until = to_datetime(query.lastModifiedTo, "query.lastModifiedTo")
+        with self._lock:
+            self._store.check_page_token("query.continuationToken (entities)", after)
+            matching = sorted(
+                (
+                    e
+                    for e in self._entities
+                    if e.entity_id > after
+                    and e.entity_id.startswith(prefix)
+                    and (query.includeTransient or e.exists)
+                    and (since is None or e.last_modified >= since)
+                    and (until is None or e.last_modified < until)
+                ),
+                key=lambda e: e.entity_id,
+            )
+            limit = page_size or len(matching)
+            page = matching[:limit]
+            response = pb.QueryEntitiesResponse(entities=[entity_metadata(e, query.includeState) for e in page])
+            if len(matching) > limit and page:
+                response.continuationToken.value = page[-1].entity_id
+                self._store.remember_page_token("query.continuationToken (entities)", page[-1].entity_id)
+        return response
+
+    def clean_entity_storage(self, request: pb.CleanEntityStorageRequest) -> pb.CleanEntityStorageResponse:
+        """CleanEntityStorage: drop entities with no state and nothing queued; release locks whose orchestration
+        has ended or is gone. One pass does everything (no continuation token)."""
+        removed = released = 0
+        with self._lock:
+            for entity in self._entities:
+                if request.releaseOrphanedLocks and entity.locked_by is not None:
+                    owner = self._store.get(entity.lock_owner or "")
+                    if owner is None or owner.is_terminal:
+                        release_lock(entity, entity.locked_by)
+                        released += 1
+                        self._router.pump_entity(entity)
+                if request.removeEmptyEntities and entity.is_idle and self._entities.get(entity.entity_id) is entity:
+                    self._entities.remove(entity)
+                    removed += 1
+            self._after_change()
+        return pb.CleanEntityStorageResponse(emptyEntitiesRemoved=removed, orphanedLocksReleased=released)
+
+    def complete_entity(self, result: pb.EntityBatchResult) -> pb.CompleteTaskResponse:
+        """CompleteEntityTask: commit the batch's state, answer its callers, send its signals and starts."""
+        with self._lock:
+            item = self._dispatcher.find_entity(result.completionToken)
+            entity = self._entities.get(item.entity_id)
+            if entity is None or entity.in_flight is not item:
+                self._dispatcher.release(item)
+                raise precondition(f"entity '{item.entity_id}' was removed while its batch ran")
+
+            def check(value: str | None, field_name: str) -> None:
+                check_payload(value, field_name, self.max_payload_bytes)
+
+            validate_batch_result(result, item, check)
+            for index, outcome in enumerate(result.results):
+                if outcome.HasField("failure"):
+                    where = f"results[{index}].failure.failureDetails"
+                    check_failure_details(outcome.failure.failureDetails, where, self.max_payload_bytes)
+            now = self.clock.now()
+            site = Site(entity.entity_id, entity.entity_id, entity.name, entity.batches, item.attempt)
+            fault = self.faults.entity_result_fault(site, now)
+            if fault is not None and fault.lose:
+                self._dispatcher.return_to_queue(item, self.clock.monotonic())
+            else:
+                self._dispatcher.release(item)
+                entity.abandon_count = 0
+                injected = fault.failure if fault is not None else None
+                ids = self._router.request_ids
+                outbox = apply_batch(entity, item, result, now, failure=injected, new_request_id=ids)
+                self._router.settle_entity(entity, outbox, now)
+                self._timekeeper.fire_due_timers(now)
+            self._after_change()
+        return pb.CompleteTaskResponse()
+
+    def abandon_entity(self, request: pb.AbandonEntityTaskRequest) -> pb.AbandonEntityTaskResponse:
+        """AbandonTaskEntityWorkItem: hand the batch out again after a back-off that grows with each abandon."""
+        with self._lock:
+            item = self._dispatcher.find_entity(request.completionToken)
+            entity = self._entities.get(item.entity_id)
+            backoff = ABANDON_BACKOFF_INITIAL
+            if entity is not None:
+                backoff = min(ABANDON_BACKOFF_INITIAL * (2**entity.abandon_count), ABANDON_BACKOFF_MAX)
+                entity.abandon_count += 1
+            self._dispatcher.return_to_queue(item, self.clock.monotonic(), backoff)
+            self._after_change()
+        return pb.AbandonEntityTaskResponse()
+
     def stream_instance_history(self, request: pb.StreamInstanceHistoryRequest) -> list[pb.HistoryChunk]:
         """StreamInstanceHistory: the history in chunks of at most HISTORY_CHUNK_SIZE events."""
         committed = self.history(request.instanceId)
@@ -548,6 +729,17 @@ class Engine:
             instance = self._store.get(instance_id)
             return None if instance is None else snapshot(instance)
 
+    def entities(self) -> list[EntitySnapshot]:
+        """Frozen views of every entity (with state, queued work or a lock), in creation order."""
+        with self._lock:
+            return [entity_snapshot(e) for e in self._entities]
+
+    def entity(self, entity_id: str) -> EntitySnapshot | None:
+        """A frozen view of one entity, or None."""
+        with self._lock:
+            entity = self._entities.get(entity_id)
+            return None if entity is None else entity_snapshot(entity)
+
     def connections(self) -> list[Connection]:
         """The open GetWorkItems streams (their limits, filters and in-flight counts; do not modify)."""
         with self._lock:
@@ -641,9 +833,17 @@ class Engine:
         while True:
             ready = self._dispatcher.next_orchestrator(connection)
             if ready is None:
-                return None
+                break
             started = events.orchestrator_started(self.clock.now())
             encoded = self._encode(self._dispatcher.start_orchestrator(ready, connection, started, now))
+            if encoded is not None:
+                return encoded
+        while True:
+            entity = self._dispatcher.next_entity(connection)
+            if entity is None:
+                return None
+            batch = take_batch(entity, MAX_ENTITY_BATCH)
+            encoded = self._encode(self._dispatcher.start_entity(entity, batch, connection, now))
             if encoded is not None:
                 return encoded
 
@@ -654,6 +854,17 @@ class Engine:
             return item.to_pb()
         except Exception as error:  # noqa: BLE001 - any encoding failure is reported on the instance
             self._dispatcher.release(item)
+            if isinstance(item, EntityWorkItem):
+                entity = self._entities.get(item.entity_id)
+                if entity is not None:
+                    failure = events.failure(
+                        "WorkItemEncodingError", f"the fake sidecar could not encode the entity batch: {error}"
+                    )
+                    now = self.clock.now()
+                    ids = self._router.request_ids
+                    outbox = apply_batch(entity, item, pb.EntityBatchResult(), now, failure=failure, new_request_id=ids)
+                    self._router.settle_entity(entity, outbox, now)
+                return None
             instance = self._store.get(item.instance_id)
             if instance is not None:
                 self._router.fail_undeliverable(instance, item, f"{type(error).__name__}: {error}")
@@ -664,7 +875,9 @@ class Engine:
         for item in self._dispatcher.expired(now):
             owner = self._store.get(item.instance_id)
             key = owner.execution_key if owner is not None else item.instance_id
-            if isinstance(item, ActivityWorkItem):
+            if isinstance(item, EntityWorkItem):
+                site = Site(item.entity_id, item.entity_id, item.entity_id.split("@", 2)[1], attempt=item.attempt)
+            elif isinstance(item, ActivityWorkItem):
                 site = Site(item.instance_id, key, item.name, item.task_id, item.attempt)
             else:
                 site = Site(item.instance_id, key, owner.name if owner is not None else "", attempt=item.attempt)

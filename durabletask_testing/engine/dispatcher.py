@@ -5,12 +5,15 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
 from ..errors import EngineError, invalid, not_found, precondition
-from .state import ActivityWorkItem, Connection, Instance, OrchestratorWorkItem, WorkItem, status_name
+from .entities import Entity, EntityStore, EntityWorkItem, EntityWorkItemForm
+from .state import ActivityWorkItem, Connection, Instance, NameFilter, OrchestratorWorkItem, WorkItem, status_name
 from .store import InstanceStore
 
 
@@ -20,14 +23,18 @@ class Dispatcher:
     Times are monotonic seconds given by the caller; nothing here reads a clock or waits.
     """
 
-    def __init__(self, store: InstanceStore, lease: float | None = None) -> None:
+    def __init__(self, store: InstanceStore, lease: float | None = None, entities: EntityStore | None = None) -> None:
         if lease is not None and lease <= 0:
             raise ValueError(f"work_item_lease must be positive (or None for no lease); got {lease}")
         self._store = store
+        self._entities = entities if entities is not None else EntityStore()
+        self._entity_ready: deque[str] = deque()  # entity ids with a batch to hand out
+        self._entity_queued: set[str] = set()  # ids in _entity_ready or held
+        self._entities_in_flight: dict[str, EntityWorkItem] = {}
         self.lease = lease
         self._ready: deque[str] = deque()  # instance ids with an orchestrator work item to hand out
         self._queued: set[str] = set()  # ids in _ready or _held
-        self._held: list[tuple[float, int, str | ActivityWorkItem]] = []  # (not before, seq, item)
+        self._held: list[tuple[float, int, str | ActivityWorkItem | _HeldEntity]] = []  # (not before, seq, item)
         self._activities: deque[ActivityWorkItem] = deque()
         self._orchestrators_in_flight: dict[str, OrchestratorWorkItem] = {}
         self._activities_in_flight: dict[str, ActivityWorkItem] = {}
@@ -37,6 +44,7 @@ class Dispatcher:
         self._token_counter = 0
         self.connections: dict[int, Connection] = {}
         self._connection_counter = 0
+        self.entity_form: EntityWorkItemForm = "v2"  # how entity batches are encoded (entityRequestV2 or entityRequest)
         self.work_added = False  # something became available: streams are woken at the end of the change
 
     # -- queues ------------------------------------------------------------------------------------
@@ -45,7 +53,7 @@ class Dispatcher:
         """Queue an orchestrator work item for ``instance`` if it has events and nothing in flight."""
         if (
             instance.in_flight is not None
-            or not instance.inbox
+            or not instance.has_work
             or instance.waiting_for_start_time
             or instance.instance_id in self._queued
         ):
@@ -64,7 +72,18 @@ class Dispatcher:
             self._activities.append(activity)
         self.work_added = True
 
-    def _hold(self, not_before: float, item: str | ActivityWorkItem) -> None:
+    def make_entity_ready(self, entity: Entity, now: float) -> None:
+        """Queue a batch for ``entity`` if some operation may run and nothing is in flight for it."""
+        if entity.in_flight is not None or entity.entity_id in self._entity_queued or not entity.has_batch():
+            return
+        self._entity_queued.add(entity.entity_id)
+        if entity.held_until > now:
+            self._hold(entity.held_until, _HeldEntity(entity.entity_id))
+        else:
+            self._entity_ready.append(entity.entity_id)
+            self.work_added = True
+
+    def _hold(self, not_before: float, item: str | ActivityWorkItem | _HeldEntity) -> None:
         heapq.heappush(self._held, (not_before, next(self._sequence), item))
         self.work_added = True
 
@@ -72,7 +91,9 @@ class Dispatcher:
         """Queue again every held item whose back-off has passed."""
         while self._held and self._held[0][0] <= now:
             _, _, item = heapq.heappop(self._held)
-            if isinstance(item, str):
+            if isinstance(item, _HeldEntity):
+                self._entity_ready.append(item.entity_id)
+            elif isinstance(item, str):
                 self._ready.append(item)
             else:
                 self._activities.append(item)
@@ -87,7 +108,14 @@ class Dispatcher:
 
     def is_idle(self) -> bool:
         """Nothing queued, held or in flight."""
-        return not (self._queued or self._activities or self._orchestrators_in_flight or self._activities_in_flight)
+        return not (
+            self._queued
+            or self._activities
+            or self._orchestrators_in_flight
+            or self._activities_in_flight
+            or self._entity_queued
+            or self._entities_in_flight
+        )
 
     # -- handing out -------------------------------------------------------------------------------
 
@@ -98,10 +126,10 @@ class Dispatcher:
         for _ in range(len(self._ready)):
             instance_id = self._ready.popleft()
             instance = self._store.get(instance_id)
-            if instance is None or instance.in_flight is not None or not instance.inbox:
+            if instance is None or instance.in_flight is not None or not instance.has_work:
                 self._queued.discard(instance_id)
                 continue
-            if not connection.wants_orchestration(instance.name) or self._another_stream_preferred(
+            if not connection.wants_orchestration(instance.name, instance.version) or self._another_stream_preferred(
                 instance, connection
             ):
                 self._ready.append(instance_id)
@@ -119,11 +147,49 @@ class Dispatcher:
             instance = self._store.get(activity.instance_id)
             if instance is None or instance.is_terminal or instance.execution_id != activity.execution_id:
                 continue  # its orchestration ended or moved on: nobody needs the result
-            if not connection.wants_activity(activity.name):
+            if not connection.wants_activity(activity.name, activity.version):
                 self._activities.append(activity)
                 continue
             return activity, instance
         return None
+
+    def next_entity(self, connection: Connection) -> Entity | None:
+        """The next ready entity this stream may take (taken off the ready queue), or None."""
+        if not connection.can_take_entity():
+            return None
+        for _ in range(len(self._entity_ready)):
+            entity_id = self._entity_ready.popleft()
+            entity = self._entities.get(entity_id)
+            if entity is None or entity.in_flight is not None or not entity.has_batch():
+                self._entity_queued.discard(entity_id)
+                continue
+            if not connection.wants_entity(entity.name):
+                self._entity_ready.append(entity_id)
+                continue
+            self._entity_queued.discard(entity_id)
+            return entity
+        return None
+
+    def start_entity(
+        self, entity: Entity, operations: list[pb.HistoryEvent], connection: Connection, now: float
+    ) -> EntityWorkItem:
+        """Hand a batch of ``entity``'s operations to ``connection``."""
+        item = EntityWorkItem(
+            token=self._next_token("e"),
+            entity_id=entity.entity_id,
+            state=entity.state,
+            operations=operations,
+            attempt=entity.dispatch_count,
+            form=self.entity_form,
+            connection=connection,
+        )
+        entity.dispatch_count += 1
+        entity.in_flight = item
+        self._entities_in_flight[item.token] = item
+        connection.tokens.add(item.token)
+        connection.entities_in_flight += 1
+        self._lease(item.token, now)
+        return item
 
     def _another_stream_preferred(self, instance: Instance, connection: Connection) -> bool:
         """True when ``connection`` abandoned the instance's last work item (e.g. a worker of another version
@@ -133,7 +199,7 @@ class Dispatcher:
         return any(
             other is not connection
             and not other.closed
-            and other.wants_orchestration(instance.name)
+            and other.wants_orchestration(instance.name, instance.version)
             and other.can_take_orchestrator()
             for other in self.connections.values()
         )
@@ -152,6 +218,7 @@ class Dispatcher:
         """Hand ``instance``'s inbox (after the ``started`` OrchestratorStarted event) to ``connection``."""
         new_events = [started, *instance.inbox]
         instance.inbox = []
+        instance.wake = False
         item = OrchestratorWorkItem(
             token=self._next_token("o"),
             instance_id=instance.instance_id,
@@ -188,6 +255,12 @@ class Dispatcher:
         if isinstance(item, OrchestratorWorkItem):
             if self._orchestrators_in_flight.pop(item.token, None) is not None and connection is not None:
                 connection.orchestrators_in_flight -= 1
+        elif isinstance(item, EntityWorkItem):
+            if self._entities_in_flight.pop(item.token, None) is not None and connection is not None:
+                connection.entities_in_flight -= 1
+            entity = self._entities.get(item.entity_id)
+            if entity is not None and entity.in_flight is item:
+                entity.in_flight = None
         else:
             if self._activities_in_flight.pop(item.token, None) is not None and connection is not None:
                 connection.activities_in_flight -= 1
@@ -196,7 +269,7 @@ class Dispatcher:
                 del self._activity_by_task[key]
         if connection is not None:
             connection.tokens.discard(item.token)
-            if self._ready or self._activities:  # a freed concurrency slot can take queued work: wake the stream
+            if self._ready or self._activities or self._entity_ready:  # a freed slot can take queued work: wake
                 self.work_added = True
         item.connection = None
 
@@ -209,9 +282,18 @@ class Dispatcher:
                 return
             instance.in_flight = None
             instance.inbox = item.new_events[1:] + instance.inbox
+            instance.wake = instance.wake or len(item.new_events) == 1
             if backoff > 0:
                 instance.held_until = now + backoff
             self.make_ready(instance, now)
+        elif isinstance(item, EntityWorkItem):
+            entity = self._entities.get(item.entity_id)
+            if entity is None:
+                return
+            entity.queue = item.operations + entity.queue
+            if backoff > 0:
+                entity.held_until = now + backoff
+            self.make_entity_ready(entity, now)
         else:
             item.token = ""
             if backoff > 0:
@@ -224,13 +306,20 @@ class Dispatcher:
         found: list[WorkItem] = []
         while self._leases and self._leases[0][0] <= now:
             _, _, token = heapq.heappop(self._leases)
-            item = self._orchestrators_in_flight.get(token) or self._activities_in_flight.get(token)
+            item = self.in_flight(token)
             if item is not None:
                 found.append(item)
         return found
 
     def in_flight(self, token: str) -> WorkItem | None:
-        return self._orchestrators_in_flight.get(token) or self._activities_in_flight.get(token)
+        found: WorkItem | None = self._orchestrators_in_flight.get(token) or self._activities_in_flight.get(token)
+        return found or self._entities_in_flight.get(token)
+
+    def find_entity(self, token: str) -> EntityWorkItem:
+        """The in-flight entity batch named by ``token``."""
+        if not token:
+            raise invalid("completionToken must not be empty: it names the entity work item")
+        return _by_token(self._entities_in_flight, token, self._bad_token(token, "e", "entity"))
 
     def find_orchestrator(self, token: str, instance_id: str) -> OrchestratorWorkItem:
         """The in-flight orchestrator item named by ``token`` (or, without one, by ``instance_id``)."""
@@ -254,9 +343,10 @@ class Dispatcher:
         return found
 
     def _bad_token(self, token: str, prefix: str, kind: str) -> EngineError:
-        other = "activity" if prefix == "o" else "orchestrator"
-        if token[:1] in ("o", "a") and token[1:].isdigit():
+        kinds = {"o": "orchestrator", "a": "activity", "e": "entity"}
+        if token[:1] in kinds and token[1:].isdigit():
             if token[0] != prefix:
+                other = kinds[token[0]]
                 return invalid(f"completion token '{token}' belongs to an {other} work item, not an {kind} work item")
             if int(token[1:]) <= self._token_counter:
                 return precondition(
@@ -273,20 +363,27 @@ class Dispatcher:
             raise invalid("maxConcurrentOrchestrationWorkItems must not be negative")
         if request.maxConcurrentActivityWorkItems < 0:
             raise invalid("maxConcurrentActivityWorkItems must not be negative")
-        orchestration_names = activity_names = None
-        if request.HasField("workItemFilters"):
+        if request.maxConcurrentEntityWorkItems < 0:
+            raise invalid("maxConcurrentEntityWorkItems must not be negative")
+        orchestration_filter = activity_filter = None
+        entity_names = None
+        if request.HasField("workItemFilters"):  # a worker that sends filters gets only what they list
             filters = request.workItemFilters
-            if filters.orchestrations:
-                orchestration_names = frozenset(f.name for f in filters.orchestrations)
-            if filters.activities:
-                activity_names = frozenset(f.name for f in filters.activities)
+            orchestration_filter = _name_filter(filters.orchestrations, "orchestrations")
+            activity_filter = _name_filter(filters.activities, "activities")
+            for index, entity in enumerate(filters.entities):
+                if not entity.name.strip():
+                    raise invalid(f"workItemFilters.entities[{index}].name must not be empty")
+            entity_names = frozenset(f.name.lower() for f in filters.entities)
         self._connection_counter += 1
         connection = Connection(
             self._connection_counter,
             request.maxConcurrentOrchestrationWorkItems,
             request.maxConcurrentActivityWorkItems,
-            orchestration_names,
-            activity_names,
+            orchestration_filter,
+            activity_filter,
+            entity_names,
+            request.maxConcurrentEntityWorkItems,
         )
         self.connections[connection.connection_id] = connection
         return connection
@@ -310,14 +407,35 @@ class Dispatcher:
         self._orchestrators_in_flight.clear()
         self._activities_in_flight.clear()
         self._activity_by_task.clear()
+        self._entity_ready.clear()
+        self._entity_queued.clear()
+        self._entities_in_flight.clear()
         self._leases.clear()
         for connection in self.connections.values():
             connection.tokens.clear()
             connection.orchestrators_in_flight = 0
             connection.activities_in_flight = 0
+            connection.entities_in_flight = 0
 
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class _HeldEntity:
+    """An entity backed off after an abandon (in the held heap beside instance ids and activities)."""
+
+    entity_id: str
+
+
+def _name_filter(entries: Iterable[pb.OrchestrationFilter | pb.ActivityFilter], field: str) -> NameFilter:
+    """Names with their accepted versions; entries naming the same name add up their versions."""
+    result: NameFilter = {}
+    for index, entry in enumerate(entries):
+        if not entry.name.strip():
+            raise invalid(f"workItemFilters.{field}[{index}].name must not be empty")
+        result[entry.name] = result.get(entry.name, frozenset()) | frozenset(entry.versions)
+    return result
 
 
 def _by_token(table: dict[str, T], token: str, refusal: EngineError) -> T:

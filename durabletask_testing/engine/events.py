@@ -131,3 +131,20 @@ def execution_completed(when: datetime, status: int, failure: pb.TaskFailureDeta
         timestamp=timestamp(when),
         executionCompleted=pb.ExecutionCompletedEvent(orchestrationStatus=status, failureDetails=failure),  # type: ignore[arg-type]
     )
+
+
+def execution_rewound(when: datetime, reason: str | None, parent_execution_id: str | None) -> pb.HistoryEvent:
+    """A request to rewind a failed instance (``parent_execution_id``: the rewound parent's new execution)."""
+    rewound = pb.ExecutionRewoundEvent(reason=string_value(reason))
+    if parent_execution_id is not None:
+        rewound.parentExecutionId.value = parent_execution_id
+    return pb.HistoryEvent(eventId=-1, timestamp=timestamp(when), executionRewound=rewound)
+
+
+def entity_lock_granted(when: datetime, critical_section_id: str) -> pb.HistoryEvent:
+    """Every entity of a critical section's lock set is locked for the orchestration."""
+    return pb.HistoryEvent(
+        eventId=-1,
+        timestamp=timestamp(when),
+        entityLockGranted=pb.EntityLockGrantedEvent(criticalSectionId=critical_section_id),
+    )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ..clock import Clock
 from .dispatcher import Dispatcher
+from .entities import EntityStore
 from .store import InstanceStore
 from .timers import TimerQueue
 from .waiters import Waiters
@@ -13,10 +14,11 @@ from .waiters import Waiters
 
 @dataclass(frozen=True)
 class Rooms:
-    """The clock, instance store, dispatcher, timer queue and waiters of one engine."""
+    """The clock, instance store, dispatcher, timer queue, waiters and entity store of one engine."""
 
     clock: Clock
     store: InstanceStore
     dispatcher: Dispatcher
     timers: TimerQueue
     waiters: Waiters
+    entities: EntityStore

@@ -63,6 +63,24 @@ class Termination:
     recurse: bool
 
 
+@dataclass(frozen=True, slots=True)
+class EntityMessage:
+    """A message for an entity: an operation (signal or call), a lock request or a lock release; a signal with
+    ``fire_at`` later than now waits for the clock."""
+
+    target: str
+    event: pb.HistoryEvent
+    fire_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChildRewind:
+    """A sub-orchestration a rewound parent still waits for: rewind it if it failed, start it again if it is gone."""
+
+    start: ChildStart
+    reason: str | None
+
+
 @dataclass(slots=True)
 class Outbox:
     """What applying a response asks of the rest of the engine, in the order the actions asked for it."""
@@ -72,6 +90,8 @@ class Outbox:
     children: list[ChildStart] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
     terminations: list[Termination] = field(default_factory=list)
+    rewinds: list[ChildRewind] = field(default_factory=list)
+    entity_messages: list[EntityMessage] = field(default_factory=list)
 
 
 def _new_execution_id() -> str:
@@ -88,6 +108,10 @@ def apply_response(
 ) -> Outbox:
     """Commit ``new_events`` to ``instance``'s history, then apply each action of ``response`` in order."""
     outbox = Outbox()
+    rewind = next((a for a in response.actions if a.HasField("rewindOrchestration")), None)
+    if rewind is not None:
+        _rewind(instance, rewind.rewindOrchestration, now, outbox)
+        return outbox
     instance.history.extend(new_events)
     if instance.status == pb.ORCHESTRATION_STATUS_PENDING:
         instance.status = pb.ORCHESTRATION_STATUS_RUNNING
@@ -114,6 +138,8 @@ def apply_response(
             outbox.terminations.append(
                 Termination(target.instanceId, optional_string(target, "reason"), target.recurse)
             )
+        elif kind == "sendEntityMessage":
+            _send_entity_message(instance, action, now, outbox)
         elif kind == "completeOrchestration":
             complete = action.completeOrchestration
             if complete.orchestrationStatus == pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW:
@@ -122,6 +148,61 @@ def apply_response(
             _finish(instance, action, now, outbox)
     instance.last_updated_at = now
     return outbox
+
+
+def _rewind(instance: Instance, action: pb.RewindOrchestrationAction, now: datetime, outbox: Outbox) -> None:
+    """Replace the history with the worker's rewritten one (it already holds this work item's new events) and
+    replay it; every sub-orchestration the history created and did not see complete is owed a rewind."""
+    instance.history = [_copy(event) for event in action.newHistory]
+    started = next(e.executionStarted for e in instance.history if e.HasField("executionStarted"))
+    instance.execution_id = optional_string(started.orchestrationInstance, "executionId") or instance.execution_id
+    instance.status = pb.ORCHESTRATION_STATUS_RUNNING
+    instance.output = None
+    instance.failure_details = None
+    instance.completed_at = None
+    instance.task_attempts.clear()
+    instance.wake = True
+    instance.last_updated_at = now
+    reason = None
+    created: dict[int, pb.SubOrchestrationInstanceCreatedEvent] = {}
+    for event in instance.history:
+        if event.HasField("executionRewound"):
+            reason = optional_string(event.executionRewound, "reason")
+        elif event.HasField("subOrchestrationInstanceCreated"):
+            created[event.eventId] = event.subOrchestrationInstanceCreated
+        elif event.HasField("subOrchestrationInstanceCompleted"):
+            created.pop(event.subOrchestrationInstanceCompleted.taskScheduledId, None)
+    for task_id, sub in created.items():
+        parent = _parent_info(instance, task_id)
+        start = ChildStart(
+            sub.instanceId,
+            sub.name,
+            optional_string(sub, "version"),
+            optional_string(sub, "input"),
+            dict(sub.tags),
+            parent,
+            optional_field(sub, "parentTraceContext"),
+        )
+        outbox.rewinds.append(ChildRewind(start, reason))
+
+
+def _copy(event: pb.HistoryEvent) -> pb.HistoryEvent:
+    copy = pb.HistoryEvent()
+    copy.CopyFrom(event)
+    return copy
+
+
+def _parent_info(instance: Instance, task_id: int) -> pb.ParentInstanceInfo:
+    """What a child created by ``instance``'s action ``task_id`` knows of its parent (the current execution)."""
+    parent = pb.ParentInstanceInfo(
+        taskScheduledId=task_id,
+        orchestrationInstance=pb.OrchestrationInstance(instanceId=instance.instance_id),
+    )
+    parent.name.value = instance.name
+    if instance.version is not None:
+        parent.version.value = instance.version
+    parent.orchestrationInstance.executionId.value = instance.execution_id
+    return parent
 
 
 def _present(message: protobuf_message.Message, *fields: str) -> dict[str, Any]:
@@ -163,14 +244,7 @@ def _create_sub_orchestration(instance: Instance, action: pb.OrchestratorAction,
         instanceId=child_id, name=sub.name, parentTraceContext=trace, tags=sub.tags, **_present(sub, "version", "input")
     )
     _record(instance, action, now, subOrchestrationInstanceCreated=created)
-    parent = pb.ParentInstanceInfo(
-        taskScheduledId=action.id,
-        orchestrationInstance=pb.OrchestrationInstance(instanceId=instance.instance_id),
-    )
-    parent.name.value = instance.name
-    if instance.version is not None:
-        parent.version.value = instance.version
-    parent.orchestrationInstance.executionId.value = instance.execution_id
+    parent = _parent_info(instance, action.id)
     outbox.children.append(
         ChildStart(
             child_id,
@@ -197,6 +271,39 @@ def _send_event(instance: Instance, action: pb.OrchestratorAction, now: datetime
     outbox.messages.append(
         Message(send.instance.instanceId, None, events.event_raised(now, send.name, optional_string(send, "data")))
     )
+
+
+def _send_entity_message(instance: Instance, action: pb.OrchestratorAction, now: datetime, outbox: Outbox) -> None:
+    """Record the message in history (eventId = action id) and send it to its entity: a signal or call to its
+    target, a lock request to the entity at its position in the lock set, a release to its target."""
+    message = action.sendEntityMessage
+    kind = message.WhichOneof("EntityMessageType")
+    assert kind is not None  # validated
+    sent = pb.HistoryEvent()
+    getattr(sent, kind).CopyFrom(getattr(message, kind))
+    if kind == "entityOperationCalled" and not sent.entityOperationCalled.HasField("parentInstanceId"):
+        sent.entityOperationCalled.parentInstanceId.value = instance.instance_id
+    if kind == "entityLockRequested" and not sent.entityLockRequested.HasField("parentInstanceId"):
+        sent.entityLockRequested.parentInstanceId.value = instance.instance_id
+    recorded = pb.HistoryEvent()
+    recorded.CopyFrom(sent)
+    recorded.eventId = action.id
+    recorded.timestamp.CopyFrom(timestamp(now))
+    instance.history.append(recorded)
+    sent.eventId = -1
+    sent.timestamp.CopyFrom(timestamp(now))
+    fire_at = None
+    if kind == "entityOperationSignaled":
+        target = sent.entityOperationSignaled.targetInstanceId.value
+        if sent.entityOperationSignaled.HasField("scheduledTime"):
+            fire_at = to_datetime(sent.entityOperationSignaled.scheduledTime, "scheduledTime")
+    elif kind == "entityOperationCalled":
+        target = sent.entityOperationCalled.targetInstanceId.value
+    elif kind == "entityLockRequested":
+        target = sent.entityLockRequested.lockSet[sent.entityLockRequested.position]
+    else:
+        target = sent.entityUnlockSent.targetInstanceId.value
+    outbox.entity_messages.append(EntityMessage(target, sent, fire_at))
 
 
 def _finish(instance: Instance, action: pb.OrchestratorAction, now: datetime, outbox: Outbox) -> None:

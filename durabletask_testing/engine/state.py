@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING, Union
 
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
 from ..vocabulary import TERMINAL_STATUSES, status_name
+
+if TYPE_CHECKING:
+    from .entities import EntityWorkItem
 
 __all__ = [
     "TERMINAL_STATUSES",
@@ -44,6 +48,7 @@ class Instance:
     inbox: list[pb.HistoryEvent] = field(default_factory=list)
     in_flight: OrchestratorWorkItem | None = None
     waiting_for_start_time: bool = False  # held until the clock reaches scheduled_start
+    wake: bool = False  # needs a work item with no new events (a replay after its history was rewound)
     held_until: float = 0.0  # monotonic time before which it is not handed out (after an abandon)
     abandon_count: int = 0  # abandons since its last completed work item (grows the re-dispatch back-off)
     abandoned_by: int | None = None  # connection id of the stream that abandoned its last work item
@@ -73,6 +78,17 @@ class Instance:
         if self.history_blob is None:
             self.history_blob = pb.HistoryChunk(events=self.history).SerializeToString()
             self.history = []
+
+    def expand_history(self) -> None:
+        """Turn a compacted history back into events (before an ended instance runs again)."""
+        if self.history_blob is not None:
+            self.history = list(pb.HistoryChunk.FromString(self.history_blob).events)
+            self.history_blob = None
+
+    @property
+    def has_work(self) -> bool:
+        """Events wait in the inbox, or the instance must replay."""
+        return bool(self.inbox) or self.wake
 
     def committed_history(self) -> list[pb.HistoryEvent]:
         """The committed history (parsed afresh when compacted, so the result is then a private copy)."""
@@ -142,7 +158,7 @@ class ActivityWorkItem:
         return pb.WorkItem(activityRequest=request, completionToken=self.token)
 
 
-WorkItem = OrchestratorWorkItem | ActivityWorkItem
+WorkItem = Union[OrchestratorWorkItem, ActivityWorkItem, "EntityWorkItem"]
 
 
 @dataclass(eq=False, slots=True)
@@ -152,10 +168,13 @@ class Connection:
     connection_id: int
     max_orchestrators: int  # 0 = unlimited
     max_activities: int  # 0 = unlimited
-    orchestration_names: frozenset[str] | None = None  # None = any
-    activity_names: frozenset[str] | None = None
+    orchestration_filter: NameFilter | None = None  # None = any
+    activity_filter: NameFilter | None = None
+    entity_names: frozenset[str] | None = None  # entity names (lower case); None = any
+    max_entities: int = 0  # 0 = unlimited
     orchestrators_in_flight: int = 0
     activities_in_flight: int = 0
+    entities_in_flight: int = 0
     closed: bool = False
     close_reason: str | None = None  # set when the fake ends the stream on purpose (fault injection)
     tokens: set[str] = field(default_factory=set)
@@ -166,8 +185,29 @@ class Connection:
     def can_take_activity(self) -> bool:
         return self.max_activities <= 0 or self.activities_in_flight < self.max_activities
 
-    def wants_orchestration(self, name: str) -> bool:
-        return self.orchestration_names is None or name in self.orchestration_names
+    def can_take_entity(self) -> bool:
+        return self.max_entities <= 0 or self.entities_in_flight < self.max_entities
 
-    def wants_activity(self, name: str) -> bool:
-        return self.activity_names is None or name in self.activity_names
+    def wants_orchestration(self, name: str, version: str | None = None) -> bool:
+        return _accepts(self.orchestration_filter, name, version)
+
+    def wants_activity(self, name: str, version: str | None = None) -> bool:
+        return _accepts(self.activity_filter, name, version)
+
+    def wants_entity(self, name: str) -> bool:
+        return self.entity_names is None or name.lower() in self.entity_names
+
+
+NameFilter = dict[str, frozenset[str]]
+"""Accepted names, each with its accepted versions (an empty set: any version)."""
+
+
+def _accepts(names: NameFilter | None, name: str, version: str | None) -> bool:
+    """A work-item filter's verdict: no filter takes everything; a name must be listed, and its version too when
+    the entry lists versions (an absent version counts as "")."""
+    if names is None:
+        return True
+    versions = names.get(name)
+    if versions is None:
+        return False
+    return not versions or (version or "") in versions

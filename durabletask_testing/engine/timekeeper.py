@@ -20,6 +20,8 @@ class Timekeeper:
         self._router = router
 
     def _is_live(self, entry: TimerEntry) -> bool:
+        if entry.kind == "entity":
+            return True
         instance = self._rooms.store.get(entry.instance_id)
         if instance is None or instance.execution_id != entry.execution_id:
             return False
@@ -47,8 +49,13 @@ class Timekeeper:
             self._fire(entry)
 
     def _fire(self, entry: TimerEntry) -> None:
-        instance = self._rooms.store.require(entry.instance_id)
         now = self._rooms.clock.now()
+        if entry.kind == "entity":
+            assert entry.event is not None
+            entry.event.timestamp.CopyFrom(timestamp(now))
+            self._router.send_to_entity(entry.instance_id, entry.event)
+            return
+        instance = self._rooms.store.require(entry.instance_id)
         if entry.kind == "timer":
             self._router.deliver(instance, events.timer_fired(now, entry.timer_id, entry.fire_at))
         elif entry.kind == "start":

@@ -10,7 +10,7 @@ from typing import Literal
 
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
-TimerKind = Literal["timer", "start", "event"]
+TimerKind = Literal["timer", "start", "event", "entity"]
 
 # A timer due more than this far after the current time means "wait forever" (SDKs such as Dapr's use
 # 9999-12-31 for that): the auto clock never jumps to it. It still fires when a test moves the clock there.
@@ -33,7 +33,8 @@ class TimerEntry:
     """Something that happens to one execution of an instance when the clock reaches ``fire_at``.
 
     ``kind`` is ``"timer"`` (a durable timer: deliver TimerFired), ``"start"`` (a scheduled start time
-    reached) or ``"event"`` (deliver ``event``, e.g. an activity result held back by a fault).
+    reached), ``"event"`` (deliver ``event``, e.g. an activity result held back by a fault) or ``"entity"``
+    (deliver the operation ``event`` to the entity ``instance_id``: a signal scheduled for later).
     """
 
     kind: TimerKind

@@ -134,10 +134,8 @@ def validate_response(response: pb.OrchestratorResponse, limit: int) -> None:
         kind = action.WhichOneof("orchestratorActionType")
         if kind is None:
             raise invalid(f"{where} has no action type set")
-        if kind in ("sendEntityMessage", "rewindOrchestration"):
-            raise EngineError(
-                ErrorCode.UNIMPLEMENTED, f"{where}: {kind} actions are not implemented by the fake sidecar"
-            )
+        if kind == "rewindOrchestration":
+            _validate_rewind(action.rewindOrchestration, where, len(response.actions))
         if kind == "completeOrchestration":
             if completed_at is not None:
                 raise invalid(
@@ -171,6 +169,54 @@ def _validate_action(kind: str, action: pb.OrchestratorAction, where: str, limit
         check_payload(reason, f"{where}.terminateOrchestration.reason", limit)
     elif kind == "completeOrchestration":
         _validate_completion(action.completeOrchestration, f"{where}.completeOrchestration", limit)
+    elif kind == "sendEntityMessage":
+        _validate_entity_message(action.sendEntityMessage, f"{where}.sendEntityMessage", limit)
+
+
+def _validate_rewind(rewind: pb.RewindOrchestrationAction, where: str, actions: int) -> None:
+    if actions != 1:
+        raise invalid(f"{where} is a rewindOrchestration action beside {actions - 1} other actions: it must be alone")
+    if not any(event.HasField("executionStarted") for event in rewind.newHistory):
+        raise invalid(f"{where}.rewindOrchestration.newHistory has no executionStarted event")
+
+
+def _entity_id(value: str, where: str) -> None:
+    if not value.startswith("@") or len(value.split("@", 2)) != 3 or not value.split("@", 2)[1].strip():
+        raise invalid(f"{where} '{value}' is not an entity id: entity ids have the form '@name@key'")
+
+
+def _validate_entity_message(message: pb.SendEntityMessageAction, where: str, limit: int) -> None:
+    kind = message.WhichOneof("EntityMessageType")
+    if kind is None:
+        raise invalid(f"{where} has no message type set")
+    if kind in ("entityOperationSignaled", "entityOperationCalled"):
+        operation = getattr(message, kind)
+        _entity_id(operation.targetInstanceId.value, f"{where}.{kind}.targetInstanceId")
+        require_text(operation.operation, f"{where}.{kind}.operation")
+        require_text(operation.requestId, f"{where}.{kind}.requestId")
+        check_payload(optional_string(operation, "input"), f"{where}.{kind}.input", limit)
+        if operation.HasField("scheduledTime"):
+            to_datetime(operation.scheduledTime, f"{where}.{kind}.scheduledTime")
+    elif kind == "entityLockRequested":
+        lock = message.entityLockRequested
+        require_text(lock.criticalSectionId, f"{where}.entityLockRequested.criticalSectionId")
+        if not lock.lockSet:
+            raise invalid(f"{where}.entityLockRequested.lockSet is empty: a critical section locks at least one entity")
+        seen: set[str] = set()
+        for index, entity_id in enumerate(lock.lockSet):
+            _entity_id(entity_id, f"{where}.entityLockRequested.lockSet[{index}]")
+            if entity_id in seen:
+                raise invalid(f"{where}.entityLockRequested.lockSet names entity '{entity_id}' twice")
+            seen.add(entity_id)
+        if not 0 <= lock.position < len(lock.lockSet):
+            raise invalid(
+                f"{where}.entityLockRequested.position {lock.position} is outside the lock set "
+                f"of {len(lock.lockSet)} entities"
+            )
+    else:
+        unlock = message.entityUnlockSent
+        require_text(unlock.criticalSectionId, f"{where}.entityUnlockSent.criticalSectionId")
+        _entity_id(unlock.targetInstanceId.value, f"{where}.entityUnlockSent.targetInstanceId")
 
 
 def _validate_completion(complete: pb.CompleteOrchestrationAction, where: str, limit: int) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
 from ..vocabulary import status_name, timestamp, to_datetime
+from .entities import Entity, OperationRecord
 from .state import Instance
 
 
@@ -90,3 +91,49 @@ def matches_query(instance: Instance, query: pb.InstanceQuery) -> bool:
     if query.HasField("instanceIdPrefix") and not instance.instance_id.startswith(query.instanceIdPrefix.value):
         return False
     return True
+
+
+@dataclass(frozen=True)
+class EntitySnapshot:
+    """An entity as the fake sees it at one moment (a copy)."""
+
+    entity_id: str
+    name: str
+    key: str
+    state: str | None  # the serialized state; None when the entity has none (it does not exist)
+    last_modified: datetime
+    queued: int  # operations and lock requests waiting
+    locked_by: str | None  # critical section id holding the lock
+    lock_owner: str | None  # the orchestration holding the lock
+    in_flight: bool  # a batch is with a worker
+    operations: tuple[OperationRecord, ...]  # the operations it ran, oldest first (the last few hundred)
+
+
+def entity_snapshot(entity: Entity) -> EntitySnapshot:
+    """Freeze an entity."""
+    return EntitySnapshot(
+        entity.entity_id,
+        entity.name,
+        entity.key,
+        entity.state,
+        entity.last_modified,
+        len(entity.queue),
+        entity.locked_by,
+        entity.lock_owner,
+        entity.in_flight is not None,
+        tuple(entity.log),
+    )
+
+
+def entity_metadata(entity: Entity, include_state: bool) -> pb.EntityMetadata:
+    """The protocol view of an entity."""
+    metadata = pb.EntityMetadata(
+        instanceId=entity.entity_id,
+        lastModifiedTime=timestamp(entity.last_modified),
+        backlogQueueSize=len(entity.queue),
+    )
+    if entity.locked_by is not None:
+        metadata.lockedBy.value = entity.lock_owner or entity.locked_by
+    if include_state and entity.state is not None:
+        metadata.serializedState.value = entity.state
+    return metadata

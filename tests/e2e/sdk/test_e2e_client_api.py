@@ -85,11 +85,11 @@ def test_rewind_sends_the_request_and_surfaces_the_sidecars_answer(durable_worke
     iid = durable_client.schedule_new_orchestration(fails)
     assert durable_client.wait_for_orchestration_completion(iid, timeout=10).runtime_status == \
         client.OrchestrationStatus.FAILED
-    # The fake sidecar does not implement RewindInstance yet: the call reaches it and its answer is raised as is.
+    # The call reaches the sidecar and its answer is raised as is: an unknown id is NOT_FOUND.
     with pytest.raises(grpc.RpcError) as raised:
-        durable_client.rewind_orchestration(iid, reason="fixed the bug")
-    assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "RewindInstance" in raised.value.details()
+        durable_client.rewind_orchestration(iid + "-unknown", reason="fixed the bug")
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    assert iid in raised.value.details()
 
 
 def test_restart_with_the_same_and_a_new_instance_id(durable_worker, durable_client):

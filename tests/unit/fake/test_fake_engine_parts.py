@@ -12,6 +12,7 @@ from fake_engine_helpers import START
 from durabletask_testing.clock import Clock
 from durabletask_testing.engine import events
 from durabletask_testing.engine.dispatcher import Dispatcher
+from durabletask_testing.engine.entities import EntityStore
 from durabletask_testing.engine.rooms import Rooms
 from durabletask_testing.engine.router import Router
 from durabletask_testing.engine.state import Instance
@@ -134,10 +135,11 @@ def _rooms(mode: str = "manual") -> SimpleNamespace:
     """The engine's parts wired as the engine wires them (callers hold ``lock``)."""
     rooms = SimpleNamespace(clock=Clock(mode, START, monotonic=lambda: 0.0), lock=threading.Lock())
     rooms.store = InstanceStore()
-    rooms.dispatcher = Dispatcher(rooms.store)
+    rooms.entities = EntityStore()
+    rooms.dispatcher = Dispatcher(rooms.store, entities=rooms.entities)
     rooms.timers = TimerQueue()
     rooms.waiters = Waiters(rooms.lock)
-    parts = Rooms(rooms.clock, rooms.store, rooms.dispatcher, rooms.timers, rooms.waiters)
+    parts = Rooms(rooms.clock, rooms.store, rooms.dispatcher, rooms.timers, rooms.waiters, rooms.entities)
     rooms.router = Router(parts)
     rooms.timekeeper = Timekeeper(parts, rooms.router)
     return rooms

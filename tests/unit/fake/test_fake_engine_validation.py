@@ -88,8 +88,8 @@ def test_payloads_over_the_limit_are_resource_exhausted():
         ),
         (
             pb.OrchestratorAction(id=1, sendEntityMessage=pb.SendEntityMessageAction()),
-            ErrorCode.UNIMPLEMENTED,
-            ["sendEntityMessage"],
+            ErrorCode.INVALID_ARGUMENT,
+            ["sendEntityMessage", "no message type"],
         ),
     ],
 )
