@@ -12,8 +12,8 @@ from durabletask.internal.entity_state import EntityState
 from durabletask.serialization import DEFAULT_DATA_CONVERTER
 
 
-@pytest.fixture(autouse=True)
-def _entities_supported(durable_client) -> None:
+@pytest.fixture
+def entities_supported(durable_client) -> None:
     """Skip, naming the RPC, while the sidecar answers UNIMPLEMENTED to the entity RPCs."""
     try:
         durable_client.get_entity(account("probe"))
@@ -58,7 +58,7 @@ def _balance(durable_client, owner: str) -> int:
     return (metadata.get_typed_state(int) if metadata is not None else None) or 0
 
 
-def test_transfer_moves_money_between_the_locked_accounts(durable_worker, durable_client) -> None:
+def test_transfer_moves_money_between_the_locked_accounts(entities_supported, durable_worker, durable_client) -> None:
     register(durable_worker)
     durable_worker.start()
     durable_client.signal_entity(account("alice"), "deposit", 100)
@@ -68,7 +68,7 @@ def test_transfer_moves_money_between_the_locked_accounts(durable_worker, durabl
     assert (_balance(durable_client, "alice"), _balance(durable_client, "bob")) == (30, 70)
 
 
-def test_transfer_of_more_than_the_balance_changes_nothing(durable_worker, durable_client) -> None:
+def test_transfer_of_more_than_the_balance_changes_nothing(entities_supported, durable_worker, durable_client) -> None:
     register(durable_worker)
     durable_worker.start()
     durable_client.signal_entity(account("carol"), "deposit", 10)
@@ -78,7 +78,8 @@ def test_transfer_of_more_than_the_balance_changes_nothing(durable_worker, durab
     assert (_balance(durable_client, "carol"), _balance(durable_client, "dave")) == (10, 0)
 
 
-def test_a_failed_withdrawal_reaches_the_caller_and_keeps_the_balance(durable_worker, durable_client) -> None:
+def test_a_failed_withdrawal_reaches_the_caller_and_keeps_the_balance(entities_supported, durable_worker,
+                                                                      durable_client) -> None:
     register(durable_worker)
     durable_worker.add_orchestrator(withdraw_all)
     durable_worker.start()
@@ -90,7 +91,8 @@ def test_a_failed_withdrawal_reaches_the_caller_and_keeps_the_balance(durable_wo
     assert _balance(durable_client, "erin") == 5
 
 
-def test_locks_are_released_when_the_transfer_ends(durable_worker, durable_client, durable_sidecar) -> None:
+def test_locks_are_released_when_the_transfer_ends(entities_supported, durable_worker, durable_client,
+                                                   durable_sidecar) -> None:
     register(durable_worker)
     durable_worker.start()
     _transfer(durable_client, Transfer("frank", "grace", 1000))
@@ -100,12 +102,12 @@ def test_locks_are_released_when_the_transfer_ends(durable_worker, durable_clien
         assert metadata is not None and metadata.get_locked_by() is None
 
 
-def test_example_script_runs_against_the_tests_sidecar(durable_sidecar, capsys) -> None:
+def test_example_script_runs_against_the_tests_sidecar(entities_supported, durable_sidecar, capsys) -> None:
     assert main(["--host", durable_sidecar.address]) == 0
     assert "Balances: {'alice': 30, 'bob': 90}" in capsys.readouterr().out
 
 
-def test_example_script_runs_on_its_embedded_fake(capsys) -> None:
+def test_example_script_runs_on_its_embedded_fake(entities_supported, capsys) -> None:
     assert main([]) == 0
     out = capsys.readouterr().out
     assert "'transferred': True" in out and "alice has only 30" in out
