@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from typing import Any, Generic, TypeAlias, TypeVar
 
 from durabletask.entities import DurableEntity, EntityContext, EntityInstanceId, EntityLock
-from durabletask.entities.support import entities_not_supported
 from durabletask.internal import helpers as pbh
 from durabletask.internal import orchestrator_service_pb2 as pb
 
@@ -449,17 +448,21 @@ class OrchestrationContext(ABC):
 
     def call_entity(self, entity: EntityInstanceId, operation: str, input: Any = None, *,
                     return_type: type | None = None) -> CompletableTask[Any]:
-        """Call an entity operation and wait for its result (needs entity support; raises NotImplementedError)."""
-        raise entities_not_supported("OrchestrationContext.call_entity")
+        """Call an entity operation; the task completes with its result, or fails with
+        :class:`~durabletask.entities.EntityOperationFailedException`. Inside a critical section only the locked
+        entities can be called, one call at a time each."""
+        raise NotImplementedError("This OrchestrationContext implementation does not support call_entity().")
 
     def signal_entity(self, entity_id: EntityInstanceId, operation_name: str, input: Any = None,
                       signal_time: datetime | None = None) -> None:
-        """Signal an entity operation (needs entity support; raises NotImplementedError)."""
-        raise entities_not_supported("OrchestrationContext.signal_entity")
+        """Send an entity a one-way operation (fire and forget; delivered at ``signal_time`` when given). A
+        locked entity cannot be signalled from its critical section."""
+        raise NotImplementedError("This OrchestrationContext implementation does not support signal_entity().")
 
     def lock_entities(self, entities: list[EntityInstanceId]) -> CompletableTask[EntityLock]:
-        """Lock entities for a critical section (needs entity support; raises NotImplementedError)."""
-        raise entities_not_supported("OrchestrationContext.lock_entities")
+        """Lock entities for a critical section: yield the task, then use the :class:`EntityLock` it gives in a
+        ``with`` block; leaving the block (or the orchestration ending) releases the locks."""
+        raise NotImplementedError("This OrchestrationContext implementation does not support lock_entities().")
 
     @abstractmethod
     def continue_as_new(self, new_input: Any, *, save_events: bool = False,

@@ -1,4 +1,4 @@
-"""Worker API: register orchestrators and activities and process their work items from a sidecar."""
+"""Worker API: register orchestrators, activities and entities and process their work items from a sidecar."""
 
 from __future__ import annotations
 
@@ -117,10 +117,11 @@ def _positive(value: int | None, default: int, name: str) -> int:
 
 
 class TaskHubGrpcWorker:
-    """Processes orchestrator and activity work items from a Durable Task sidecar over gRPC.
+    """Processes orchestrator, activity and entity work items from a Durable Task sidecar over gRPC.
 
-    Register functions with :meth:`add_orchestrator` / :meth:`add_activity`, then :meth:`start` (returns at
-    once; the worker connects in the background and reconnects with backoff) and :meth:`stop`.
+    Register functions with :meth:`add_orchestrator` / :meth:`add_activity` / :meth:`add_entity`, then
+    :meth:`start` (returns at once; the worker connects in the background and reconnects with backoff) and
+    :meth:`stop`.
     """
 
     def __init__(self, *,
@@ -203,11 +204,8 @@ class TaskHubGrpcWorker:
         return self._registry.add_activity(fn, name)
 
     def add_entity(self, fn: task.Entity[Any, Any], name: str | None = None) -> str:
-        """Register an entity (a function or a :class:`DurableEntity` subclass); returns its lower-cased name.
-
-        Registration works, but running entity operations needs entity support in the sidecar, which the fake
-        sidecar does not have yet: entity work items are not processed by this worker.
-        """
+        """Register an entity (a function ``fn(ctx, input)`` or a :class:`DurableEntity` subclass whose methods
+        are its operations) under ``name`` or its own name, lower-cased; returns that name."""
         self._ensure_not_running("Entities")
         return self._registry.add_entity(fn, name)
 
@@ -218,9 +216,9 @@ class TaskHubGrpcWorker:
         self._capabilities.add(capability)
 
     def configure_scheduled_tasks(self) -> None:
-        """Scheduled tasks run on durable entities, which this SDK does not support yet."""
-        raise NotImplementedError("configure_scheduled_tasks: scheduled tasks need durable entities, which this "
-                                  "SDK does not support yet.")
+        """Scheduled tasks (the published ``durabletask.scheduled`` package) are not supported by this SDK."""
+        raise NotImplementedError("configure_scheduled_tasks: scheduled tasks (durabletask.scheduled) are not "
+                                  "supported by this SDK yet; durable entities are.")
 
     def use_work_item_filters(self, filters: WorkItemFilters | None = _AUTO_FILTERS) -> None:
         """Ask the sidecar only for matching work items.

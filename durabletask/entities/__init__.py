@@ -1,9 +1,6 @@
-"""Durable entities: the published SDK's names.
-
-Pure parts work (entity ids, metadata read from a sidecar, the entity context's state); running entity
-operations needs sidecar support for entity work items, which the fake sidecar does not have yet. See
-docs/orchestrations.md, "Durable entities".
-"""
+"""Durable entities: the published SDK's names (entity ids, function and class-based entities, their
+context, the lock an orchestration holds, metadata read from a sidecar). See docs/orchestrations.md,
+"Durable entities"."""
 
 from durabletask.entities.durable_entity import DurableEntity
 from durabletask.entities.entity_context import EntityContext

@@ -18,10 +18,12 @@ from types import GeneratorType
 from typing import Any
 
 from durabletask import task
+from durabletask.entities import EntityInstanceId, EntityLock, EntityOperationFailedException
 from durabletask.internal import helpers as pbh
 from durabletask.internal import orchestrator_service_pb2 as pb
-from durabletask.internal.actions import CONFIRMATIONS, ActionKind, PendingAction
+from durabletask.internal.actions import CONFIRMATIONS, ActionKind, PendingAction, lock_set_key
 from durabletask.internal.completion import Completion
+from durabletask.internal.entity_calls import EntityCall, EntityCalls
 from durabletask.internal.external_events import ExternalEventInbox
 from durabletask.internal.registry import Registry
 from durabletask.internal.timers import next_chunk_fire_at
@@ -89,10 +91,12 @@ class Execution:
         self._cancelled_timer_ids: set[int] = set()
         self._abandoned_call_ids: set[int] = set()  # calls that timed out: their late results are dropped
         self._inbox = ExternalEventInbox(self.converter)
+        self.entities = EntityCalls()
         self._generator: Generator[task.Task[Any], Any, Any] | None = None
         self._awaited: task.Task[Any] | None = None
         self._is_suspended = False
         self._suspended_events: list[pb.HistoryEvent] = []
+        self._lock_context: task.OrchestrationContext | None = None
 
     # ------------------------------------------------------------------------------ ids and values
 
@@ -194,6 +198,62 @@ class Execution:
         self._actions[action_id] = PendingAction(action_id, ActionKind.SEND_EVENT, event_name,
                                                  self.converter.serialize(data), instance_id=instance_id)
 
+    def call_entity(self, entity_id: EntityInstanceId, operation: str, input: Any,
+                    return_type: Any) -> task.CompletableTask[Any]:
+        """Send an entity an operation call; the task completes with the operation's result."""
+        self.entities.section.check_call(entity_id, one_way=False)
+        action_id = self.next_sequence_number()
+        request_id = self.new_uuid()
+        message = pbh.new_call_entity_message(request_id, self.instance_id, str(entity_id), operation,
+                                              self.converter.serialize(input))
+        self._actions[action_id] = PendingAction(action_id, ActionKind.CALL_ENTITY, operation,
+                                                 instance_id=str(entity_id), entity_message=message)
+        call_task: task.CompletableTask[Any] = task.CompletableTask(expected_type=return_type)
+        self.entities.add_call(action_id, request_id, EntityCall(call_task, entity_id, operation, return_type))
+        return call_task
+
+    def signal_entity(self, entity_id: EntityInstanceId, operation: str, input: Any,
+                      signal_time: datetime | None) -> None:
+        """Send an entity a one-way operation (delivered at ``signal_time`` when given)."""
+        self.entities.section.check_call(entity_id, one_way=True)
+        action_id = self.next_sequence_number()
+        message = pbh.new_signal_entity_message(self.new_uuid(), str(entity_id), operation,
+                                                self.converter.serialize(input), signal_time)
+        self._actions[action_id] = PendingAction(action_id, ActionKind.SIGNAL_ENTITY, operation,
+                                                 instance_id=str(entity_id), entity_message=message)
+
+    def lock_entities(self, entities: list[EntityInstanceId],
+                      context: task.OrchestrationContext) -> task.CompletableTask[EntityLock]:
+        """Ask for the locks of ``entities``; the task completes with the :class:`EntityLock` of ``context``
+        once all are held."""
+        section = self.entities.section
+        section.check_enter()
+        entity_ids = [EntityInstanceId.parse(str(e)) for e in entities]
+        if not entity_ids:
+            raise ValueError("lock_entities() needs at least one entity id.")
+        action_id = self.next_sequence_number()
+        section_id = self.new_uuid()
+        lock_set = [str(e) for e in section.enter(section_id, entity_ids)]
+        message = pbh.new_lock_request_message(section_id, self.instance_id, lock_set)
+        self._actions[action_id] = PendingAction(action_id, ActionKind.LOCK_ENTITIES,
+                                                 instance_id=lock_set_key(lock_set), entity_message=message)
+        lock_task: task.CompletableTask[EntityLock] = task.CompletableTask()
+        self._lock_context = context
+        self.entities.add_lock(action_id, section_id, lock_task)
+        return lock_task
+
+    def exit_critical_section(self) -> None:
+        """Release the locks held (one unlock message per entity); nothing when no section is held."""
+        section = self.entities.section
+        if not section.is_active:
+            return
+        section_id, locked = section.leave()
+        for entity_id in locked:
+            action_id = self.next_sequence_number()
+            message = pbh.new_unlock_message(section_id, self.instance_id, str(entity_id))
+            self._actions[action_id] = PendingAction(action_id, ActionKind.UNLOCK_ENTITY,
+                                                     instance_id=str(entity_id), entity_message=message)
+
     def wait_for_external_event(self, name: str, data_type: Any) -> task.CancellableTask[Any]:
         """A task completed by the next event named ``name``."""
         return self._inbox.wait(name, data_type)
@@ -257,6 +317,59 @@ class Execution:
             raise _missing_action(event.eventId, spec.describe_event(event))
         if action.kind is not spec.kind or not spec.matches(action, spec.read_event(event)):
             raise _history_mismatch(event.eventId, spec.describe_event(event), action.describe())
+        if action.kind is ActionKind.CALL_ENTITY:
+            self.entities.call_confirmed(action.id, event.entityOperationCalled.requestId)
+        elif action.kind is ActionKind.LOCK_ENTITIES:
+            self.entities.lock_confirmed(action.id, event.entityLockRequested.criticalSectionId)
+
+    def confirm_unlocks(self, section_id: str) -> None:
+        """An EntityUnlockSent event confirms the unlock actions of its critical section (matched by the
+        section's id, as the published SDK does)."""
+        for action_id, action in list(self._actions.items()):
+            message = action.entity_message
+            if action.kind is ActionKind.UNLOCK_ENTITY and message is not None \
+                    and message.entityUnlockSent.criticalSectionId == section_id:
+                del self._actions[action_id]
+
+    def complete_entity_call(self, request_id: str, payload: str | None) -> None:
+        """An entity operation this orchestration called succeeded: complete its task and resume."""
+        call = self._take_entity_call(request_id, "entityOperationCompleted")
+        if call is None:
+            return
+        self.entities.section.answered(call.entity_id)
+        call.task.complete(self.converter.deserialize(payload or None, call.expected_type))
+        self._drive()
+
+    def fail_entity_call(self, request_id: str, details: pb.TaskFailureDetails) -> None:
+        """An entity operation this orchestration called failed: fail its task with
+        :class:`EntityOperationFailedException` and resume."""
+        call = self._take_entity_call(request_id, "entityOperationFailed")
+        if call is None:
+            return
+        self.entities.section.answered(call.entity_id)
+        failure = EntityOperationFailedException(call.entity_id, call.operation, details)
+        call.task.fail(str(failure), failure)
+        self._drive()
+
+    def grant_locks(self, section_id: str) -> None:
+        """All locks of a critical section are held: complete the lock task with the EntityLock and resume."""
+        lock_task = self.entities.take_lock(section_id)
+        if lock_task is None or self._lock_context is None:
+            level = logging.DEBUG if self.is_replaying else logging.WARNING
+            logger.log(level, "%s: Ignoring unexpected entityLockGranted event for critical section '%s'.",
+                       self.instance_id, section_id)
+            return
+        self.entities.section.granted()
+        lock_task.complete(EntityLock(self._lock_context))
+        self._drive()
+
+    def _take_entity_call(self, request_id: str, event_field: str) -> EntityCall | None:
+        call = self.entities.take_call(request_id)
+        if call is None:
+            level = logging.DEBUG if self.is_replaying else logging.WARNING
+            logger.log(level, "%s: Ignoring unexpected %s event with request ID = %s.", self.instance_id,
+                       event_field, request_id)
+        return call
 
     def complete_task(self, task_id: int, payload: str | None, event_field: str) -> None:
         """An activity or sub-orchestration completed: resolve its task and resume the generator."""
@@ -408,7 +521,10 @@ class Execution:
         self._actions.clear()
 
     def actions(self) -> list[pb.OrchestratorAction]:
-        """Actions to send: every unconfirmed action, then the completion action (if any)."""
+        """Actions to send: every unconfirmed action (with the unlocks of a critical section the orchestration
+        ended in), then the completion action (if any)."""
+        if self.completion.is_complete:
+            self.exit_critical_section()  # an orchestration never ends holding locks
         actions = [a.to_proto() for a in self._actions.values()]
         if self.completion.is_complete:
             actions.append(self.completion.to_action(self.next_sequence_number(), self._inbox.buffered()))

@@ -183,6 +183,39 @@ def new_complete_orchestration_action(action_id: int, status: int, result: str |
         carryoverEvents=carryover_events, newVersion=get_string_value(new_version)))
 
 
+def new_call_entity_message(request_id: str, parent_instance_id: str, entity_id: str, operation: str,
+                            encoded_input: str | None) -> pb.SendEntityMessageAction:
+    """Entity message calling ``operation`` on ``entity_id``; the answer comes back to ``parent_instance_id``."""
+    return pb.SendEntityMessageAction(entityOperationCalled=pb.EntityOperationCalledEvent(
+        requestId=request_id, operation=operation, input=get_string_value(encoded_input),
+        parentInstanceId=get_string_value(parent_instance_id), targetInstanceId=get_string_value(entity_id)))
+
+
+def new_signal_entity_message(request_id: str, entity_id: str, operation: str, encoded_input: str | None,
+                              signal_time: datetime | None = None) -> pb.SendEntityMessageAction:
+    """Entity message signalling ``operation`` on ``entity_id`` (delivered at ``signal_time`` when given)."""
+    return pb.SendEntityMessageAction(entityOperationSignaled=pb.EntityOperationSignaledEvent(
+        requestId=request_id, operation=operation, input=get_string_value(encoded_input),
+        scheduledTime=new_timestamp(signal_time) if signal_time is not None else None,
+        targetInstanceId=get_string_value(entity_id)))
+
+
+def new_lock_request_message(critical_section_id: str, parent_instance_id: str, lock_set: list[str]
+                             ) -> pb.SendEntityMessageAction:
+    """Entity message asking for the locks of ``lock_set`` (sorted ids), starting with its first entity."""
+    return pb.SendEntityMessageAction(entityLockRequested=pb.EntityLockRequestedEvent(
+        criticalSectionId=critical_section_id, lockSet=lock_set, position=0,
+        parentInstanceId=get_string_value(parent_instance_id)))
+
+
+def new_unlock_message(critical_section_id: str, parent_instance_id: str, entity_id: str
+                       ) -> pb.SendEntityMessageAction:
+    """Entity message releasing ``entity_id``'s lock held by the critical section."""
+    return pb.SendEntityMessageAction(entityUnlockSent=pb.EntityUnlockSentEvent(
+        criticalSectionId=critical_section_id, parentInstanceId=get_string_value(parent_instance_id),
+        targetInstanceId=get_string_value(entity_id)))
+
+
 # ------------------------------------------------------------------------------------------- events
 
 

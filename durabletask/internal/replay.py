@@ -77,6 +77,10 @@ class OrchestrationExecutor:
             "executionSuspended": self._on_suspended,
             "executionResumed": self._on_resumed,
             "executionTerminated": self._on_terminated,
+            "entityOperationCompleted": self._on_entity_completed,
+            "entityOperationFailed": self._on_entity_failed,
+            "entityLockGranted": self._on_lock_granted,
+            "entityUnlockSent": self._on_unlock_sent,
         }
         for event_field in CONFIRMATIONS:
             self._handlers[event_field] = self._on_action_confirmed
@@ -180,6 +184,22 @@ class OrchestrationExecutor:
     def _on_event_raised(self, execution: Execution, event: pb.HistoryEvent) -> None:
         raised = event.eventRaised
         execution.raise_event(raised.name, pbh.read_string_value(raised, "input"))
+
+    # ------------------------------------------------------------------------------------ entities
+
+    def _on_entity_completed(self, execution: Execution, event: pb.HistoryEvent) -> None:
+        completed = event.entityOperationCompleted
+        execution.complete_entity_call(completed.requestId, pbh.read_string_value(completed, "output"))
+
+    def _on_entity_failed(self, execution: Execution, event: pb.HistoryEvent) -> None:
+        failed = event.entityOperationFailed
+        execution.fail_entity_call(failed.requestId, failed.failureDetails)
+
+    def _on_lock_granted(self, execution: Execution, event: pb.HistoryEvent) -> None:
+        execution.grant_locks(event.entityLockGranted.criticalSectionId)
+
+    def _on_unlock_sent(self, execution: Execution, event: pb.HistoryEvent) -> None:
+        execution.confirm_unlocks(event.entityUnlockSent.criticalSectionId)
 
 
 __all__ = ["ExecutionResult", "OrchestrationExecutor"]

@@ -94,9 +94,7 @@ def test_entity_metadata_from_the_protocol():
     assert parsed.get_locked_by() == entities.EntityInstanceId("orch", "x")
 
 
-def test_entity_operations_say_what_support_is_missing():
-    with pytest.raises(NotImplementedError, match="entities"):
-        task.OrchestrationContext.signal_entity(None, entities.EntityInstanceId("c", "k"), "add")  # type: ignore[arg-type]
+def test_entity_context_state_starts_from_a_value_and_is_replaced():
     context = entities.EntityContext("@c@k", "add", None, entities.EntityInstanceId("c", "k"),
                                       DEFAULT_DATA_CONVERTER)
     assert context.get_state(default=5) == 5
