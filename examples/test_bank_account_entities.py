@@ -95,6 +95,8 @@ def test_locks_are_released_when_the_transfer_ends(entities_supported, durable_w
                                                    durable_sidecar) -> None:
     register(durable_worker)
     durable_worker.start()
+    for owner in ("frank", "grace"):  # entities exist once they hold state
+        durable_client.signal_entity(account(owner), "deposit", 1)
     _transfer(durable_client, Transfer("frank", "grace", 1000))
     assert durable_sidecar.wait_until_idle()  # the unlock messages are delivered after the orchestration ends
     for owner in ("frank", "grace"):

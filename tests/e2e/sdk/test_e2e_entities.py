@@ -130,8 +130,8 @@ def test_orchestration_signals_and_entity_messages_reach_their_targets(durable_w
     durable_worker.add_entity(counter)
     durable_worker.start_with(orchestrators=[signaller, read_counter])
     assert _complete(durable_client, signaller) == "sent"
+    assert durable_sidecar.wait_until_idle()  # the entity's batch, and the orchestration it started, have run
     state = durable_client.wait_for_orchestration_completion("read-spoke", timeout=10)
-    assert durable_sidecar.wait_until_idle()
     assert _state(durable_client, EntityInstanceId("counter", "spoke")) == 10
     assert state is not None and state.runtime_status == client.OrchestrationStatus.COMPLETED
 
