@@ -24,6 +24,9 @@ MARKER_HELP = (
 INI_CLOCK = "durabletask_clock"
 INI_START_TIME = "durabletask_start_time"
 INI_FREEZE_TIME = "durabletask_freeze_time"
+INI_DIALECT = "durabletask_dialect"
+DIALECTS = ("durabletask", "dapr")
+DEFAULT_DIALECT = "durabletask"
 
 OPTION_SIDECAR = "--durabletask-sidecar"
 OPTION_SIDECAR_DEST = "durabletask_sidecar"
@@ -43,6 +46,8 @@ class DurableSettings:
     external_address: str | None = None
     control_url: str | None = None
     """With an external address: the control API of a CLI fake there (clock, faults and inspection work)."""
+    dialect: str = DEFAULT_DIALECT
+    """The protocol dialect of the in-process fake: ``durabletask``, or ``dapr`` for Dapr Workflow's SDK."""
 
     @property
     def uses_fake(self) -> bool:
@@ -59,6 +64,13 @@ def parse_clock(value: Any, *, source: str) -> str:
     """Validate a clock mode name."""
     if not isinstance(value, str) or value.strip().lower() not in CLOCK_MODES:
         raise DurableSettingsError(f"{source}: clock must be one of {', '.join(CLOCK_MODES)}, got {value!r}")
+    return value.strip().lower()
+
+
+def parse_dialect(value: Any, *, source: str) -> str:
+    """Validate a protocol dialect name."""
+    if not isinstance(value, str) or value.strip().lower() not in DIALECTS:
+        raise DurableSettingsError(f"{source}: dialect must be one of {', '.join(DIALECTS)}, got {value!r}")
     return value.strip().lower()
 
 
@@ -106,15 +118,21 @@ def parse_address(value: str, *, source: str) -> str:
     return value.strip()
 
 
-def defaults_from_ini(getini: Any, external_address: str | None, control_url: str | None = None) -> DurableSettings:
-    """Suite-wide settings from the ini options (``getini`` is ``config.getini``)."""
+def defaults_from_ini(getini: Any, external_address: str | None, control_url: str | None = None,
+                      dialect: str | None = None) -> DurableSettings:
+    """Suite-wide settings from the ini options (``getini`` is ``config.getini``); ``dialect`` (the command
+    line's) overrides the ini's."""
     clock = getini(INI_CLOCK) or DEFAULT_CLOCK
+    chosen_dialect = dialect or getini(INI_DIALECT) or DEFAULT_DIALECT
     return DurableSettings(
         clock=parse_clock(clock, source=f"ini option {INI_CLOCK}"),
         start_time=parse_start_time(getini(INI_START_TIME), source=f"ini option {INI_START_TIME}"),
         freeze_time=parse_bool(getini(INI_FREEZE_TIME), source=f"ini option {INI_FREEZE_TIME}", name="freeze_time"),
         external_address=external_address,
         control_url=control_url,
+        dialect=parse_dialect(
+            chosen_dialect, source="--durabletask-dialect" if dialect else f"ini option {INI_DIALECT}"
+        ),
     )
 
 
@@ -147,4 +165,5 @@ def apply_markers(defaults: DurableSettings, markers: Iterable[Any]) -> DurableS
         ),
         external_address=defaults.external_address,
         control_url=defaults.control_url,
+        dialect=defaults.dialect,
     )
