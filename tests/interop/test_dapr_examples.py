@@ -1,4 +1,4 @@
-"""The Dapr example's tests (examples/dapr) pass through the plugin with Dapr 1.18 and 1.19, app code unmodified.
+"""The Dapr example (examples/dapr_workflows) passes through the plugin with Dapr 1.18 and 1.19, app unmodified.
 
 Each runs in its Dapr venv (``scripts/dapr_venvs.py``) with only the testkit on PYTHONPATH, never our SDK's
 ``durabletask``: Dapr vendors its own copy of the Durable Task SDK, and the fake's bindings load beside it.
@@ -31,10 +31,11 @@ TIMER_BUDGET_MS = 50.0
 def test_the_dapr_example_passes_on_the_fake(version: str, tmp_path: Path) -> None:
     python = python_path(version)
     require(python.is_file(), f"{version} venv not found at {python}; run: python scripts/dapr_venvs.py")
-    shutil.copytree(REPO_ROOT / "examples" / "dapr", tmp_path / "dapr", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO_ROOT / "examples" / "dapr_workflows", tmp_path / "dapr_workflows",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     env = {**os.environ, "PYTHONPATH": str(import_root_of_testkit()), "PYTEST_PLUGINS": "durabletask_pytest.plugin"}
     result = subprocess.run(
-        [str(python), "-m", "pytest", "-p", "no:cacheprovider", "-q", "-s", "--timeout", "60", "dapr"],
+        [str(python), "-m", "pytest", "-p", "no:cacheprovider", "-q", "-s", "--timeout", "60", "dapr_workflows"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]

@@ -1,6 +1,6 @@
 """Tests of the Dapr order app (order_app.py) on the fake sidecar: no Dapr sidecar, no Docker.
 
-Run with the testkit and Dapr's SDK installed: ``pytest examples/dapr``. The same tests run against a real
+Run with the testkit and Dapr's SDK installed: ``pytest examples/dapr_workflows``. The same tests run against a real
 Dapr sidecar with ``--durabletask-sidecar HOST:PORT`` (those needing the virtual clock or faults are skipped).
 """
 

@@ -2,7 +2,8 @@
 
 The tests need Dapr Workflow's SDK (``pip install dapr``), which the project's own venv does not have (its
 ``durabletask`` is our SDK); ``tests/interop/test_dapr_examples.py`` runs them in the Dapr 1.18 and 1.19 venvs.
-Without the SDK they are not collected.
+Without the SDK they are not collected. (The folder is not named ``dapr``: on ``sys.path`` through
+examples/conftest.py it would hide Dapr's own ``dapr`` package.)
 """
 
 from __future__ import annotations
