@@ -25,11 +25,13 @@ install: $(STAMP)
 example: $(STAMP)
 	$(BIN)/python examples/human_interaction.py
 
-## Install what the interop tests need: durabletask-go, the JS SDK, the published SDK in a throwaway venv.
+## Install what the interop tests need: durabletask-go, the JS SDK, the published SDK and Dapr 1.18/1.19 in
+## throwaway venvs.
 interop-prereqs: $(STAMP)
 	bash scripts/interop/install_durabletask_go.sh
 	bash scripts/interop/install_js_sdk.sh
 	$(BIN)/python scripts/published_venv.py
+	$(BIN)/python scripts/dapr_venvs.py
 
 ## The whole test suite (unit, end-to-end, plugin, examples, interop), in parallel.
 test: $(STAMP) interop-prereqs

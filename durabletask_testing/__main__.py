@@ -21,9 +21,11 @@ from . import replay_cli
 from .auth import TOKEN_ENV_VAR, resolve_token
 from .clock import CLOCK_MODES
 from .control import ControlServer
+from .dialects import DEFAULT_DIALECT, DIALECTS
 from .engine import DEFAULT_MAX_PAYLOAD_BYTES
 from .engine.core import DEFAULT_WORK_ITEM_LEASE
 from .limits import Limits
+from .server import DEFAULT_HEALTH_PING_INTERVAL
 from .sidecar import DEFAULT_MAX_LONG_POLLS, FakeSidecar
 from .vocabulary import parse_iso
 
@@ -130,6 +132,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="most WaitForInstanceStart/WaitForInstanceCompletion calls served at once; more are refused with "
         f"RESOURCE_EXHAUSTED (default: {DEFAULT_MAX_LONG_POLLS})",
     )
+    serve.add_argument(
+        "--dialect",
+        choices=DIALECTS,
+        default=DEFAULT_DIALECT,
+        help="protocol dialect: durabletask (the published protocol: every Durable Task SDK) or dapr (Dapr "
+        f"Workflow's fork: its SDKs; also accepts 'dapr-api-token' metadata) (default: {DEFAULT_DIALECT})",
+    )
+    serve.add_argument(
+        "--health-ping-interval",
+        type=float,
+        default=DEFAULT_HEALTH_PING_INTERVAL,
+        metavar="SECONDS",
+        help="idle seconds before a work-item stream gets a health ping (the dapr dialect sends them only to "
+        f"workers that ask) (default: {DEFAULT_HEALTH_PING_INTERVAL:g})",
+    )
     replay_cli.add_commands(commands)
     return parser
 
@@ -159,6 +176,7 @@ def _sidecar_from(args: argparse.Namespace) -> FakeSidecar:
         ("--max-payload-bytes", args.max_payload_bytes),
         ("--max-long-polls", args.max_long_polls),
         ("--max-request-bytes", args.max_request_bytes),
+        ("--health-ping-interval", args.health_ping_interval),
     )
     for option, value in positive:
         if value is not None and value <= 0:
@@ -176,6 +194,8 @@ def _sidecar_from(args: argparse.Namespace) -> FakeSidecar:
         max_long_polls=args.max_long_polls,
         limits=Limits(request_bytes=args.max_request_bytes),
         work_item_lease=args.work_item_lease or None,
+        health_ping_interval=args.health_ping_interval,
+        dialect=args.dialect,
     )
 
 

@@ -15,6 +15,7 @@ from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 from .admission import Admission
 from .auth import ApiTokenInterceptor
 from .clock import Clock
+from .dialects import DEFAULT_DIALECT, check_dialect
 from .engine import DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_WORK_ITEM_LEASE, Engine, InstanceSnapshot
 from .engine.views import EntitySnapshot
 from .faults import FaultPlan
@@ -48,6 +49,7 @@ class FakeSidecar:
     ``max_work_item_streams`` bound the calls of each kind served at once (more are refused with
     RESOURCE_EXHAUSTED); ``limits`` bounds strings and whole requests (:class:`~.limits.Limits`). A work
     item not completed within ``work_item_lease`` (a timedelta or seconds; None: never) is dispatched again.
+    ``dialect="dapr"`` speaks Dapr Workflow's fork of the protocol (see :mod:`.dialects.dapr`).
     """
 
     def __init__(
@@ -64,7 +66,9 @@ class FakeSidecar:
         max_work_item_streams: int = DEFAULT_MAX_WORK_ITEM_STREAMS,
         limits: Limits | None = None,
         work_item_lease: timedelta | float | None = DEFAULT_WORK_ITEM_LEASE,
+        dialect: str = DEFAULT_DIALECT,
     ) -> None:
+        self._dialect = check_dialect(dialect)
         if isinstance(clock, Clock):
             if start_time is not None:
                 raise ValueError("pass start_time to the Clock itself when giving a Clock object")
@@ -104,6 +108,11 @@ class FakeSidecar:
             long_polls=self._long_polls,
             limits=self._limits,
         )
+        self._dapr: Any = None
+        if self._dialect == "dapr":
+            from .dialects.dapr import DaprService
+
+            self._dapr = DaprService(self._servicer)
         self._server: grpc.Server | None = None
         self._pump_stop = threading.Event()
         self._pump: threading.Thread | None = None
@@ -119,7 +128,7 @@ class FakeSidecar:
             raise RuntimeError("a stopped FakeSidecar cannot be started again; create a new one")
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=SHORT_RPC_THREADS, thread_name_prefix="fake-sidecar"),
-            interceptors=[ApiTokenInterceptor(self._api_token)] if self._api_token else None,
+            interceptors=[self._token_interceptor(self._api_token)] if self._api_token else None,
             options=[
                 ("grpc.max_receive_message_length", self._max_request_bytes),  # strings: checked with their path
                 ("grpc.max_send_message_length", -1),
@@ -128,7 +137,10 @@ class FakeSidecar:
                 ("grpc.server.max_pending_requests_hard_limit", MAX_PENDING_CALLS),
             ],
         )
-        stubs.add_TaskHubSidecarServiceServicer_to_server(self._servicer, server)  # type: ignore[no-untyped-call]  # generated, untyped
+        if self._dapr is not None:
+            server.add_generic_rpc_handlers((self._dapr.handler(),))
+        else:
+            stubs.add_TaskHubSidecarServiceServicer_to_server(self._servicer, server)  # type: ignore[no-untyped-call]  # generated, untyped
         bind_host = f"[{self._host}]" if ":" in self._host and not self._host.startswith("[") else self._host
         try:
             port = server.add_insecure_port(f"{bind_host}:{self._requested_port}")
@@ -148,6 +160,13 @@ class FakeSidecar:
             )
             self._pump.start()
         return self
+
+    def _token_interceptor(self, token: str) -> ApiTokenInterceptor:
+        if self._dapr is not None:
+            from .dialects.dapr import DaprApiTokenInterceptor
+
+            return DaprApiTokenInterceptor(token)
+        return ApiTokenInterceptor(token)
 
     def stop(self) -> None:
         """Stop serving: open work-item streams and long polls end at once. Idempotent."""
@@ -211,6 +230,11 @@ class FakeSidecar:
         return self._engine
 
     @property
+    def dialect(self) -> str:
+        """The protocol dialect served: ``"durabletask"`` or ``"dapr"``."""
+        return self._dialect
+
+    @property
     def api_token(self) -> str | None:
         return self._api_token
 
@@ -243,6 +267,8 @@ class FakeSidecar:
         """Drop every instance, queue, timer and configured fault; rewind a virtual clock to its start."""
         self._faults.reset()
         self._engine.reset()
+        if self._dapr is not None:
+            self._dapr.reset()
 
     def wait_until_idle(self, timeout: float | None = 10.0) -> bool:
         """Block until no work is queued or running (orchestrations wait on timers or events). True if idle."""
@@ -270,4 +296,5 @@ class FakeSidecar:
 
     def __repr__(self) -> str:
         where = self.address if self._port is not None else "not started"
-        return f"FakeSidecar({where}, clock={self._clock.mode!r})"
+        dialect = f", dialect={self._dialect!r}" if self._dialect != DEFAULT_DIALECT else ""
+        return f"FakeSidecar({where}, clock={self._clock.mode!r}{dialect})"

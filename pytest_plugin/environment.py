@@ -38,7 +38,7 @@ def open_sidecar(settings: DurableSettings, api_token: str | None = None) -> Ite
 
     from durabletask_testing import FakeSidecar
 
-    sidecar = FakeSidecar(clock=settings.clock, start_time=settings.start_time)
+    sidecar = FakeSidecar(clock=settings.clock, start_time=settings.start_time, dialect=settings.dialect)
     sidecar.start()
     try:
         with _frozen_if_asked(settings, sidecar.clock):

@@ -7,18 +7,22 @@ when a test asks for a fixture, so installing the plugin costs nothing to unrela
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
+from . import dapr as _dapr_fixtures
 from . import external
 from .environment import open_client, open_sidecar, open_worker
 from .golden import OPTION_UPDATE, OPTION_UPDATE_DEST
 from .report import SECTION_TITLE
 from .settings import (
+    DIALECTS,
     INI_CLOCK,
+    INI_DIALECT,
     INI_FREEZE_TIME,
     INI_REPLAY_AUDIT,
     INI_REPLAY_AUDIT_REPEATS,
@@ -43,6 +47,8 @@ if TYPE_CHECKING:
     from .sidecar_protocol import DrivableSidecar
 
 OPTION_METADATA = "--durabletask-metadata"
+OPTION_DIALECT = "--durabletask-dialect"
+OPTION_DIALECT_DEST = "durabletask_dialect"
 OPTION_CONTROL = "--durabletask-control"
 OPTION_CONTROL_DEST = "durabletask_control"
 # At the end of a session, how long to wait for each SDK worker still finishing its shutdown in the background.
@@ -87,6 +93,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="write the golden timeline files compared by durable_timeline_snapshot instead of comparing them",
     )
+    group.addoption(
+        OPTION_DIALECT,
+        dest=OPTION_DIALECT_DEST,
+        choices=DIALECTS,
+        default=None,
+        help="protocol dialect of the fake sidecar: durabletask, or dapr for Dapr Workflow's SDK (default: the ini "
+        "option durabletask_dialect, else durabletask; the dapr_* fixtures always use dapr)",
+    )
+    parser.addini(INI_DIALECT, "protocol dialect of the fake sidecar: durabletask or dapr (default: durabletask)",
+                  default="")
     parser.addini(INI_CLOCK, "default clock of the fake sidecar: auto, manual or real (default: auto)", default="auto")
     parser.addini(INI_START_TIME, "default start time (ISO-8601) of the fake sidecar's virtual clock", default="")
     parser.addini(
@@ -115,7 +131,8 @@ def pytest_configure(config: pytest.Config) -> None:
         if address is not None:
             address = parse_address(address, source=OPTION_SIDECAR)
             control_url = _control_url(config, address, metadata)
-        config.stash[_DEFAULTS_KEY] = defaults_from_ini(config.getini, address, control_url)
+        config.stash[_DEFAULTS_KEY] = defaults_from_ini(
+            config.getini, address, control_url, config.getoption(OPTION_DIALECT_DEST, default=None))
         config.stash[_METADATA_KEY] = metadata
     except DurableSettingsError as error:
         raise pytest.UsageError(str(error)) from None
@@ -226,7 +243,9 @@ def durable_settings(request: pytest.FixtureRequest) -> DurableSettings:
                 pytrace=False,
             )
         settings = DurableSettings(clock="real", freeze_time=settings.freeze_time, replay_audit=settings.replay_audit,
-                                   replay_audit_repeats=settings.replay_audit_repeats)
+                                   replay_audit_repeats=settings.replay_audit_repeats, dialect=settings.dialect)
+    if _dapr_fixtures.uses_dapr(request.fixturenames):
+        settings = dataclasses.replace(settings, dialect="dapr")
     return settings
 
 
@@ -380,3 +399,7 @@ def durable_deploy(request: pytest.FixtureRequest, durable_sidecar: DrivableSide
     yield deploy
     for context in reversed(deployed):
         context.__exit__(None, None, None)
+
+
+dapr_workflow_runtime = _dapr_fixtures.dapr_workflow_runtime
+dapr_workflow_client = _dapr_fixtures.dapr_workflow_client

@@ -29,6 +29,9 @@ INI_REPLAY_AUDIT = "durabletask_replay_audit"
 INI_REPLAY_AUDIT_REPEATS = "durabletask_replay_audit_repeats"
 DEFAULT_REPLAY_AUDIT_REPEATS = 7
 """Replays per instance: a branch on a fair coin is caught with probability 1 - 0.5**7 > 0.99."""
+INI_DIALECT = "durabletask_dialect"
+DIALECTS = ("durabletask", "dapr")
+DEFAULT_DIALECT = "durabletask"
 
 OPTION_SIDECAR = "--durabletask-sidecar"
 OPTION_SIDECAR_DEST = "durabletask_sidecar"
@@ -51,6 +54,8 @@ class DurableSettings:
     external_address: str | None = None
     control_url: str | None = None
     """With an external address: the control API of a CLI fake there (clock, faults and inspection work)."""
+    dialect: str = DEFAULT_DIALECT
+    """The protocol dialect of the in-process fake: ``durabletask``, or ``dapr`` for Dapr Workflow's SDK."""
 
     @property
     def uses_fake(self) -> bool:
@@ -67,6 +72,13 @@ def parse_clock(value: Any, *, source: str) -> str:
     """Validate a clock mode name."""
     if not isinstance(value, str) or value.strip().lower() not in CLOCK_MODES:
         raise DurableSettingsError(f"{source}: clock must be one of {', '.join(CLOCK_MODES)}, got {value!r}")
+    return value.strip().lower()
+
+
+def parse_dialect(value: Any, *, source: str) -> str:
+    """Validate a protocol dialect name."""
+    if not isinstance(value, str) or value.strip().lower() not in DIALECTS:
+        raise DurableSettingsError(f"{source}: dialect must be one of {', '.join(DIALECTS)}, got {value!r}")
     return value.strip().lower()
 
 
@@ -127,9 +139,12 @@ def parse_address(value: str, *, source: str) -> str:
     return value.strip()
 
 
-def defaults_from_ini(getini: Any, external_address: str | None, control_url: str | None = None) -> DurableSettings:
-    """Suite-wide settings from the ini options (``getini`` is ``config.getini``)."""
+def defaults_from_ini(getini: Any, external_address: str | None, control_url: str | None = None,
+                      dialect: str | None = None) -> DurableSettings:
+    """Suite-wide settings from the ini options (``getini`` is ``config.getini``); ``dialect`` (the command
+    line's) overrides the ini's."""
     clock = getini(INI_CLOCK) or DEFAULT_CLOCK
+    chosen_dialect = dialect or getini(INI_DIALECT) or DEFAULT_DIALECT
     return DurableSettings(
         clock=parse_clock(clock, source=f"ini option {INI_CLOCK}"),
         start_time=parse_start_time(getini(INI_START_TIME), source=f"ini option {INI_START_TIME}"),
@@ -139,6 +154,9 @@ def defaults_from_ini(getini: Any, external_address: str | None, control_url: st
                                            source=f"ini option {INI_REPLAY_AUDIT_REPEATS}"),
         external_address=external_address,
         control_url=control_url,
+        dialect=parse_dialect(
+            chosen_dialect, source="--durabletask-dialect" if dialect else f"ini option {INI_DIALECT}"
+        ),
     )
 
 
@@ -183,4 +201,5 @@ def apply_markers(defaults: DurableSettings, markers: Iterable[Any]) -> DurableS
         replay_audit_repeats=defaults.replay_audit_repeats,
         external_address=defaults.external_address,
         control_url=defaults.control_url,
+        dialect=defaults.dialect,
     )

@@ -1,0 +1,142 @@
+"""Fixtures for Dapr Workflow apps: the app's own ``WorkflowRuntime`` and ``DaprWorkflowClient`` on the fake.
+
+``dapr_workflow_runtime`` is a real ``dapr.ext.workflow.WorkflowRuntime`` (wrapped to register the test's
+workflows and activities and to start within a bounded time) and ``dapr_workflow_client`` a real
+``DaprWorkflowClient``, both connected to this test's sidecar: the in-process fake speaking the Dapr dialect,
+or, with ``--durabletask-sidecar``, a Dapr sidecar (or a ``serve --dialect dapr`` CLI fake). The fake runs in the
+test's process: its protocol bindings live under their own proto package, so they load beside Dapr's.
+``durable_clock``, ``durable_faults``, ``durable_sidecar`` and the failure report work as with any SDK.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import pytest
+
+DAPR_FIXTURES = ("dapr_workflow_runtime", "dapr_workflow_client")
+START_TIMEOUT_SECONDS = 10.0
+
+
+def uses_dapr(fixture_names: Iterable[str]) -> bool:
+    """True when a test asks for a Dapr fixture (its fake then speaks the Dapr dialect)."""
+    return any(name in DAPR_FIXTURES for name in fixture_names)
+
+
+def _host_and_port(address: str) -> tuple[str, str]:
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), port
+
+
+def _import_workflow_sdk() -> Any:
+    try:
+        import dapr.ext.workflow as wf
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        pytest.fail(f"the dapr_* fixtures need Dapr Workflow's SDK (pip install dapr): {error}", pytrace=False)
+    return wf
+
+
+def _fresh_registration(fn: Callable[..., Any], flag: str, name: str | None) -> dict[str, str]:
+    """Let ``fn`` be registered in this test's runtime although an earlier one registered it.
+
+    Dapr's SDK marks a registered function (``fn._workflow_registered``) and refuses it in any later runtime of
+    the process; each test has a runtime of its own, as each process of an app has. The mark is cleared; the
+    name the function was first registered under is kept (Dapr refuses a second, different one).
+    """
+    attributes = getattr(fn, "__dict__", None)
+    if isinstance(attributes, dict):
+        attributes.pop(flag, None)
+        if name is not None and attributes.get("_dapr_alternate_name") == name:
+            return {}
+    return {"name": name} if name else {}
+
+
+class DaprTestRuntime:
+    """A Dapr ``WorkflowRuntime`` for one test: register, then :meth:`start` (bounded); shut down at teardown.
+
+    Anything else is forwarded to the real runtime (``.runtime``), so ``@dapr_workflow_runtime.workflow``
+    and ``register_versioned_workflow`` work as in an app.
+    """
+
+    def __init__(self, address: str, start_timeout: float = START_TIMEOUT_SECONDS) -> None:
+        wf = _import_workflow_sdk()
+        host, port = _host_and_port(address)
+        self._start_timeout = start_timeout
+        self.runtime = wf.WorkflowRuntime(host=host, port=port, worker_ready_timeout=start_timeout)
+        self.is_running = False
+
+    def register_workflow(self, fn: Callable[..., Any], *, name: str | None = None) -> None:
+        self.runtime.register_workflow(fn, **_fresh_registration(fn, "_workflow_registered", name))
+
+    def register_activity(self, fn: Callable[..., Any], *, name: str | None = None) -> None:
+        self.runtime.register_activity(fn, **_fresh_registration(fn, "_activity_registered", name))
+
+    def start(self) -> None:
+        """Start the runtime; fails the test (never hangs it) if its stream is not ready within the timeout."""
+        failures: list[BaseException] = []
+        started = threading.Event()
+
+        def run() -> None:
+            try:
+                self.runtime.start()
+            except BaseException as error:  # noqa: BLE001 - reported to the test below
+                failures.append(error)
+            finally:
+                started.set()
+
+        threading.Thread(target=run, name="dapr-workflow-runtime-start", daemon=True).start()
+        if not started.wait(self._start_timeout + 5):
+            pytest.fail(f"WorkflowRuntime.start() did not return within {self._start_timeout + 5:g} s", pytrace=False)
+        if failures:
+            pytest.fail(f"WorkflowRuntime.start() failed: {failures[0]!r}", pytrace=False)
+        self.is_running = True
+
+    def start_with(self, workflows: Iterable[Callable[..., Any]] = (),
+                   activities: Iterable[Callable[..., Any]] = ()) -> DaprTestRuntime:
+        """Register ``workflows`` and ``activities``, then :meth:`start`; returns self."""
+        for workflow in workflows:
+            self.register_workflow(workflow)
+        for activity in activities:
+            self.register_activity(activity)
+        self.start()
+        return self
+
+    def shutdown(self) -> None:
+        """Stop taking work (idempotent)."""
+        if self.is_running:
+            self.is_running = False
+            self.runtime.shutdown()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.runtime, name)
+
+
+@pytest.fixture
+def dapr_workflow_runtime(request: pytest.FixtureRequest, durable_sidecar: Any) -> Iterator[DaprTestRuntime]:
+    """A Dapr ``WorkflowRuntime`` on this test's sidecar: ``start_with(workflows=[...], activities=[...])``."""
+    from .state import STATE_KEY
+
+    runtime = DaprTestRuntime(durable_sidecar.address)
+    state = request.node.stash.get(STATE_KEY, None)
+    if state is not None:
+        state.workers.append(runtime)
+    try:
+        yield runtime
+    finally:
+        runtime.shutdown()
+
+
+@pytest.fixture
+def dapr_workflow_client(durable_sidecar: Any) -> Iterator[Any]:
+    """A Dapr ``DaprWorkflowClient`` connected to this test's sidecar."""
+    wf = _import_workflow_sdk()
+    host, port = _host_and_port(durable_sidecar.address)
+    client = wf.DaprWorkflowClient(host=host, port=port)
+    try:
+        yield client
+    finally:
+        close = getattr(client, "close", None)
+        if callable(close):
+            close()

@@ -1,0 +1,44 @@
+"""The Dapr example (examples/dapr_workflows) passes through the plugin with Dapr 1.18 and 1.19, app unmodified.
+
+Each runs in its Dapr venv (``scripts/dapr_venvs.py``) with only the testkit on PYTHONPATH, never our SDK's
+``durabletask``: Dapr vendors its own copy of the Durable Task SDK, and the fake's bindings load beside it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import require
+from .sidecars import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "scripts"))
+from dapr_venvs import DAPR_VERSIONS, python_path  # noqa: E402
+from published_venv import import_root_of_testkit  # noqa: E402
+
+pytestmark = pytest.mark.interop
+
+TIMER_BUDGET_MS = 50.0
+
+
+@pytest.mark.parametrize("version", sorted(DAPR_VERSIONS))
+def test_the_dapr_example_passes_on_the_fake(version: str, tmp_path: Path) -> None:
+    python = python_path(version)
+    require(python.is_file(), f"{version} venv not found at {python}; run: python scripts/dapr_venvs.py")
+    shutil.copytree(REPO_ROOT / "examples" / "dapr_workflows", tmp_path / "dapr_workflows",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**os.environ, "PYTHONPATH": str(import_root_of_testkit()), "PYTEST_PLUGINS": "durabletask_pytest.plugin"}
+    result = subprocess.run(
+        [str(python), "-m", "pytest", "-p", "no:cacheprovider", "-q", "-s", "--timeout", "60", "dapr_workflows"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    assert re.search(r"\b10 passed\b", result.stdout) and " skipped" not in result.stdout, result.stdout[-2000:]
+    timer = re.search(r"24-hour timer: ([0-9.]+) ms wall time", result.stdout)
+    assert timer is not None and float(timer.group(1)) < TIMER_BUDGET_MS, result.stdout[-2000:]
