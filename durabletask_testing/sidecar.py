@@ -16,6 +16,7 @@ from .admission import Admission
 from .auth import ApiTokenInterceptor
 from .clock import Clock
 from .engine import DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_WORK_ITEM_LEASE, Engine, InstanceSnapshot
+from .engine.scheduling import SchedulePolicy
 from .faults import FaultPlan
 from .limits import Limits
 from .server import DEFAULT_HEALTH_PING_INTERVAL, FakeSidecarServicer
@@ -47,6 +48,8 @@ class FakeSidecar:
     ``max_work_item_streams`` bound the calls of each kind served at once (more are refused with
     RESOURCE_EXHAUSTED); ``limits`` bounds strings and whole requests (:class:`~.limits.Limits`). A work
     item not completed within ``work_item_lease`` (a timedelta or seconds; None: never) is dispatched again.
+    ``schedule`` (exploration, :class:`~durabletask_testing.schedule_runner.ScheduleRunner`) decides the order and
+    batching of orchestrator work items instead of first come, first served.
     """
 
     def __init__(
@@ -63,6 +66,7 @@ class FakeSidecar:
         max_work_item_streams: int = DEFAULT_MAX_WORK_ITEM_STREAMS,
         limits: Limits | None = None,
         work_item_lease: timedelta | float | None = DEFAULT_WORK_ITEM_LEASE,
+        schedule: SchedulePolicy | None = None,
     ) -> None:
         if isinstance(clock, Clock):
             if start_time is not None:
@@ -83,7 +87,11 @@ class FakeSidecar:
         self._ping_interval = health_ping_interval
         self._faults = FaultPlan()
         self._engine = Engine(
-            self._clock, self._faults, max_payload_bytes=max_payload_bytes, work_item_lease=work_item_lease
+            self._clock,
+            self._faults,
+            max_payload_bytes=max_payload_bytes,
+            work_item_lease=work_item_lease,
+            schedule=schedule,
         )
         self._limits = limits if limits is not None else Limits()
         self._max_request_bytes = self._limits.request_limit(max_payload_bytes)

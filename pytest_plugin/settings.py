@@ -15,10 +15,11 @@ CLOCK_MODES = ("auto", "manual", "real")
 DEFAULT_CLOCK = "auto"
 
 MARKER_NAME = "durabletask"
-MARKER_KEYWORDS = ("clock", "start_time", "freeze_time")
+MARKER_KEYWORDS = ("clock", "start_time", "freeze_time", "explore")
 MARKER_HELP = (
-    "durabletask(clock='auto'|'manual'|'real', start_time=datetime|ISO-8601, freeze_time=bool): "
-    "configure the fake sidecar and virtual time used by the durable_* fixtures of this test"
+    "durabletask(clock='auto'|'manual'|'real', start_time=datetime|ISO-8601, freeze_time=bool, explore=int): "
+    "configure the fake sidecar and virtual time used by the durable_* fixtures of this test; explore=N runs the "
+    "test once per schedule (delivery order, batching, crash point) of N"
 )
 
 INI_CLOCK = "durabletask_clock"
@@ -43,6 +44,8 @@ class DurableSettings:
     external_address: str | None = None
     control_url: str | None = None
     """With an external address: the control API of a CLI fake there (clock, faults and inspection work)."""
+    explore: int = 0
+    """Run the test once per schedule, this many schedules (0: once, in the default order)."""
 
     @property
     def uses_fake(self) -> bool:
@@ -147,4 +150,12 @@ def apply_markers(defaults: DurableSettings, markers: Iterable[Any]) -> DurableS
         ),
         external_address=defaults.external_address,
         control_url=defaults.control_url,
+        explore=parse_explore(chosen["explore"], source=source) if "explore" in chosen else defaults.explore,
     )
+
+
+def parse_explore(value: Any, *, source: str) -> int:
+    """Validate a number of schedules to explore."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise DurableSettingsError(f"{source}: explore must be a non-negative number of schedules, got {value!r}")
+    return value
