@@ -145,6 +145,8 @@ class FaultPlan:
         self._log: list[FaultRecord] = []
         self._lock = threading.Lock()
         self._listeners: list[Callable[[], None]] = []
+        self._crash_steps: dict[str, set[int]] = {"activity": set(), "orchestrator": set()}
+        self._steps_seen: dict[str, int] = {"activity": 0, "orchestrator": 0}
 
     def __repr__(self) -> str:
         kinds = ", ".join(f"{r.kind}({r.target})" for r in self._rules) or "none"
@@ -199,6 +201,23 @@ class FaultPlan:
         the operations run again on the old state."""
         return self._add(_Rule("lose_entity_result", _entity_name(entity), _check_times(times)))
 
+    def lose_result_at(self, kind: Literal["activity", "orchestrator"], step: int) -> FaultPlan:
+        """Drop the ``step``-th (from 0) activity result or orchestrator completion of the whole run, whatever
+        its name, as if the worker crashed after doing the work; it is dispatched again (exploration)."""
+        if kind not in self._crash_steps:
+            raise ValueError(f"kind must be 'activity' or 'orchestrator'; got {kind!r}")
+        if not isinstance(step, int) or step < 0:
+            raise ValueError(f"step must be a non-negative integer; got {step!r}")
+        with self._lock:
+            self._crash_steps[kind].add(step)
+        self._changed()
+        return self
+
+    def steps_seen(self, kind: Literal["activity", "orchestrator"]) -> int:
+        """How many activity results or orchestrator completions have arrived so far (lost ones included)."""
+        with self._lock:
+            return self._steps_seen[kind]
+
     def disconnect_workers(self, *, after: int = 0) -> FaultPlan:
         """End every GetWorkItems stream with UNAVAILABLE after ``after`` more work items are dispatched."""
         if not isinstance(after, int) or after < 0:
@@ -243,6 +262,8 @@ class FaultPlan:
     def clear(self) -> None:
         """Remove every configured fault (the log is kept)."""
         with self._lock:
+            for steps in self._crash_steps.values():
+                steps.clear()
             self._rules.clear()
             self._chaos = None
             self._disconnect_after = None
@@ -254,6 +275,9 @@ class FaultPlan:
             self._chaos = None
             self._disconnect_after = None
             self._log.clear()
+            for steps in self._crash_steps.values():
+                steps.clear()
+            self._steps_seen = {"activity": 0, "orchestrator": 0}
 
     @property
     def seed(self) -> int | None:
@@ -283,6 +307,9 @@ class FaultPlan:
     def activity_result_fault(self, site: Site, now: datetime) -> ResultFault | None:
         """Called when an activity result arrives: lose it, delay it, or None to deliver it."""
         with self._lock:
+            if self._crash_step("activity"):
+                self._record(now, "lose_activity_result", site, f"{site.name} result dropped (crash point)")
+                return ResultFault(lose=True)
             if self._take("lose_activity_result", site.name) or self._chaos_hits("lose_activity_result", site):
                 self._record(now, "lose_activity_result", site, f"{site.name} result dropped")
                 return ResultFault(lose=True)
@@ -312,6 +339,9 @@ class FaultPlan:
     def orchestrator_result_fault(self, site: Site, now: datetime) -> bool:
         """Called when an orchestrator completes a work item: True drops the completion (forces a replay)."""
         with self._lock:
+            if self._crash_step("orchestrator"):
+                self._record(now, "lose_orchestrator_result", site, f"{site.name} completion dropped (crash point)")
+                return True
             if self._take("lose_orchestrator_result", site.name) or self._chaos_hits("lose_orchestrator_result", site):
                 self._record(now, "lose_orchestrator_result", site, f"{site.name} completion dropped")
                 return True
@@ -385,6 +415,11 @@ class FaultPlan:
                     self._rules.remove(rule)
                 return rule
         return None
+
+    def _crash_step(self, kind: str) -> bool:
+        step = self._steps_seen[kind]
+        self._steps_seen[kind] = step + 1
+        return step in self._crash_steps[kind]
 
     def _chaos_hits(self, kind: ChaosKind, site: Site) -> bool:
         chaos = self._chaos

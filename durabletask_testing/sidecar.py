@@ -17,6 +17,7 @@ from .auth import ApiTokenInterceptor
 from .clock import Clock
 from .dialects import DEFAULT_DIALECT, check_dialect
 from .engine import DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_WORK_ITEM_LEASE, Engine, InstanceSnapshot
+from .engine.scheduling import SchedulePolicy
 from .engine.views import EntitySnapshot
 from .faults import FaultPlan
 from .limits import Limits
@@ -50,6 +51,8 @@ class FakeSidecar:
     RESOURCE_EXHAUSTED); ``limits`` bounds strings and whole requests (:class:`~.limits.Limits`). A work
     item not completed within ``work_item_lease`` (a timedelta or seconds; None: never) is dispatched again.
     ``dialect="dapr"`` speaks Dapr Workflow's fork of the protocol (see :mod:`.dialects.dapr`).
+    ``schedule`` (exploration, :class:`~durabletask_testing.schedule_runner.ScheduleRunner`) decides the order and
+    batching of orchestrator work items instead of first come, first served.
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class FakeSidecar:
         limits: Limits | None = None,
         work_item_lease: timedelta | float | None = DEFAULT_WORK_ITEM_LEASE,
         dialect: str = DEFAULT_DIALECT,
+        schedule: SchedulePolicy | None = None,
     ) -> None:
         self._dialect = check_dialect(dialect)
         if isinstance(clock, Clock):
@@ -88,7 +92,11 @@ class FakeSidecar:
         self._ping_interval = health_ping_interval
         self._faults = FaultPlan()
         self._engine = Engine(
-            self._clock, self._faults, max_payload_bytes=max_payload_bytes, work_item_lease=work_item_lease
+            self._clock,
+            self._faults,
+            max_payload_bytes=max_payload_bytes,
+            work_item_lease=work_item_lease,
+            schedule=schedule,
         )
         self._limits = limits if limits is not None else Limits()
         self._max_request_bytes = self._limits.request_limit(max_payload_bytes)

@@ -19,8 +19,10 @@ if TYPE_CHECKING:
 
 
 @contextmanager
-def open_sidecar(settings: DurableSettings, api_token: str | None = None) -> Iterator[Any]:
+def open_sidecar(settings: DurableSettings, api_token: str | None = None, schedule: Any = None) -> Iterator[Any]:
     """A started FakeSidecar configured by ``settings`` (with frozen time if asked), stopped on exit.
+
+    ``schedule`` (a :class:`~durabletask_testing.schedules.ScheduleRunner`) decides its dispatch order.
 
     With an external address it yields an :class:`~durabletask_pytest.external.ExternalSidecar` instead
     (and skips the test if it asks for frozen time, which needs the virtual clock); with an external address
@@ -38,7 +40,8 @@ def open_sidecar(settings: DurableSettings, api_token: str | None = None) -> Ite
 
     from durabletask_testing import FakeSidecar
 
-    sidecar = FakeSidecar(clock=settings.clock, start_time=settings.start_time, dialect=settings.dialect)
+    sidecar = FakeSidecar(clock=settings.clock, start_time=settings.start_time, dialect=settings.dialect,
+                          schedule=schedule)
     sidecar.start()
     try:
         with _frozen_if_asked(settings, sidecar.clock):

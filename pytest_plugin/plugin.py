@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 import pytest
 
 from . import dapr as _dapr_fixtures
-from . import external
+from . import explore, external
 from .environment import open_client, open_sidecar, open_worker
 from .golden import OPTION_UPDATE, OPTION_UPDATE_DEST
 from .report import SECTION_TITLE
@@ -100,6 +100,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="protocol dialect of the fake sidecar: durabletask, or dapr for Dapr Workflow's SDK (default: the ini "
         "option durabletask_dialect, else durabletask; the dapr_* fixtures always use dapr)",
+    )
+    group.addoption(
+        explore.OPTION_SEED,
+        dest=explore.OPTION_SEED_DEST,
+        metavar="SCHEDULE",
+        default=None,
+        help="run durable_explore scenarios and explore=N tests under this one schedule only (the spec a failing "
+        "exploration prints, e.g. 'order=reverse,at=2' or 'crash=activity@0')",
     )
     parser.addini(INI_DIALECT, "protocol dialect of the fake sidecar: durabletask or dapr (default: durabletask)",
                   default="")
@@ -186,12 +194,19 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         wrappers.wait_for_background_stops(BACKGROUND_STOP_WAIT_SECONDS)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    explore.parametrize_marked(metafunc, MARKER_NAME)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Generator[None, Any, Any]:
     report = yield
     if report.when == "call" and report.passed:
         _replay_audit(item, report)
     if report.when == "call" and report.failed:
+        section = explore.marker_report(item)
+        if section is not None:
+            report.sections.append(section)
         state = item.stash.get(STATE_KEY, None)
         if state is not None:
             try:
@@ -261,7 +276,10 @@ def durable_sidecar(
     metadata = [] if durable_settings.uses_fake else _configured_metadata(request.config)
     from .remote_detect import bearer_token
 
-    with open_sidecar(durable_settings, api_token=bearer_token(metadata)) as sidecar:
+    runner = explore.runner_for(request) if durable_settings.uses_fake else None
+    with open_sidecar(durable_settings, api_token=bearer_token(metadata), schedule=runner) as sidecar:
+        if runner is not None:
+            explore.remember_run(request.node, runner, sidecar)
         origin = sidecar.clock.now() if durable_settings.has_fake_controls else None
         state = DurableTestState(settings=durable_settings, sidecar=sidecar, origin=origin, metadata=metadata)
         request.node.stash[STATE_KEY] = state
@@ -327,6 +345,30 @@ def _configured_metadata(config: pytest.Config) -> list[tuple[str, str]]:
 
 def _metadata_for(state: DurableTestState | None) -> list[tuple[str, str]]:
     return list(state.metadata) if state is not None else []
+
+
+@pytest.fixture
+def durable_schedule(request: pytest.FixtureRequest) -> str | None:
+    """The schedule spec this test item runs under (``@pytest.mark.durabletask(explore=N)``), else None."""
+    return cast("str | None", getattr(request, "param", None))
+
+
+@pytest.fixture
+def durable_explore(request: pytest.FixtureRequest, durable_settings: DurableSettings) -> explore.Explorer:
+    """``durable_explore(scenario, schedules=30)``: run ``scenario(run)`` once per schedule on a fresh fake.
+
+    ``run`` has ``sidecar``, ``worker`` (not started), ``client``, ``clock``, ``faults`` and ``schedule``. The
+    first failing schedule is shrunk and reported with its timeline and the ``--durabletask-seed`` to rerun it.
+    """
+    if not durable_settings.uses_fake:
+        external.skip_needing_faults()
+
+    def remember(outcome: explore.Outcome) -> None:
+        request.node.stash[STATE_KEY] = DurableTestState(
+            settings=durable_settings, sidecar=outcome.sidecar, origin=outcome.origin)
+
+    return explore.Explorer(durable_settings, forced=request.config.getoption(explore.OPTION_SEED_DEST, None),
+                            rerun_target=request.node.nodeid, on_failure=remember)
 
 
 @pytest.fixture

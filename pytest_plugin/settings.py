@@ -15,11 +15,12 @@ CLOCK_MODES = ("auto", "manual", "real")
 DEFAULT_CLOCK = "auto"
 
 MARKER_NAME = "durabletask"
-MARKER_KEYWORDS = ("clock", "start_time", "freeze_time", "replay_audit")
+MARKER_KEYWORDS = ("clock", "start_time", "freeze_time", "replay_audit", "explore")
 MARKER_HELP = (
     "durabletask(clock='auto'|'manual'|'real', start_time=datetime|ISO-8601, freeze_time=bool, "
-    "replay_audit=bool): configure the fake sidecar and virtual time used by the durable_* fixtures of this test, "
-    "and whether its orchestrations are replayed after it passed"
+    "replay_audit=bool, explore=int): configure the fake sidecar and virtual time used by the durable_* fixtures "
+    "of this test, whether its orchestrations are replayed after it passed, and explore=N to run the test once "
+    "per schedule (delivery order, batching, crash point) of N"
 )
 
 INI_CLOCK = "durabletask_clock"
@@ -56,6 +57,8 @@ class DurableSettings:
     """With an external address: the control API of a CLI fake there (clock, faults and inspection work)."""
     dialect: str = DEFAULT_DIALECT
     """The protocol dialect of the in-process fake: ``durabletask``, or ``dapr`` for Dapr Workflow's SDK."""
+    explore: int = 0
+    """Run the test once per schedule, this many schedules (0: once, in the default order)."""
 
     @property
     def uses_fake(self) -> bool:
@@ -202,4 +205,12 @@ def apply_markers(defaults: DurableSettings, markers: Iterable[Any]) -> DurableS
         external_address=defaults.external_address,
         control_url=defaults.control_url,
         dialect=defaults.dialect,
+        explore=parse_explore(chosen["explore"], source=source) if "explore" in chosen else defaults.explore,
     )
+
+
+def parse_explore(value: Any, *, source: str) -> int:
+    """Validate a number of schedules to explore."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise DurableSettingsError(f"{source}: explore must be a non-negative number of schedules, got {value!r}")
+    return value

@@ -39,6 +39,7 @@ from .entities import (
 from .rooms import Rooms
 from .router import Router
 from .runtime import apply_response
+from .scheduling import SchedulePolicy
 from .state import ActivityWorkItem, Connection, Instance, WorkItem
 from .store import InstanceStore
 from .timekeeper import Timekeeper
@@ -93,6 +94,7 @@ class Engine:
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         work_item_lease: timedelta | float | None = DEFAULT_WORK_ITEM_LEASE,
         entity_work_items: EntityWorkItemForm = "v2",
+        schedule: SchedulePolicy | None = None,
     ) -> None:
         if max_payload_bytes <= 0:
             raise ValueError(f"max_payload_bytes must be positive; got {max_payload_bytes}")
@@ -104,10 +106,11 @@ class Engine:
             raise ValueError(f"entity_work_items must be 'v2' or 'batch'; got {entity_work_items!r}")
         self._store = InstanceStore()
         self._entities = EntityStore()
-        self._dispatcher = Dispatcher(self._store, lease_seconds(work_item_lease), self._entities)
+        self._dispatcher = Dispatcher(self._store, lease_seconds(work_item_lease), self._entities, schedule)
         self._dispatcher.entity_form = entity_work_items
         self._timers = TimerQueue()
         self._waiters = Waiters(self._lock)
+        self._dispatcher.client_waiting = lambda: bool(self._waiters.completion_waiters or self._waiters.idle_waiters)
         rooms = Rooms(clock, self._store, self._dispatcher, self._timers, self._waiters, self._entities)
         self._router = Router(rooms)
         self._timekeeper = Timekeeper(rooms, self._router)
@@ -265,6 +268,7 @@ class Engine:
                     if until == "completion" and not counted:  # even a zero-timeout wait drives the auto clock
                         counted = True
                         self._waiters.completion_waiters += 1
+                        self._client_waits()
                         self._after_change()  # auto-advance AND wake streams for what it queued
                         continue
                     if cancelled():
@@ -753,6 +757,7 @@ class Engine:
         deadline = None if timeout is None else self.clock.monotonic() + timeout
         with self._lock:
             self._waiters.idle_waiters += 1
+            self._client_waits()
             try:
                 while not self._dispatcher.is_idle():
                     if self._stopped:
@@ -805,6 +810,11 @@ class Engine:
         if self._waiters.idle_waiters and self._dispatcher.is_idle():
             self._waiters.idle_changed.notify_all()
 
+    def _client_waits(self) -> None:
+        """A client or test now blocks: a schedule that holds work until then may hand it out (wake streams)."""
+        if self._dispatcher.schedule is not None:
+            self._waiters.work_ready.notify_all()
+
     # ------------------------------------------------------------------ instances and routing
 
     def _check_running(self) -> None:
@@ -831,7 +841,7 @@ class Engine:
             if encoded is not None:
                 return encoded
         while True:
-            ready = self._dispatcher.next_orchestrator(connection)
+            ready = self._dispatcher.next_orchestrator(connection, now)
             if ready is None:
                 break
             started = events.orchestrator_started(self.clock.now())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -13,6 +13,7 @@ from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
 from ..errors import EngineError, invalid, not_found, precondition
 from .entities import Entity, EntityStore, EntityWorkItem, EntityWorkItemForm
+from .scheduling import Quiet, SchedulePolicy
 from .state import ActivityWorkItem, Connection, Instance, NameFilter, OrchestratorWorkItem, WorkItem, status_name
 from .store import InstanceStore
 
@@ -23,7 +24,13 @@ class Dispatcher:
     Times are monotonic seconds given by the caller; nothing here reads a clock or waits.
     """
 
-    def __init__(self, store: InstanceStore, lease: float | None = None, entities: EntityStore | None = None) -> None:
+    def __init__(
+        self,
+        store: InstanceStore,
+        lease: float | None = None,
+        entities: EntityStore | None = None,
+        schedule: SchedulePolicy | None = None,
+    ) -> None:
         if lease is not None and lease <= 0:
             raise ValueError(f"work_item_lease must be positive (or None for no lease); got {lease}")
         self._store = store
@@ -46,6 +53,8 @@ class Dispatcher:
         self._connection_counter = 0
         self.entity_form: EntityWorkItemForm = "v2"  # how entity batches are encoded (entityRequestV2 or entityRequest)
         self.work_added = False  # something became available: streams are woken at the end of the change
+        self.schedule = schedule  # exploration: decides the hand-out of orchestrator work items
+        self.client_waiting: Callable[[], bool] = lambda: False  # set by the engine, read by the schedule
 
     # -- queues ------------------------------------------------------------------------------------
 
@@ -104,6 +113,10 @@ class Dispatcher:
         while self._leases and self.in_flight(self._leases[0][2]) is None:
             heapq.heappop(self._leases)
         times = [entries[0][0] for entries in (self._held, self._leases) if entries]
+        if self.schedule is not None and self._ready:
+            release = self.schedule.release_deadline()
+            if release is not None:
+                times.append(release)
         return min(times) if times else None
 
     def is_idle(self) -> bool:
@@ -119,10 +132,12 @@ class Dispatcher:
 
     # -- handing out -------------------------------------------------------------------------------
 
-    def next_orchestrator(self, connection: Connection) -> Instance | None:
+    def next_orchestrator(self, connection: Connection, now: float = 0.0) -> Instance | None:
         """The next ready instance this stream may take (taken off the ready queue), or None."""
         if not connection.can_take_orchestrator():
             return None
+        if self.schedule is not None:
+            return self._next_scheduled(self.schedule, connection, now)
         for _ in range(len(self._ready)):
             instance_id = self._ready.popleft()
             instance = self._store.get(instance_id)
@@ -137,6 +152,31 @@ class Dispatcher:
             self._queued.discard(instance_id)
             return instance
         return None
+
+    def _next_scheduled(self, schedule: SchedulePolicy, connection: Connection, now: float) -> Instance | None:
+        """The ready instance the schedule picks, when it lets one be handed out now."""
+        eligible: list[Instance] = []
+        for instance_id in list(self._ready):
+            instance = self._store.get(instance_id)
+            if instance is None or instance.in_flight is not None or not instance.inbox:
+                self._ready.remove(instance_id)
+                self._queued.discard(instance_id)
+            elif connection.wants_orchestration(instance.name):
+                eligible.append(instance)
+        if not eligible:
+            return None
+        held_activities = sum(1 for entry in self._held if not isinstance(entry[2], str))
+        quiet = Quiet(
+            activities_pending=len(self._activities) + len(self._activities_in_flight) + held_activities,
+            orchestrators_in_flight=len(self._orchestrators_in_flight),
+            client_waiting=self.client_waiting(),
+        )
+        if not schedule.may_hand_out(quiet, now):
+            return None
+        chosen = schedule.pick(eligible)
+        self._ready.remove(chosen.instance_id)
+        self._queued.discard(chosen.instance_id)
+        return chosen
 
     def next_activity(self, connection: Connection) -> tuple[ActivityWorkItem, Instance] | None:
         """The next queued activity this stream may take, with its (live) instance; None if there is none."""
@@ -216,9 +256,11 @@ class Dispatcher:
         self, instance: Instance, connection: Connection, started: pb.HistoryEvent, now: float
     ) -> OrchestratorWorkItem:
         """Hand ``instance``'s inbox (after the ``started`` OrchestratorStarted event) to ``connection``."""
-        new_events = [started, *instance.inbox]
-        instance.inbox = []
+        delivered, instance.inbox = (
+            self.schedule.batch(instance) if self.schedule is not None else (instance.inbox, [])
+        )
         instance.wake = False
+        new_events = [started, *delivered]
         item = OrchestratorWorkItem(
             token=self._next_token("o"),
             instance_id=instance.instance_id,

@@ -1,0 +1,105 @@
+"""Exploration schedules: spec strings, the schedule list, shrinking, and the engine's schedule hook."""
+
+from __future__ import annotations
+
+import pytest
+from fake_engine_helpers import Harness, schedule_task
+
+from durabletask_testing.engine import Engine
+from durabletask_testing.schedule_runner import ScheduleRunner
+from durabletask_testing.schedules import Crash, Schedule, ScheduleError, StepBounds, schedules, shrink_candidates
+
+
+@pytest.mark.parametrize("spec", [
+    "default", "order=reverse", "batch=single", "order=reverse,batch=single", "order=reverse,at=1+3",
+    "crash=activity@0", "crash=disconnect@4", "order=random,batch=random,crash=orchestrator@2,seed=99",
+])
+def test_a_spec_reads_back_as_itself(spec: str) -> None:
+    assert str(Schedule.parse(spec)) == spec
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("order=sideways", "order must be one of default, reverse, random"),
+    ("batch=2", "batch must be one of whole, single, random"),
+    ("crash=fire@1", "crash kind must be one of activity, orchestrator, disconnect"),
+    ("speed=9", "unknown key(s) speed"),
+    ("order", "expected key=value parts"),
+    ("at=-1,order=reverse", "must not be negative"),
+    ("crash=activity@x", "invalid literal"),
+])
+def test_a_bad_spec_is_refused_with_its_reason(spec: str, message: str) -> None:
+    with pytest.raises(ScheduleError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Schedule.parse(spec)
+
+
+def test_the_list_starts_with_the_default_then_systematic_orders_then_each_crash_point() -> None:
+    listed = [str(s) for s in schedules(11, bounds=StepBounds(activity=2, orchestrator=1, disconnect=3))]
+    assert listed == [
+        "default", "order=reverse", "batch=single", "order=reverse,batch=single",
+        "crash=activity@0", "crash=orchestrator@0", "crash=disconnect@0",
+        "crash=activity@1", "crash=disconnect@1", "crash=disconnect@2",
+    ] + listed[10:]
+    assert listed[10].startswith("order=random")
+
+
+def test_random_schedules_are_a_function_of_the_seed() -> None:
+    assert [str(s) for s in schedules(40, seed=3)] == [str(s) for s in schedules(40, seed=3)]
+    assert [str(s) for s in schedules(40, seed=3)] != [str(s) for s in schedules(40, seed=4)]
+
+
+def test_shrinking_drops_the_crash_or_the_reorder_then_narrows_the_reorder_to_one_work_item() -> None:
+    failing = Schedule(order="random", batch="random", crash=Crash("activity", 1), seed=5)
+    candidates = [str(s) for s in shrink_candidates(failing, deviated_steps=[1, 3])]
+    assert candidates[:2] == ["crash=activity@1", "order=random,batch=random,seed=5"]
+    assert "order=random,batch=random,at=3,crash=activity@1,seed=5" in candidates
+
+
+def scheduled_harness(schedule: Schedule) -> tuple[Harness, ScheduleRunner]:
+    harness = Harness(frozen=True)
+    runner = ScheduleRunner(schedule, client_hold_limit=0.0)
+    harness.engine = Engine(harness.clock, schedule=runner, work_item_lease=None)
+    harness.connection = harness.connect()
+    return harness, runner
+
+
+def fan_out_two(harness: Harness) -> None:
+    harness.start()
+    first = harness.next_orchestrator()
+    harness.finish(first, schedule_task(1, "price"), schedule_task(2, "price"))
+    one, two = harness.next_activity(), harness.next_activity()
+    harness.answer(two, '"b"')  # arrival order: #2 first
+    assert harness.next() is None  # held: activity #1 is still running
+    harness.answer(one, '"a"')
+
+
+def result_ids(events) -> list[int]:
+    return [e.taskCompleted.taskScheduledId for e in events if e.WhichOneof("eventType") == "taskCompleted"]
+
+
+@pytest.mark.parametrize("spec, delivered", [("default", [1, 2]), ("order=reverse", [2, 1])])
+def test_results_are_delivered_in_the_schedules_order_whatever_order_they_arrived_in(spec, delivered) -> None:
+    harness, runner = scheduled_harness(Schedule.parse(spec))
+    fan_out_two(harness)
+    assert result_ids(harness.next_orchestrator().new_events) == delivered
+    assert [d.deviated for d in runner.decisions] == [False, spec != "default"]
+
+
+def test_one_result_per_work_item_leaves_the_rest_for_the_next() -> None:
+    harness, runner = scheduled_harness(Schedule.parse("batch=single"))
+    fan_out_two(harness)
+    item = harness.next_orchestrator()
+    assert result_ids(item.new_events) == [1]
+    harness.finish(item)
+    assert result_ids(harness.next_orchestrator().new_events) == [2]
+    assert "held back for a later work item: [result of price #2]" in str(runner.decisions[1])
+
+
+def test_a_crash_point_loses_that_result_and_the_activity_runs_again() -> None:
+    harness, _ = scheduled_harness(Schedule.parse("crash=activity@0"))
+    Schedule.parse("crash=activity@0").apply_faults(harness.engine.faults)
+    harness.start()
+    harness.finish(harness.next_orchestrator(), schedule_task(1, "charge"))
+    harness.answer(harness.next_activity(), '"done"')
+    again = harness.next_activity()
+    assert (again.task_id, again.name) == (1, "charge")
+    assert [r.kind for r in harness.engine.faults.log] == ["lose_activity_result"]
