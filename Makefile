@@ -25,9 +25,11 @@ install: $(STAMP)
 example: $(STAMP)
 	$(BIN)/python examples/human_interaction.py
 
-## Install what the interop tests need: durabletask-go, the JS SDK, the published SDK in a throwaway venv.
+## Install what the interop tests need: durabletask-go (the sidecar, and the Go SDK test's modules), the JS SDK,
+## the published SDK in a throwaway venv.
 interop-prereqs: $(STAMP)
 	bash scripts/interop/install_durabletask_go.sh
+	bash scripts/interop/install_go_sdk_test.sh
 	bash scripts/interop/install_js_sdk.sh
 	$(BIN)/python scripts/published_venv.py
 
