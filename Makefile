@@ -26,11 +26,12 @@ example: $(STAMP)
 	$(BIN)/python examples/human_interaction.py
 
 ## Install what the interop tests need: durabletask-go (the sidecar, and the Go SDK test's modules), the JS SDK,
-## the published SDK in a throwaway venv.
+## the Java SDK test's Maven artifacts, the published SDK in a throwaway venv.
 interop-prereqs: $(STAMP)
 	bash scripts/interop/install_durabletask_go.sh
 	bash scripts/interop/install_go_sdk_test.sh
 	bash scripts/interop/install_js_sdk.sh
+	bash scripts/interop/install_java_sdk_test.sh
 	$(BIN)/python scripts/published_venv.py
 
 ## The whole test suite (unit, end-to-end, plugin, examples, interop), in parallel.
