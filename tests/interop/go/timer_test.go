@@ -1,5 +1,5 @@
 // A 24-hour durable timer in a test that takes well under a second: the test moves the fake's clock.
-// Run: DURABLETASK_SIDECAR_ADDRESS=HOST:PORT DURABLETASK_CONTROL_URL=http://HOST:PORT go test -run Timer -v
+// Run: DURABLETASK_SIDECAR_ADDRESS=HOST:PORT DURABLETASK_CONTROL_URL=http://HOST:PORT go test -run 24Hours -v
 package interop
 
 import (
