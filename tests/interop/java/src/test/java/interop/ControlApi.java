@@ -15,7 +15,6 @@ import java.util.Map;
 /** A small client of the fake sidecar's HTTP/JSON control API (docs/control-api.md), on java.net.http. */
 public final class ControlApi {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private final HttpClient http = HttpClient.newHttpClient();
     private final String baseUrl;
 
     /** The control API at DURABLETASK_CONTROL_URL (the second line of `serve`: control API on URL). */
@@ -51,7 +50,9 @@ public final class ControlApi {
                     .header("Content-Type", "application/json")
                     .method(method, payload)
                     .build();
-            HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
+            // A new client for each call: the control API answers HTTP/1.0 and closes the connection, which
+            // java.net.http would otherwise keep in its pool and, now and then, send the next request on.
+            HttpResponse<String> response = HttpClient.newHttpClient().send(request, HttpResponse.BodyHandlers.ofString());
             if (response.statusCode() != 200) {
                 throw new IllegalStateException(method + " " + path + " answered " + response.statusCode() + ": " + response.body());
             }
