@@ -32,4 +32,11 @@ class ControlApi {
   }
 }
 
-module.exports = { ControlApi };
+// HOST:PORT of the sidecar, for the SDK's worker and client.
+function sidecarAddress() {
+  const address = process.env.DURABLETASK_SIDECAR_ADDRESS;
+  if (!address) throw new Error("no sidecar address: set DURABLETASK_SIDECAR_ADDRESS (HOST:PORT, the first line of `serve`)");
+  return address;
+}
+
+module.exports = { ControlApi, sidecarAddress };

@@ -8,9 +8,9 @@ const assert = require("node:assert/strict");
 const {
   TaskHubGrpcClient, TaskHubGrpcWorker, OrchestrationStatus, NoOpLogger, RetryPolicy,
 } = require("@microsoft/durabletask-js");
-const { ControlApi } = require("./control");
+const { ControlApi, sidecarAddress } = require("./control");
 
-const address = process.env.DURABLETASK_SIDECAR_ADDRESS;
+const address = sidecarAddress();
 const control = new ControlApi(process.env.DURABLETASK_CONTROL_URL);
 
 let charges = 0; // how often the activity's code really ran

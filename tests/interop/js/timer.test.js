@@ -5,10 +5,10 @@
 const { test, before, after, beforeEach } = require("node:test");
 const assert = require("node:assert/strict");
 const { TaskHubGrpcClient, TaskHubGrpcWorker, OrchestrationStatus, NoOpLogger, whenAny } = require("@microsoft/durabletask-js");
-const { ControlApi } = require("./control");
+const { ControlApi, sidecarAddress } = require("./control");
 
-const address = process.env.DURABLETASK_SIDECAR_ADDRESS; // the first line of `serve`: listening on HOST:PORT
-const control = new ControlApi(process.env.DURABLETASK_CONTROL_URL); // the second line: control API on URL
+const address = sidecarAddress(); // DURABLETASK_SIDECAR_ADDRESS: the first line of `serve`, listening on HOST:PORT
+const control = new ControlApi(process.env.DURABLETASK_CONTROL_URL); // the second line, control API on URL
 
 const DAY_SECONDS = 24 * 60 * 60;
 
