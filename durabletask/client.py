@@ -3,25 +3,53 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import grpc
 
-from durabletask import task
+from durabletask import history, task
+from durabletask.entities import EntityInstanceId, EntityMetadata
+from durabletask.grpc_options import GrpcChannelOptions, GrpcClientResiliencyOptions
+from durabletask.internal import client_requests as requests
 from durabletask.internal import helpers
 from durabletask.internal import orchestrator_service_pb2 as pb
 from durabletask.internal import orchestrator_service_pb2_grpc as stubs
-from durabletask.internal import serialization as ser
 from durabletask.internal.grpc_channel import get_default_host_address, get_grpc_channel
 from durabletask.internal.logs import make_logger
+from durabletask.payload.store import PayloadStore, refuse_payload_store
+from durabletask.serialization import DEFAULT_DATA_CONVERTER, DataConverter, JsonDataConverter
+
+__all__ = [
+    "AsyncTaskHubGrpcClient",
+    "CleanEntityStorageResult",
+    "DEFAULT_DATA_CONVERTER",
+    "DataConverter",
+    "EntityInstanceId",
+    "EntityMetadata",
+    "EntityQuery",
+    "GrpcChannelOptions",
+    "GrpcClientResiliencyOptions",
+    "JsonDataConverter",
+    "OrchestrationFailedError",
+    "OrchestrationQuery",
+    "OrchestrationState",
+    "OrchestrationStatus",
+    "Page",
+    "PayloadStore",
+    "PurgeInstancesResult",
+    "TaskHubGrpcClient",
+    "new_orchestration_state",
+    "new_purge_instances_result",
+    "parse_orchestration_state",
+]
 
 TInput = TypeVar("TInput")
 TOutput = TypeVar("TOutput")
+TItem = TypeVar("TItem")
 
 logger = logging.getLogger("durabletask.client")
 
@@ -67,20 +95,21 @@ class OrchestrationState:
     serialized_output: str | None
     serialized_custom_status: str | None
     failure_details: task.FailureDetails | None
+    _data_converter: DataConverter = field(default=DEFAULT_DATA_CONVERTER, repr=False, compare=False)
     version: str | None = field(default=None, compare=False)
     tags: dict[str, str] = field(default_factory=dict, compare=False)
 
     def get_input(self, expected_type: Any = None) -> Any:
         """The deserialized input (rebuilt as ``expected_type`` when given), or None."""
-        return ser.deserialize(self.serialized_input, expected_type)
+        return self._data_converter.deserialize(self.serialized_input, expected_type)
 
     def get_output(self, expected_type: Any = None) -> Any:
         """The deserialized output (rebuilt as ``expected_type`` when given), or None."""
-        return ser.deserialize(self.serialized_output, expected_type)
+        return self._data_converter.deserialize(self.serialized_output, expected_type)
 
     def get_custom_status(self, expected_type: Any = None) -> Any:
         """The deserialized custom status (rebuilt as ``expected_type`` when given), or None."""
-        return ser.deserialize(self.serialized_custom_status, expected_type)
+        return self._data_converter.deserialize(self.serialized_custom_status, expected_type)
 
     def raise_if_failed(self) -> None:
         """Raise :class:`OrchestrationFailedError` if the orchestration failed."""
@@ -106,10 +135,45 @@ class PurgeInstancesResult:
     """Outcome of a purge: how many instances were deleted, and whether the purge completed (None: unknown)."""
 
     deleted_instance_count: int
-    is_complete: bool | None = None
+    is_complete: bool | None
 
 
-def parse_orchestration_state(state: pb.OrchestrationState) -> OrchestrationState:
+@dataclass
+class Page(Generic[TItem]):
+    """One page of a listing, and the token to ask for the next one (None: this was the last page)."""
+
+    items: list[TItem]
+    continuation_token: str | None
+
+
+@dataclass
+class EntityQuery:
+    """Filter for :meth:`TaskHubGrpcClient.get_all_entities`."""
+
+    instance_id_starts_with: str | None = None
+    last_modified_from: datetime | None = None
+    last_modified_to: datetime | None = None
+    include_state: bool = True
+    include_transient: bool = False
+    page_size: int | None = None
+
+
+@dataclass
+class CleanEntityStorageResult:
+    """What :meth:`TaskHubGrpcClient.clean_entity_storage` removed and released."""
+
+    empty_entities_removed: int
+    orphaned_locks_released: int
+
+
+def new_purge_instances_result(response: pb.PurgeInstancesResponse) -> PurgeInstancesResult:
+    """The :class:`PurgeInstancesResult` of a PurgeInstances response."""
+    is_complete = response.isComplete.value if response.HasField("isComplete") else None
+    return PurgeInstancesResult(response.deletedInstanceCount, is_complete)
+
+
+def parse_orchestration_state(state: pb.OrchestrationState,
+                              data_converter: DataConverter | None = None) -> OrchestrationState:
     """Convert a protobuf OrchestrationState to :class:`OrchestrationState`."""
     failure = None
     if state.HasField("failureDetails") and (state.failureDetails.errorMessage or state.failureDetails.errorType):
@@ -124,22 +188,25 @@ def parse_orchestration_state(state: pb.OrchestrationState) -> OrchestrationStat
         serialized_output=helpers.read_string_value(state, "output"),
         serialized_custom_status=helpers.read_string_value(state, "customStatus"),
         failure_details=failure,
+        _data_converter=data_converter if data_converter is not None else DEFAULT_DATA_CONVERTER,
         version=state.version.value if state.HasField("version") else None,
         tags=dict(state.tags),
     )
 
 
-def new_orchestration_state(instance_id: str, res: pb.GetInstanceResponse) -> OrchestrationState | None:
+def new_orchestration_state(instance_id: str, res: pb.GetInstanceResponse,
+                            data_converter: DataConverter | None = None) -> OrchestrationState | None:
     """The state in a GetInstanceResponse, or None when the instance does not exist."""
     if not res.exists:
         return None
-    state = parse_orchestration_state(res.orchestrationState)
+    state = parse_orchestration_state(res.orchestrationState, data_converter)
     state.instance_id = instance_id
     return state
 
 
 class TaskHubGrpcClient:
-    """Client for a Durable Task sidecar (schedule, query, raise events, suspend/resume/terminate, purge)."""
+    """Blocking client for a Durable Task sidecar: schedule, query, raise events, suspend/resume/terminate,
+    rewind, restart, purge, read history, and the entity calls."""
 
     def __init__(self, *,
                  host_address: str | None = None,
@@ -150,18 +217,34 @@ class TaskHubGrpcClient:
                  channel: grpc.Channel | None = None,
                  secure_channel: bool = False,
                  interceptors: Sequence[Any] | None = None,
+                 channel_options: GrpcChannelOptions | None = None,
+                 resiliency_options: GrpcClientResiliencyOptions | None = None,
                  default_version: str | None = None,
+                 payload_store: PayloadStore | None = None,
+                 data_converter: DataConverter | None = None,
                  emit_trace_spans: bool = True):
-        """``emit_trace_spans`` is accepted for compatibility with the published package; this SDK emits no
-        trace spans."""
+        """``data_converter`` (default :data:`~durabletask.serialization.DEFAULT_DATA_CONVERTER`) encodes
+        inputs and event data and decodes what :class:`OrchestrationState` returns; ``channel_options``
+        become gRPC channel arguments. ``resiliency_options`` are validated but not consulted (gRPC reconnects
+        the channel itself); ``emit_trace_spans`` is accepted, no spans are emitted; ``payload_store`` is not
+        supported (NotImplementedError when given)."""
+        refuse_payload_store(payload_store)
         self._emit_trace_spans = emit_trace_spans
+        self._data_converter = data_converter if data_converter is not None else DEFAULT_DATA_CONVERTER
+        self._resiliency_options = resiliency_options or GrpcClientResiliencyOptions()
         self._logger = make_logger("client", log_handler, log_formatter, logger)
         self._host_address = host_address if host_address else get_default_host_address()
         self._owns_channel = channel is None
         self._channel = channel if channel is not None else get_grpc_channel(
-            self._host_address, secure_channel, metadata, interceptors)
+            self._host_address, secure_channel, metadata, interceptors,
+            channel_options.to_grpc_options() if channel_options is not None else None)
         self._stub = stubs.TaskHubSidecarServiceStub(self._channel)  # type: ignore[no-untyped-call]
         self.default_version = default_version
+
+    @property
+    def emit_trace_spans(self) -> bool:
+        """Whether trace spans were requested (this SDK emits none)."""
+        return self._emit_trace_spans
 
     def close(self) -> None:
         """Close the gRPC channel (only if this client created it)."""
@@ -174,6 +257,8 @@ class TaskHubGrpcClient:
     def __exit__(self, *args: object) -> None:
         self.close()
 
+    # ------------------------------------------------------------------------------- orchestrations
+
     def schedule_new_orchestration(self, orchestrator: task.Orchestrator[TInput, TOutput] | str, *,
                                    input: TInput | None = None,
                                    instance_id: str | None = None,
@@ -183,15 +268,8 @@ class TaskHubGrpcClient:
                                    version: str | None = None) -> str:
         """Start a new instance of ``orchestrator`` (a function or a registered name); returns its instance id."""
         name = orchestrator if isinstance(orchestrator, str) else task.get_name(orchestrator)
-        req = pb.CreateInstanceRequest(
-            instanceId=instance_id if instance_id else uuid.uuid4().hex,
-            name=name,
-            input=helpers.get_string_value(ser.serialize(input)),
-            scheduledStartTimestamp=helpers.new_timestamp(start_at) if start_at else None,
-            version=helpers.get_string_value(version if version else self.default_version),
-            orchestrationIdReusePolicy=reuse_id_policy,
-            tags=tags,
-        )
+        req = requests.schedule_request(name, self._data_converter.serialize(input), instance_id, start_at,
+                                        reuse_id_policy, tags, version if version else self.default_version)
         self._logger.debug("Starting new '%s' instance with ID = '%s'.", name, req.instanceId)
         res: pb.CreateInstanceResponse = self._stub.StartInstance(req)
         return res.instanceId or req.instanceId
@@ -205,7 +283,14 @@ class TaskHubGrpcClient:
             if err.code() == grpc.StatusCode.NOT_FOUND:
                 return None
             raise
-        return new_orchestration_state(instance_id, res)
+        return new_orchestration_state(instance_id, res, self._data_converter)
+
+    def get_orchestration_history(self, instance_id: str, *, execution_id: str | None = None,
+                                  for_work_item_processing: bool = False) -> list[history.HistoryEvent]:
+        """The instance's history as typed events (:mod:`durabletask.history`), oldest first."""
+        chunks = self._stub.StreamInstanceHistory(
+            requests.history_request(instance_id, execution_id, for_work_item_processing))
+        return [history.from_protobuf(event) for chunk in chunks for event in chunk.events]
 
     def get_all_orchestration_states(self, orchestration_query: OrchestrationQuery | None = None
                                      ) -> list[OrchestrationState]:
@@ -214,21 +299,24 @@ class TaskHubGrpcClient:
         states: list[OrchestrationState] = []
         token: str | None = None
         while True:
-            req = pb.QueryInstancesRequest(query=pb.InstanceQuery(
-                runtimeStatus=[s.value for s in query.runtime_status] if query.runtime_status else [],
-                createdTimeFrom=helpers.new_timestamp(query.created_time_from) if query.created_time_from else None,
-                createdTimeTo=helpers.new_timestamp(query.created_time_to) if query.created_time_to else None,
-                maxInstanceCount=query.max_instance_count or 0,
-                fetchInputsAndOutputs=query.fetch_inputs_and_outputs,
-                instanceIdPrefix=helpers.get_string_value(query.instance_id_prefix),
-                continuationToken=helpers.get_string_value(token),
-            ))
-            res: pb.QueryInstancesResponse = self._stub.QueryInstances(req)
-            states.extend(parse_orchestration_state(s) for s in res.orchestrationState)
-            next_token = res.continuationToken.value if res.HasField("continuationToken") else ""
-            if not next_token or next_token == token:
+            res: pb.QueryInstancesResponse = self._stub.QueryInstances(_query_request(query, token))
+            states.extend(parse_orchestration_state(s, self._data_converter) for s in res.orchestrationState)
+            token = requests.next_token(res.continuationToken if res.HasField("continuationToken") else None,
+                                        token)
+            if token is None:
                 return states
-            token = next_token
+            self._logger.info("Received continuation token %r; fetching the next page of instances.", token)
+
+    def list_instance_ids(self, runtime_status: list[OrchestrationStatus] | None = None,
+                          completed_time_from: datetime | None = None,
+                          completed_time_to: datetime | None = None,
+                          page_size: int | None = None,
+                          continuation_token: str | None = None) -> Page[str]:
+        """One page of ids of terminal instances (filtered by status and completion time)."""
+        res: pb.ListInstanceIdsResponse = self._stub.ListInstanceIds(requests.list_ids_request(
+            _status_values(runtime_status), completed_time_from, completed_time_to, page_size, continuation_token))
+        token = res.lastInstanceKey.value if res.HasField("lastInstanceKey") else None
+        return Page(items=list(res.instanceIds), continuation_token=token)
 
     def wait_for_orchestration_start(self, instance_id: str, *, fetch_payloads: bool = False,
                                      timeout: float = 60) -> OrchestrationState | None:
@@ -246,32 +334,35 @@ class TaskHubGrpcClient:
         try:
             res: pb.GetInstanceResponse = rpc(req, timeout=timeout)
         except grpc.RpcError as err:
-            code = err.code()
-            if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-                raise TimeoutError(f"Timed-out waiting for the orchestration '{req.instanceId}' to {what}") from None
-            if code == grpc.StatusCode.NOT_FOUND:
-                return None
-            raise
-        return new_orchestration_state(req.instanceId, res)
+            return _wait_error(err, req.instanceId, what)
+        return new_orchestration_state(req.instanceId, res, self._data_converter)
 
     def raise_orchestration_event(self, instance_id: str, event_name: str, *, data: Any | None = None) -> None:
         """Raise an external event to an instance."""
         self._stub.RaiseEvent(pb.RaiseEventRequest(
-            instanceId=instance_id, name=event_name, input=helpers.get_string_value(ser.serialize(data))))
+            instanceId=instance_id, name=event_name,
+            input=helpers.get_string_value(self._data_converter.serialize(data))))
 
     def terminate_orchestration(self, instance_id: str, *, output: Any | None = None, recursive: bool = True) -> None:
         """Terminate an instance (and, with ``recursive``, its sub-orchestrations)."""
         self._stub.TerminateInstance(pb.TerminateRequest(
-            instanceId=instance_id, output=helpers.get_string_value(ser.serialize(output)), recursive=recursive))
+            instanceId=instance_id, output=helpers.get_string_value(self._data_converter.serialize(output)),
+            recursive=recursive))
 
     def suspend_orchestration(self, instance_id: str, *, reason: str | None = None) -> None:
-        """Suspend an instance; events raised meanwhile are kept until it resumes."""
+        """Suspend an instance; events raised meanwhile are kept until it resumes. ``reason`` is recorded in
+        the ExecutionSuspended history event."""
         self._stub.SuspendInstance(pb.SuspendRequest(instanceId=instance_id,
                                                      reason=helpers.get_string_value(reason)))
 
     def resume_orchestration(self, instance_id: str, *, reason: str | None = None) -> None:
-        """Resume a suspended instance."""
+        """Resume a suspended instance (``reason`` is recorded in the ExecutionResumed history event)."""
         self._stub.ResumeInstance(pb.ResumeRequest(instanceId=instance_id, reason=helpers.get_string_value(reason)))
+
+    def rewind_orchestration(self, instance_id: str, *, reason: str | None = None) -> None:
+        """Rewind a failed instance: its failed activities and sub-orchestrations run again."""
+        self._stub.RewindInstance(pb.RewindInstanceRequest(instanceId=instance_id,
+                                                           reason=helpers.get_string_value(reason)))
 
     def restart_orchestration(self, instance_id: str, *, restart_with_new_instance_id: bool = False) -> str:
         """Restart an instance with its original input; returns the (possibly new) instance id."""
@@ -283,6 +374,89 @@ class TaskHubGrpcClient:
         """Delete a completed instance's state and history."""
         res: pb.PurgeInstancesResponse = self._stub.PurgeInstances(pb.PurgeInstancesRequest(
             instanceId=instance_id, recursive=recursive, isOrchestration=True))
-        is_complete = res.isComplete.value if res.HasField("isComplete") else None
-        return PurgeInstancesResult(res.deletedInstanceCount, is_complete)
+        return new_purge_instances_result(res)
 
+    def purge_orchestrations_by(self, created_time_from: datetime | None = None,
+                                created_time_to: datetime | None = None,
+                                runtime_status: list[OrchestrationStatus] | None = None,
+                                recursive: bool = False,
+                                timeout: timedelta | None = None) -> PurgeInstancesResult:
+        """Delete every terminal instance matching the filter (creation time, status)."""
+        res: pb.PurgeInstancesResponse = self._stub.PurgeInstances(requests.purge_by_filter_request(
+            created_time_from, created_time_to, _status_values(runtime_status), recursive, timeout))
+        return new_purge_instances_result(res)
+
+    # ------------------------------------------------------------------------------------- entities
+
+    def signal_entity(self, entity_instance_id: EntityInstanceId, operation_name: str, input: Any | None = None,
+                      signal_time: datetime | None = None) -> None:
+        """Signal an entity operation (fire and forget; ``signal_time`` delays it)."""
+        self._stub.SignalEntity(requests.signal_entity_request(
+            str(entity_instance_id), operation_name, self._data_converter.serialize(input), signal_time))
+
+    def get_entity(self, entity_instance_id: EntityInstanceId, include_state: bool = True) -> EntityMetadata | None:
+        """An entity's metadata (and state), or None when it does not exist."""
+        res: pb.GetEntityResponse = self._stub.GetEntity(pb.GetEntityRequest(
+            instanceId=str(entity_instance_id), includeState=include_state))
+        if not res.exists:
+            return None
+        return EntityMetadata.from_entity_response(res, include_state, self._data_converter)
+
+    def get_all_entities(self, entity_query: EntityQuery | None = None) -> list[EntityMetadata]:
+        """Metadata of every entity matching ``entity_query`` (follows continuation tokens)."""
+        query = entity_query or EntityQuery()
+        found: list[EntityMetadata] = []
+        token: str | None = None
+        while True:
+            res: pb.QueryEntitiesResponse = self._stub.QueryEntities(_entity_query_request(query, token))
+            found.extend(EntityMetadata.from_entity_metadata(e, query.include_state, self._data_converter)
+                         for e in res.entities)
+            token = requests.next_token(res.continuationToken if res.HasField("continuationToken") else None,
+                                        token)
+            if token is None:
+                return found
+
+    def clean_entity_storage(self, remove_empty_entities: bool = True,
+                             release_orphaned_locks: bool = True) -> CleanEntityStorageResult:
+        """Remove empty entities and release locks held by instances that no longer exist."""
+        removed = released = 0
+        token: str | None = None
+        while True:
+            res: pb.CleanEntityStorageResponse = self._stub.CleanEntityStorage(pb.CleanEntityStorageRequest(
+                continuationToken=helpers.get_string_value(token), removeEmptyEntities=remove_empty_entities,
+                releaseOrphanedLocks=release_orphaned_locks))
+            removed += res.emptyEntitiesRemoved
+            released += res.orphanedLocksReleased
+            token = requests.next_token(res.continuationToken if res.HasField("continuationToken") else None,
+                                        token)
+            if token is None:
+                return CleanEntityStorageResult(removed, released)
+
+
+def _status_values(statuses: list[OrchestrationStatus] | None) -> list[int]:
+    return [s.value for s in statuses] if statuses else []
+
+
+def _query_request(query: OrchestrationQuery, token: str | None) -> pb.QueryInstancesRequest:
+    return requests.query_request(_status_values(query.runtime_status), query.created_time_from,
+                                  query.created_time_to, query.max_instance_count, query.fetch_inputs_and_outputs,
+                                  query.instance_id_prefix, token)
+
+
+def _entity_query_request(query: EntityQuery, token: str | None) -> pb.QueryEntitiesRequest:
+    return requests.query_entities_request(query.instance_id_starts_with, query.last_modified_from,
+                                           query.last_modified_to, query.include_state, query.include_transient,
+                                           query.page_size, token)
+
+
+def _wait_error(err: grpc.RpcError, instance_id: str, what: str) -> OrchestrationState | None:
+    """A wait RPC failed: TimeoutError on deadline, None for an unknown instance, else re-raise."""
+    code = err.code()
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        raise TimeoutError(f"Timed-out waiting for the orchestration '{instance_id}' to {what}") from None
+    if code == grpc.StatusCode.NOT_FOUND:
+        return None
+    raise err
+
+
+from durabletask.internal.async_client import AsyncTaskHubGrpcClient  # noqa: E402  (needs the names above)

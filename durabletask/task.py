@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 import math
+import random as _random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeAlias, TypeVar
 
+from durabletask.entities import DurableEntity, EntityContext, EntityInstanceId, EntityLock
 from durabletask.internal import helpers as pbh
 from durabletask.internal import orchestrator_service_pb2 as pb
 
@@ -64,12 +66,13 @@ class FailureDetails:
 
 
 def failure_details_from_proto(details: pb.TaskFailureDetails) -> FailureDetails:
-    """Convert protobuf TaskFailureDetails to :class:`FailureDetails`."""
+    """Convert protobuf TaskFailureDetails to :class:`FailureDetails` (``properties`` as plain Python values)."""
     return FailureDetails(
         message=details.errorMessage,
         error_type=details.errorType,
         stack_trace=details.stackTrace.value if details.HasField("stackTrace") else None,
         inner_failure=failure_details_from_proto(details.innerFailure) if details.HasField("innerFailure") else None,
+        properties={k: pbh.python_value(v) for k, v in details.properties.items()} if details.properties else None,
     )
 
 
@@ -218,21 +221,38 @@ class RetryableTask(CompletableTask[T]):
         self._retry_policy = retry_policy
         self._attempt_count = 1
         self._start_time = start_time
+        self._clock: Callable[[], datetime] | None = None
+
+    def _use_clock(self, clock: Callable[[], datetime]) -> None:
+        """The replay engine's clock (orchestration time) used by :meth:`compute_next_delay`."""
+        self._clock = clock
+
+    def excludes(self, failure: FailureDetails) -> bool:
+        """True when the policy's ``non_retryable_error_types`` name this failure's error type."""
+        return any(failure.is_caused_by(t) for t in self._retry_policy.non_retryable_error_types)
+
+    def retry_timeout_passed(self, now: datetime) -> bool:
+        """True when ``now`` (orchestration time) is at or after the first attempt's time plus the retry timeout."""
+        timeout = self._retry_policy.retry_timeout
+        return timeout is not None and now >= self._start_time + timeout
 
     def increment_attempt_count(self) -> None:
         """Record one more attempt."""
         self._attempt_count += 1
 
-    def compute_next_delay(self, now: datetime | None = None) -> timedelta | None:
+    def compute_next_delay(self) -> timedelta | None:
         """Delay before the next attempt, or None when the policy is exhausted.
 
-        ``now`` is the orchestration's (replay-safe) current time; the retry timeout is measured from the time
-        of the first attempt.
+        As in the published SDK, another attempt is made only while the current time is before the first
+        attempt's time plus ``retry_timeout``; here "current time" is the orchestration's replay-safe time
+        (``current_utc_datetime`` when the failure is processed), never the wall clock, so replay decides the
+        same way.
         """
         policy = self._retry_policy
+        now = self._clock() if self._clock is not None else None
         if self._attempt_count >= policy.max_number_of_attempts:
             return None
-        if policy.retry_timeout is not None and now is not None and now >= self._start_time + policy.retry_timeout:
+        if now is not None and self.retry_timeout_passed(now):
             return None
         coefficient = 1.0 if policy.backoff_coefficient is None else policy.backoff_coefficient
         delay = math.pow(coefficient, self._attempt_count - 1) * policy.first_retry_interval.total_seconds()
@@ -399,8 +419,13 @@ class OrchestrationContext(ABC):
                       input: TInput | None = None,
                       retry_policy: RetryPolicy | None = None,
                       tags: dict[str, str] | None = None,
-                      return_type: type | None = None) -> CompletableTask[Any]:
-        """Schedule an activity (by function or registered name); the task completes with its result."""
+                      return_type: type | None = None,
+                      timeout: timedelta | None = None) -> CompletableTask[Any]:
+        """Schedule an activity (by function or registered name); the task completes with its result.
+
+        Extension: with ``timeout``, a durable timer races the call (retries included); if it fires first the
+        task fails with a TaskFailedError whose details name ``TimeoutError``, and a late result is dropped.
+        """
 
     @abstractmethod
     def call_sub_orchestrator(self, orchestrator: Orchestrator[TInput, TOutput] | str, *,
@@ -408,8 +433,10 @@ class OrchestrationContext(ABC):
                               instance_id: str | None = None,
                               retry_policy: RetryPolicy | None = None,
                               version: str | None = None,
-                              return_type: type | None = None) -> CompletableTask[Any]:
-        """Start a sub-orchestration; the task completes with its output."""
+                              return_type: type | None = None,
+                              timeout: timedelta | None = None) -> CompletableTask[Any]:
+        """Start a sub-orchestration; the task completes with its output. ``timeout``: as for
+        :meth:`call_activity` (extension; the child keeps running)."""
 
     @abstractmethod
     def wait_for_external_event(self, name: str, *, data_type: type | None = None) -> CancellableTask[Any]:
@@ -419,6 +446,24 @@ class OrchestrationContext(ABC):
         """Send an event to another orchestration instance (fire and forget)."""
         raise NotImplementedError("This OrchestrationContext implementation does not support send_event().")
 
+    def call_entity(self, entity: EntityInstanceId, operation: str, input: Any = None, *,
+                    return_type: type | None = None) -> CompletableTask[Any]:
+        """Call an entity operation; the task completes with its result, or fails with
+        :class:`~durabletask.entities.EntityOperationFailedException`. Inside a critical section only the locked
+        entities can be called, one call at a time each."""
+        raise NotImplementedError("This OrchestrationContext implementation does not support call_entity().")
+
+    def signal_entity(self, entity_id: EntityInstanceId, operation_name: str, input: Any = None,
+                      signal_time: datetime | None = None) -> None:
+        """Send an entity a one-way operation (fire and forget; delivered at ``signal_time`` when given). A
+        locked entity cannot be signalled from its critical section."""
+        raise NotImplementedError("This OrchestrationContext implementation does not support signal_entity().")
+
+    def lock_entities(self, entities: list[EntityInstanceId]) -> CompletableTask[EntityLock]:
+        """Lock entities for a critical section: yield the task, then use the :class:`EntityLock` it gives in a
+        ``with`` block; leaving the block (or the orchestration ending) releases the locks."""
+        raise NotImplementedError("This OrchestrationContext implementation does not support lock_entities().")
+
     @abstractmethod
     def continue_as_new(self, new_input: Any, *, save_events: bool = False,
                         new_version: str | None = None) -> None:
@@ -427,6 +472,14 @@ class OrchestrationContext(ABC):
     @abstractmethod
     def new_uuid(self) -> str:
         """A UUID that is the same on every replay (name-based, RFC 4122 version 5)."""
+
+    def random(self) -> _random.Random:
+        """Extension: a random number generator that gives the same values on every replay.
+
+        Each call returns a new generator seeded from :meth:`new_uuid` (so from the instance id, the
+        orchestration time and the call's position), never from the wall clock or the OS.
+        """
+        return _random.Random(self.new_uuid())
 
     def create_replay_safe_logger(self, logger: logging.Logger) -> ReplaySafeLogger:
         """A logger adapter that stays silent while the orchestrator replays."""
@@ -464,6 +517,7 @@ class ActivityContext:
 
 Orchestrator: TypeAlias = Callable[[OrchestrationContext, TInput], Generator[Task[Any], Any, TOutput] | TOutput]
 Activity: TypeAlias = Callable[[ActivityContext, TInput], TOutput]
+Entity: TypeAlias = Callable[[EntityContext, TInput], TOutput] | type[DurableEntity]
 
 
 class RetryPolicy:
@@ -474,7 +528,11 @@ class RetryPolicy:
                  max_number_of_attempts: int,
                  backoff_coefficient: float | None = 1.0,
                  max_retry_interval: timedelta | None = None,
-                 retry_timeout: timedelta | None = None):
+                 retry_timeout: timedelta | None = None,
+                 non_retryable_error_types: Sequence[type[BaseException] | str] | None = None):
+        """Extension (not in the published SDK): ``non_retryable_error_types`` lists exception types or type
+        names (qualified or not, matched as :meth:`FailureDetails.is_caused_by` does) whose failures are not
+        retried: the call fails at once."""
         if first_retry_interval < timedelta(0):
             raise ValueError("first_retry_interval must be >= 0")
         if max_number_of_attempts < 1:
@@ -490,6 +548,7 @@ class RetryPolicy:
         self._backoff_coefficient = backoff_coefficient
         self._max_retry_interval = max_retry_interval
         self._retry_timeout = retry_timeout
+        self._non_retryable_error_types: tuple[type[BaseException] | str, ...] = tuple(non_retryable_error_types or ())
 
     @property
     def first_retry_interval(self) -> timedelta:
@@ -513,8 +572,14 @@ class RetryPolicy:
 
     @property
     def retry_timeout(self) -> timedelta | None:
-        """Overall time budget for retrying, measured from the first attempt."""
+        """Overall time budget for retrying, measured in orchestration time from the first attempt: a failure
+        after it is not retried, and a retry whose back-off ends after it is not attempted."""
         return self._retry_timeout
+
+    @property
+    def non_retryable_error_types(self) -> tuple[type[BaseException] | str, ...]:
+        """Error types never retried (extension; empty by default)."""
+        return self._non_retryable_error_types
 
 
 def get_name(fn: Callable[..., Any]) -> str:
@@ -525,3 +590,14 @@ def get_name(fn: Callable[..., Any]) -> str:
     if name == "<lambda>":
         raise ValueError("Cannot infer a name from a lambda function. Please provide a name explicitly.")
     return name
+
+
+def get_entity_name(fn: Entity[Any, Any]) -> str:
+    """The name an entity is registered under: an explicit ``__durable_entity_name__``, the class name of a
+    :class:`DurableEntity` subclass, else the function's name."""
+    explicit = getattr(fn, "__durable_entity_name__", None)
+    if isinstance(explicit, str):
+        return explicit
+    if isinstance(fn, type) and issubclass(fn, DurableEntity):
+        return fn.__name__
+    return get_name(fn)

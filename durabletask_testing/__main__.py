@@ -17,17 +17,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from types import FrameType
 
+from . import replay_cli
 from .auth import TOKEN_ENV_VAR, resolve_token
 from .clock import CLOCK_MODES
 from .control import ControlServer
 from .engine import DEFAULT_MAX_PAYLOAD_BYTES
+from .engine.core import DEFAULT_WORK_ITEM_LEASE
 from .limits import Limits
 from .sidecar import DEFAULT_MAX_LONG_POLLS, FakeSidecar
+from .vocabulary import parse_iso
 
 
 def _iso_datetime(text: str) -> datetime:
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_iso(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"not an ISO-8601 date-time: {text!r}") from error
 
@@ -101,6 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: 64 MiB or 4 payloads, whichever is larger)",
     )
     serve.add_argument(
+        "--work-item-lease",
+        type=float,
+        default=DEFAULT_WORK_ITEM_LEASE.total_seconds(),
+        metavar="SECONDS",
+        help="a work item whose completion does not arrive within this many seconds is dispatched again; 0 turns "
+        f"leases off (default: {DEFAULT_WORK_ITEM_LEASE.total_seconds():g})",
+    )
+    serve.add_argument(
         "--control-host",
         default="127.0.0.1",
         help="interface of the control API (HTTP/JSON: clock, faults, inspection, reset; see docs/control-api.md); "
@@ -119,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="most WaitForInstanceStart/WaitForInstanceCompletion calls served at once; more are refused with "
         f"RESOURCE_EXHAUSTED (default: {DEFAULT_MAX_LONG_POLLS})",
     )
+    replay_cli.add_commands(commands)
     return parser
 
 
@@ -141,6 +153,8 @@ def _sidecar_from(args: argparse.Namespace) -> FakeSidecar:
     """The sidecar the options describe; ValueError naming the option when they do not fit together."""
     if args.clock == "real" and args.start_time is not None:
         raise ValueError("--start-time needs --clock manual or auto")
+    if args.work_item_lease < 0:
+        raise ValueError("--work-item-lease must not be negative")
     positive = (
         ("--max-payload-bytes", args.max_payload_bytes),
         ("--max-long-polls", args.max_long_polls),
@@ -161,6 +175,7 @@ def _sidecar_from(args: argparse.Namespace) -> FakeSidecar:
         max_payload_bytes=args.max_payload_bytes,
         max_long_polls=args.max_long_polls,
         limits=Limits(request_bytes=args.max_request_bytes),
+        work_item_lease=args.work_item_lease or None,
     )
 
 
@@ -225,6 +240,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return serve(args)
+    if args.command == "export":
+        return replay_cli.export(args)
+    if args.command == "replay":
+        return replay_cli.replay(args)
     return 2  # pragma: no cover - argparse enforces the command
 
 

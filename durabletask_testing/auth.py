@@ -66,7 +66,7 @@ def _read_token_file(path: Path) -> tuple[str, str | None]:
     return check_token(token), warning
 
 
-class ApiTokenInterceptor(grpc.ServerInterceptor):
+class ApiTokenInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]  # grpc is untyped
     """Refuses, with UNAUTHENTICATED, every call without ``authorization: Bearer <token>`` metadata."""
 
     def __init__(self, token: str) -> None:

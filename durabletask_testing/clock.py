@@ -7,28 +7,29 @@ Three modes:
   every timer due at or before the new time fires, in (fire time, creation order) order, before the
   call returns.
 * ``"auto"``: like manual, but the engine also jumps to the next timer while a client is blocked in
-  ``WaitForInstanceCompletion`` and no work is queued or running.
+  ``WaitForInstanceCompletion`` and no work is queued or running. It never jumps to a "wait forever"
+  timer (see :data:`durabletask_testing.engine.timers.FOREVER_AFTER`).
 
 In manual and auto mode the clock starts at ``start_time`` or, by default, at the wall-clock time
 of its creation truncated to whole seconds.
+
+Besides the durable (wall or virtual) time, the clock also gives the engine its monotonic seconds
+(:meth:`Clock.monotonic`) for back-offs, leases and deadlines; tests can pass their own source.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
-CLOCK_MODES = ("real", "manual", "auto")
+from .vocabulary import CLOCK_MODES, ClockMode, as_utc, clock_mode
+
+__all__ = ["CLOCK_MODES", "AdvanceHandler", "Clock", "ClockMode", "as_utc"]
 
 AdvanceHandler = Callable[[datetime], None]
-
-
-def as_utc(value: datetime) -> datetime:
-    """Return ``value`` as an aware UTC datetime (naive values are taken to be UTC already)."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
+MonotonicSource = Callable[[], float]
 
 
 def _default_start() -> datetime:
@@ -38,19 +39,25 @@ def _default_start() -> datetime:
 class Clock:
     """Virtual or real time for one fake sidecar. Read it with :meth:`now`; move it with :meth:`advance`."""
 
-    def __init__(self, mode: str = "auto", start_time: datetime | None = None) -> None:
-        if mode not in CLOCK_MODES:
-            raise ValueError(f"clock mode must be one of {', '.join(CLOCK_MODES)}; got {mode!r}")
-        if mode == "real" and start_time is not None:
+    def __init__(
+        self,
+        mode: str = "auto",
+        start_time: datetime | None = None,
+        *,
+        monotonic: MonotonicSource = time.monotonic,
+    ) -> None:
+        checked = clock_mode(mode)
+        if checked == "real" and start_time is not None:
             raise ValueError("start_time cannot be set for the 'real' clock (it always reads wall time)")
-        self._mode = mode
+        self._mode = checked
         self._start = as_utc(start_time) if start_time is not None else _default_start()
         self._now = self._start
         self._handler: AdvanceHandler | None = None
+        self._monotonic = monotonic
         self._lock = threading.Lock()
 
     @property
-    def mode(self) -> str:
+    def mode(self) -> ClockMode:
         """``"real"``, ``"manual"`` or ``"auto"``."""
         return self._mode
 
@@ -70,6 +77,10 @@ class Clock:
             return datetime.now(timezone.utc)
         return self._now
 
+    def monotonic(self) -> float:
+        """Monotonic seconds (real time unless the Clock was given another source) for back-offs and leases."""
+        return self._monotonic()
+
     def advance(self, delta: timedelta | float | int) -> datetime:
         """Move a virtual clock forward by ``delta`` (a timedelta or seconds); fire due timers. Returns the new time."""
         if isinstance(delta, (int, float)) and not isinstance(delta, bool):
@@ -78,7 +89,10 @@ class Clock:
             raise TypeError(f"delta must be a timedelta or a number of seconds; got {type(delta).__name__}")
         if delta < timedelta(0):
             raise ValueError(f"delta must not be negative; got {delta}")
-        return self.advance_to(self.now() + delta)
+        now = self.now()
+        if delta > datetime.max.replace(tzinfo=timezone.utc) - now:
+            raise ValueError(f"cannot advance the clock by {delta} from {now.isoformat()}: past year 9999")
+        return self.advance_to(now + delta)
 
     def advance_to(self, when: datetime) -> datetime:
         """Move a virtual clock forward to ``when`` (naive means UTC); fire due timers. Returns the new time."""

@@ -26,7 +26,7 @@ import hmac
 import json
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -35,7 +35,8 @@ from urllib.parse import unquote
 from google.protobuf import json_format
 
 from .clock import CLOCK_MODES, as_utc
-from .timeline import format_history, format_offset, status_name
+from .timeline import format_history, format_offset
+from .vocabulary import parse_iso, status_name
 
 if TYPE_CHECKING:
     from .engine import InstanceSnapshot
@@ -80,10 +81,9 @@ def _parse_time(value: Any, field: str) -> datetime:
     if not isinstance(value, str):
         raise ControlError(HTTPStatus.BAD_REQUEST, f"{field} must be an ISO-8601 date-time string")
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_iso(value)
     except ValueError:
         raise ControlError(HTTPStatus.BAD_REQUEST, f"{field} is not an ISO-8601 date-time: {value[:80]!r}") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
 
 
 def _number(body: dict[str, Any], field: str, *, default: float | None = None, minimum: float = 0.0) -> float:
@@ -126,7 +126,7 @@ def _times(body: dict[str, Any]) -> int | None:
     times = body.get("times", 1)
     if times is not None and (isinstance(times, bool) or not isinstance(times, int)):
         raise ControlError(HTTPStatus.BAD_REQUEST, "times must be an integer or null (every time)")
-    return times  # type: ignore[no-any-return]
+    return times
 
 
 def _name(body: dict[str, Any], field: str) -> str:

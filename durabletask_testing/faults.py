@@ -7,8 +7,12 @@ Configure it through ``FakeSidecar.faults``::
     sidecar.faults.chaos(seed=7, rate=0.3)
 
 Decisions are reproducible: configured faults are consumed in the order the engine reaches its
-decision points, and chaos decisions are a pure function of (seed, fault kind, instance id, task id,
-attempt), never of the order in which threads happen to arrive. Every injected fault is appended to
+decision points, and chaos decisions are a pure function of (seed, fault kind, the instance's fault key,
+task id, attempt), never of the order in which threads happen to arrive nor of the instance ids a client
+generated. An instance's fault key is its orchestration name and creation order (``"checkout#3"``); a
+sub-orchestration's is its parent's key and the creating action's id; continue-as-new adds a generation.
+The attempt counts the dispatches of one task id in one execution, so every retry gets its own decision.
+Every injected fault, and every work item handed out again after its lease ran out, is appended to
 :attr:`FaultPlan.log`.
 """
 
@@ -19,12 +23,22 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, get_args
 
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
-CHAOS_KINDS = ("fail_activity", "lose_activity_result", "lose_orchestrator_result", "delay_activity")
-DEFAULT_CHAOS_KINDS = ("lose_activity_result", "lose_orchestrator_result", "delay_activity")
+ChaosKind = Literal[
+    "fail_activity", "lose_activity_result", "lose_orchestrator_result", "delay_activity", "lose_entity_result"
+]
+RuleKind = ChaosKind | Literal["fail_rpc", "fail_entity"]
+RecordKind = RuleKind | Literal["disconnect_workers", "lease_expired"]
+CHAOS_KINDS: tuple[ChaosKind, ...] = get_args(ChaosKind)
+DEFAULT_CHAOS_KINDS: tuple[ChaosKind, ...] = (
+    "lose_activity_result",
+    "lose_orchestrator_result",
+    "delay_activity",
+    "lose_entity_result",
+)
 INJECTED_ERROR_TYPE = "InjectedFault"
 
 
@@ -33,7 +47,7 @@ class FaultRecord:
     """One injected fault: when (virtual time), what kind, and where."""
 
     time: datetime
-    kind: str
+    kind: RecordKind
     instance_id: str | None
     task_id: int | None
     detail: str
@@ -47,15 +61,29 @@ class FaultRecord:
 
 @dataclass(frozen=True)
 class ResultFault:
-    """What to do with a completed activity's result: drop it (``lose``) or hold it for ``delay``."""
+    """What to do with a completed activity's or entity batch's result: drop it (``lose``), hold it for
+    ``delay``, or (entity batches) fail every operation of the batch with ``failure``."""
 
     lose: bool = False
     delay: timedelta | None = None
+    failure: pb.TaskFailureDetails | None = None
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where the engine asks for a decision: an instance (its id, and its run-independent fault key), the
+    activity or orchestrator name, the task id and the attempt."""
+
+    instance_id: str
+    key: str
+    name: str
+    task_id: int | None = None
+    attempt: int = 0
 
 
 @dataclass
 class _Rule:
-    kind: str
+    kind: RuleKind
     target: str | None  # activity / orchestrator / RPC name; None = any
     remaining: int | None  # None = unlimited
     message: str = ""
@@ -76,7 +104,7 @@ class _Rule:
 class _Chaos:
     seed: int
     rate: float
-    kinds: tuple[str, ...]
+    kinds: tuple[ChaosKind, ...]
     max_delay: timedelta
 
 
@@ -90,6 +118,15 @@ def target_name(target: Any) -> str:
     if not isinstance(name, str) or not name:
         raise TypeError(f"expected a function or a name, got {target!r}")
     return name
+
+
+def _entity_name(entity: str) -> str:
+    """An entity name as entity ids carry it (lower case), from a name or an ``@name@key`` id."""
+    if not isinstance(entity, str) or not entity.strip():
+        raise ValueError(f"entity must be an entity name; got {entity!r}")
+    if entity.startswith("@"):
+        entity = entity.split("@", 2)[1]
+    return entity.lower()
 
 
 def _check_times(times: int | None) -> int | None:
@@ -144,6 +181,24 @@ class FaultPlan:
             raise ValueError(f"by must be a positive timedelta; got {by!r}")
         return self._add(_Rule("delay_activity", target_name(activity), _check_times(times), delay=by))
 
+    def fail_entity(
+        self,
+        entity: str,
+        *,
+        times: int | None = 1,
+        message: str = "injected entity failure",
+        error_type: str = INJECTED_ERROR_TYPE,
+    ) -> FaultPlan:
+        """Fail every operation of the next ``times`` batches of the entity named ``entity`` (its name, as in
+        ``@name@key``): the state stays as it was and callers get the failure."""
+        rule = _Rule("fail_entity", _entity_name(entity), _check_times(times), message, error_type)
+        return self._add(rule)
+
+    def lose_entity_result(self, entity: str, *, times: int | None = 1) -> FaultPlan:
+        """Let the next ``times`` batches of entity ``entity`` run, then drop their results as if the worker crashed;
+        the operations run again on the old state."""
+        return self._add(_Rule("lose_entity_result", _entity_name(entity), _check_times(times)))
+
     def disconnect_workers(self, *, after: int = 0) -> FaultPlan:
         """End every GetWorkItems stream with UNAVAILABLE after ``after`` more work items are dispatched."""
         if not isinstance(after, int) or after < 0:
@@ -167,7 +222,7 @@ class FaultPlan:
         seed: int,
         *,
         rate: float,
-        kinds: Iterable[str] = DEFAULT_CHAOS_KINDS,
+        kinds: Iterable[ChaosKind] = DEFAULT_CHAOS_KINDS,
         max_delay: timedelta = timedelta(seconds=30),
     ) -> FaultPlan:
         """Inject a seeded random mix of faults at ``rate`` (0..1) per decision point.
@@ -178,8 +233,7 @@ class FaultPlan:
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"rate must be between 0 and 1; got {rate!r}")
         chosen = tuple(kinds)
-        unknown = [k for k in chosen if k not in CHAOS_KINDS]
-        if unknown or not chosen:
+        if not chosen or any(k not in CHAOS_KINDS for k in chosen):
             raise ValueError(f"kinds must be a non-empty subset of {CHAOS_KINDS}; got {chosen!r}")
         with self._lock:
             self._chaos = _Chaos(int(seed), float(rate), chosen, max_delay)
@@ -215,50 +269,58 @@ class FaultPlan:
 
     # -- decision points (engine / servicer side) --------------------------------------------------
 
-    def activity_dispatch_fault(
-        self, instance_id: str, task_id: int, name: str, attempt: int, now: datetime
-    ) -> pb.TaskFailureDetails | None:
+    def activity_dispatch_fault(self, site: Site, now: datetime) -> pb.TaskFailureDetails | None:
         """Called when an activity is about to be handed out: failure details to answer with, or None."""
         with self._lock:
-            rule = self._take("fail_activity", name)
-            if rule is None and self._chaos_hits("fail_activity", instance_id, task_id, attempt):
-                rule = _Rule("fail_activity", name, None, "injected chaos activity failure")
+            rule = self._take("fail_activity", site.name)
+            if rule is None and self._chaos_hits("fail_activity", site):
+                rule = _Rule("fail_activity", site.name, None, "injected chaos activity failure")
             if rule is None:
                 return None
-            self._record(now, "fail_activity", instance_id, task_id, f"{name} failed ({rule.message})")
+            self._record(now, "fail_activity", site, f"{site.name} failed ({rule.message})")
         return pb.TaskFailureDetails(errorType=rule.error_type, errorMessage=rule.message)
 
-    def activity_result_fault(
-        self, instance_id: str, task_id: int, name: str, attempt: int, now: datetime
-    ) -> ResultFault | None:
+    def activity_result_fault(self, site: Site, now: datetime) -> ResultFault | None:
         """Called when an activity result arrives: lose it, delay it, or None to deliver it."""
         with self._lock:
-            if self._take("lose_activity_result", name) or self._chaos_hits(
-                "lose_activity_result", instance_id, task_id, attempt
-            ):
-                self._record(now, "lose_activity_result", instance_id, task_id, f"{name} result dropped")
+            if self._take("lose_activity_result", site.name) or self._chaos_hits("lose_activity_result", site):
+                self._record(now, "lose_activity_result", site, f"{site.name} result dropped")
                 return ResultFault(lose=True)
-            rule = self._take("delay_activity", name)
+            rule = self._take("delay_activity", site.name)
             delay = rule.delay if rule is not None else None
-            if delay is None and self._chaos_hits("delay_activity", instance_id, task_id, attempt):
-                chaos = self._chaos
-                assert chaos is not None
-                fraction = _unit(chaos.seed, "delay_amount", instance_id, task_id, attempt)
+            chaos = self._chaos
+            if delay is None and chaos is not None and self._chaos_hits("delay_activity", site):
+                fraction = _unit(chaos.seed, "delay_amount", site)
                 delay = timedelta(seconds=max(1.0, chaos.max_delay.total_seconds() * fraction))
             if delay is None:
                 return None
-            self._record(now, "delay_activity", instance_id, task_id, f"{name} result held for {delay}")
+            self._record(now, "delay_activity", site, f"{site.name} result held for {delay}")
             return ResultFault(delay=delay)
 
-    def orchestrator_result_fault(self, instance_id: str, name: str, attempt: int, now: datetime) -> bool:
+    def entity_result_fault(self, site: Site, now: datetime) -> ResultFault | None:
+        """Called when an entity batch result arrives (``site.name``: the entity name): lose it, fail it, or None."""
+        with self._lock:
+            if self._take("lose_entity_result", site.name) or self._chaos_hits("lose_entity_result", site):
+                self._record(now, "lose_entity_result", site, f"{site.instance_id} batch result dropped")
+                return ResultFault(lose=True)
+            rule = self._take("fail_entity", site.name)
+            if rule is None:
+                return None
+            self._record(now, "fail_entity", site, f"{site.instance_id} batch failed ({rule.message})")
+        return ResultFault(failure=pb.TaskFailureDetails(errorType=rule.error_type, errorMessage=rule.message))
+
+    def orchestrator_result_fault(self, site: Site, now: datetime) -> bool:
         """Called when an orchestrator completes a work item: True drops the completion (forces a replay)."""
         with self._lock:
-            if self._take("lose_orchestrator_result", name) or self._chaos_hits(
-                "lose_orchestrator_result", instance_id, None, attempt
-            ):
-                self._record(now, "lose_orchestrator_result", instance_id, None, f"{name} completion dropped")
+            if self._take("lose_orchestrator_result", site.name) or self._chaos_hits("lose_orchestrator_result", site):
+                self._record(now, "lose_orchestrator_result", site, f"{site.name} completion dropped")
                 return True
         return False
+
+    def lease_expired(self, site: Site, now: datetime) -> None:
+        """Log a work item handed out again because its completion did not arrive within its lease."""
+        with self._lock:
+            self._record(now, "lease_expired", site, f"{site.name} not completed within its lease: dispatched again")
 
     def work_item_dispatched(self, now: datetime) -> bool:
         """Called after each dispatch: True means end every worker stream now."""
@@ -284,7 +346,9 @@ class FaultPlan:
 
     def _fire_disconnect(self, now: datetime) -> bool:
         self._disconnect_after = None
-        self._record(now, "disconnect_workers", None, None, "every GetWorkItems stream ended with UNAVAILABLE")
+        self._log.append(
+            FaultRecord(now, "disconnect_workers", None, None, "every GetWorkItems stream ended with UNAVAILABLE")
+        )
         return True
 
     def rpc_fault(self, method: str, now: datetime) -> str | None:
@@ -295,7 +359,7 @@ class FaultPlan:
             rule = self._take("fail_rpc", method)
             if rule is None:
                 return None
-            self._record(now, "fail_rpc", None, None, f"{method} answered {rule.code}")
+            self._log.append(FaultRecord(now, "fail_rpc", None, None, f"{method} answered {rule.code}"))
             return rule.code
 
     def add_listener(self, listener: Callable[[], None]) -> None:
@@ -314,7 +378,7 @@ class FaultPlan:
         for listener in list(self._listeners):
             listener()
 
-    def _take(self, kind: str, target: str) -> _Rule | None:
+    def _take(self, kind: RuleKind, target: str) -> _Rule | None:
         for rule in self._rules:
             if rule.kind == kind and (rule.target is None or rule.target == target) and rule.take():
                 if rule.remaining == 0:
@@ -322,18 +386,18 @@ class FaultPlan:
                 return rule
         return None
 
-    def _chaos_hits(self, kind: str, instance_id: str, task_id: int | None, attempt: int) -> bool:
+    def _chaos_hits(self, kind: ChaosKind, site: Site) -> bool:
         chaos = self._chaos
         if chaos is None or kind not in chaos.kinds or chaos.rate <= 0.0:
             return False
-        return _unit(chaos.seed, kind, instance_id, task_id, attempt) < chaos.rate
+        return _unit(chaos.seed, kind, site) < chaos.rate
 
-    def _record(self, now: datetime, kind: str, instance_id: str | None, task_id: int | None, detail: str) -> None:
-        self._log.append(FaultRecord(now, kind, instance_id, task_id, detail))
+    def _record(self, now: datetime, kind: RecordKind, site: Site, detail: str) -> None:
+        self._log.append(FaultRecord(now, kind, site.instance_id, site.task_id, detail))
 
 
-def _unit(seed: int, kind: str, instance_id: str, task_id: int | None, attempt: int) -> float:
-    """A reproducible number in [0, 1) from what is being decided (not from timing)."""
-    key = f"{seed}\x1f{kind}\x1f{instance_id}\x1f{task_id}\x1f{attempt}".encode()
+def _unit(seed: int, kind: str, site: Site) -> float:
+    """A reproducible number in [0, 1) from what is being decided (not from timing nor generated ids)."""
+    key = f"{seed}\x1f{kind}\x1f{site.key}\x1f{site.task_id}\x1f{site.attempt}".encode()
     digest = hashlib.blake2b(key, digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64

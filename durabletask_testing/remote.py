@@ -20,6 +20,7 @@ from google.protobuf import json_format
 from .engine import InstanceSnapshot
 from .faults import FaultRecord
 from .protocol import orchestrator_service_pb2 as pb
+from .vocabulary import STATUS_VALUES, as_utc, parse_iso
 
 REQUEST_TIMEOUT_SECONDS = 30.0
 
@@ -31,8 +32,7 @@ class RemoteFakeError(RuntimeError):
 def _time(text: str | None) -> datetime | None:
     if text is None:
         return None
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return parse_iso(text)
 
 
 def _seconds(value: timedelta | float | int) -> float:
@@ -110,8 +110,7 @@ class RemoteClock:
 
     def advance_to(self, when: datetime) -> datetime:
         """Move the virtual clock forward to ``when`` (naive means UTC)."""
-        moment = when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
-        state = self._connection.call("POST", "clock/advance-to", {"time": moment.isoformat()})
+        state = self._connection.call("POST", "clock/advance-to", {"time": as_utc(when).isoformat()})
         return _time(state["now"]) or self.now()
 
 
@@ -238,10 +237,6 @@ class RemoteFake:
         return str(self._connection.call("GET", f"instances/{quote(instance_id, safe='')}/timeline"))
 
 
-_STATUS_VALUES = {name.removeprefix("ORCHESTRATION_STATUS_"): value
-                  for name, value in pb.OrchestrationStatus.items()}
-
-
 def _snapshot(item: dict[str, Any]) -> InstanceSnapshot:
     failure = None
     if item.get("failure") is not None:
@@ -249,7 +244,7 @@ def _snapshot(item: dict[str, Any]) -> InstanceSnapshot:
     now = datetime.now(timezone.utc)
     return InstanceSnapshot(
         instance_id=item["instance_id"], name=item["name"], version=item.get("version"),
-        status=_STATUS_VALUES.get(item["status"], -1), input=item.get("input"), output=item.get("output"),
+        status=STATUS_VALUES.get(item["status"], -1), input=item.get("input"), output=item.get("output"),
         custom_status=item.get("custom_status"), failure_details=failure,
         created_at=_time(item.get("created_at")) or now, last_updated_at=_time(item.get("last_updated_at")) or now,
         parent_instance_id=item.get("parent_instance_id"), execution_id=item.get("execution_id") or "",

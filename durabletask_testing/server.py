@@ -20,7 +20,7 @@ from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 
 from .admission import Admission
 from .engine import Engine
-from .engine.events import optional_string
+from .engine.waiters import WaitTarget
 from .errors import EngineError, ErrorCode
 from .limits import Limits, check_request
 from .messages import bounded
@@ -123,14 +123,11 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
     def StartInstance(
         self, request: pb.CreateInstanceRequest, context: grpc.ServicerContext
     ) -> pb.CreateInstanceResponse:
-        return pb.CreateInstanceResponse(instanceId=self._engine.start_instance(request))
+        return self._engine.start_instance(request)
 
     @_unary
     def GetInstance(self, request: pb.GetInstanceRequest, context: grpc.ServicerContext) -> pb.GetInstanceResponse:
-        state = self._engine.get_instance(request.instanceId, request.getInputsAndOutputs)
-        if state is None:
-            return pb.GetInstanceResponse(exists=False)
-        return pb.GetInstanceResponse(exists=True, orchestrationState=state)
+        return self._engine.get_instance(request)
 
     @_unary
     def WaitForInstanceStart(
@@ -145,7 +142,7 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
         return self._wait(request, context, "completion")
 
     def _wait(
-        self, request: pb.GetInstanceRequest, context: grpc.ServicerContext, until: str
+        self, request: pb.GetInstanceRequest, context: grpc.ServicerContext, until: WaitTarget
     ) -> pb.GetInstanceResponse:
         cancelled = threading.Event()
         instance_id = request.instanceId
@@ -157,72 +154,49 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
 
         if not context.add_callback(on_done):  # the call ended while it waited for a thread
             raise EngineError(ErrorCode.CANCELLED, "the call ended before the fake sidecar served it")
-        state = self._engine.wait_for(
-            instance_id,
-            until=until,
-            include_payloads=request.getInputsAndOutputs,
-            timeout=context.time_remaining(),
-            cancelled=cancelled.is_set,
+        return self._engine.wait_for_instance(
+            request, until=until, timeout=context.time_remaining(), cancelled=cancelled.is_set
         )
-        if state is None:
-            return pb.GetInstanceResponse(exists=False)
-        return pb.GetInstanceResponse(exists=True, orchestrationState=state)
 
     @_unary
     def RaiseEvent(self, request: pb.RaiseEventRequest, context: grpc.ServicerContext) -> pb.RaiseEventResponse:
-        self._engine.raise_event(request.instanceId, request.name, optional_string(request, "input"))
-        return pb.RaiseEventResponse()
+        return self._engine.raise_event(request)
 
     @_unary
     def TerminateInstance(self, request: pb.TerminateRequest, context: grpc.ServicerContext) -> pb.TerminateResponse:
-        self._engine.terminate(request.instanceId, optional_string(request, "output"), request.recursive)
-        return pb.TerminateResponse()
+        return self._engine.terminate(request)
 
     @_unary
     def SuspendInstance(self, request: pb.SuspendRequest, context: grpc.ServicerContext) -> pb.SuspendResponse:
-        self._engine.suspend(request.instanceId, optional_string(request, "reason"))
-        return pb.SuspendResponse()
+        return self._engine.suspend(request)
 
     @_unary
     def ResumeInstance(self, request: pb.ResumeRequest, context: grpc.ServicerContext) -> pb.ResumeResponse:
-        self._engine.resume(request.instanceId, optional_string(request, "reason"))
-        return pb.ResumeResponse()
+        return self._engine.resume(request)
 
     @_unary
     def QueryInstances(
         self, request: pb.QueryInstancesRequest, context: grpc.ServicerContext
     ) -> pb.QueryInstancesResponse:
-        states, token = self._engine.query(request.query)
-        response = pb.QueryInstancesResponse(orchestrationState=states)
-        if token is not None:
-            response.continuationToken.value = token
-        return response
+        return self._engine.query_instances(request)
 
     @_unary
     def ListInstanceIds(
         self, request: pb.ListInstanceIdsRequest, context: grpc.ServicerContext
     ) -> pb.ListInstanceIdsResponse:
-        ids, last_key = self._engine.list_instance_ids(request)
-        response = pb.ListInstanceIdsResponse(instanceIds=ids)
-        if last_key is not None:
-            response.lastInstanceKey.value = last_key
-        return response
+        return self._engine.list_instance_ids(request)
 
     @_unary
     def PurgeInstances(
         self, request: pb.PurgeInstancesRequest, context: grpc.ServicerContext
     ) -> pb.PurgeInstancesResponse:
-        count = self._engine.purge(request)
-        response = pb.PurgeInstancesResponse(deletedInstanceCount=count)
-        response.isComplete.value = True
-        return response
+        return self._engine.purge_instances(request)
 
     @_unary
     def RestartInstance(
         self, request: pb.RestartInstanceRequest, context: grpc.ServicerContext
     ) -> pb.RestartInstanceResponse:
-        new_id = self._engine.restart(request.instanceId, request.restartWithNewInstanceId)
-        return pb.RestartInstanceResponse(instanceId=new_id)
+        return self._engine.restart_instance(request)
 
     def StreamInstanceHistory(
         self, request: pb.StreamInstanceHistoryRequest, context: grpc.ServicerContext
@@ -230,10 +204,38 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
         self._check_rpc_fault("StreamInstanceHistory", context)
         try:
             self._check_limits(request)
-            chunks = self._engine.history_chunks(request.instanceId)
+            chunks = self._engine.stream_instance_history(request)
         except EngineError as error:
             _refuse(context, error)
         yield from chunks
+
+    @_unary
+    def RewindInstance(
+        self, request: pb.RewindInstanceRequest, context: grpc.ServicerContext
+    ) -> pb.RewindInstanceResponse:
+        return self._engine.rewind_instance(request)
+
+    # ------------------------------------------------------------------ entity RPCs
+
+    @_unary
+    def SignalEntity(self, request: pb.SignalEntityRequest, context: grpc.ServicerContext) -> pb.SignalEntityResponse:
+        return self._engine.signal_entity(request)
+
+    @_unary
+    def GetEntity(self, request: pb.GetEntityRequest, context: grpc.ServicerContext) -> pb.GetEntityResponse:
+        return self._engine.get_entity(request)
+
+    @_unary
+    def QueryEntities(
+        self, request: pb.QueryEntitiesRequest, context: grpc.ServicerContext
+    ) -> pb.QueryEntitiesResponse:
+        return self._engine.query_entities(request)
+
+    @_unary
+    def CleanEntityStorage(
+        self, request: pb.CleanEntityStorageRequest, context: grpc.ServicerContext
+    ) -> pb.CleanEntityStorageResponse:
+        return self._engine.clean_entity_storage(request)
 
     # ------------------------------------------------------------------ worker RPCs
 
@@ -254,7 +256,7 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
                 except EngineError as error:
                     _refuse(context, error)
                 if item is not None:
-                    yield item.to_pb()
+                    yield item
                 elif engine.stopped:
                     abort(context, grpc.StatusCode.UNAVAILABLE, "the fake sidecar is shutting down")
                 elif connection.closed:
@@ -268,40 +270,41 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
     def CompleteOrchestratorTask(
         self, request: pb.OrchestratorResponse, context: grpc.ServicerContext
     ) -> pb.CompleteTaskResponse:
-        self._engine.complete_orchestrator(request)
-        return pb.CompleteTaskResponse()
+        return self._engine.complete_orchestrator(request)
 
     @_unary
     def CompleteActivityTask(
         self, request: pb.ActivityResponse, context: grpc.ServicerContext
     ) -> pb.CompleteTaskResponse:
-        self._engine.complete_activity(request)
-        return pb.CompleteTaskResponse()
+        return self._engine.complete_activity(request)
 
     @_unary
     def AbandonTaskOrchestratorWorkItem(
         self, request: pb.AbandonOrchestrationTaskRequest, context: grpc.ServicerContext
     ) -> pb.AbandonOrchestrationTaskResponse:
-        self._engine.abandon_orchestrator(request.completionToken)
-        return pb.AbandonOrchestrationTaskResponse()
+        return self._engine.abandon_orchestrator(request)
+
+    @_unary
+    def CompleteEntityTask(
+        self, request: pb.EntityBatchResult, context: grpc.ServicerContext
+    ) -> pb.CompleteTaskResponse:
+        return self._engine.complete_entity(request)
+
+    @_unary
+    def AbandonTaskEntityWorkItem(
+        self, request: pb.AbandonEntityTaskRequest, context: grpc.ServicerContext
+    ) -> pb.AbandonEntityTaskResponse:
+        return self._engine.abandon_entity(request)
 
     @_unary
     def AbandonTaskActivityWorkItem(
         self, request: pb.AbandonActivityTaskRequest, context: grpc.ServicerContext
     ) -> pb.AbandonActivityTaskResponse:
-        self._engine.abandon_activity(request.completionToken)
-        return pb.AbandonActivityTaskResponse()
+        return self._engine.abandon_activity(request)
 
 
 # RPCs the fake answers with UNIMPLEMENTED, and why
 NOT_IMPLEMENTED_RPCS = {
-    "RewindInstance": "rewinding failed orchestrations is not supported yet",
-    "CompleteEntityTask": "durable entities are not supported yet",
-    "AbandonTaskEntityWorkItem": "durable entities are not supported yet",
-    "SignalEntity": "durable entities are not supported yet",
-    "GetEntity": "durable entities are not supported yet",
-    "QueryEntities": "durable entities are not supported yet",
-    "CleanEntityStorage": "durable entities are not supported yet",
     "CreateTaskHub": "the fake has a single in-memory task hub",
     "DeleteTaskHub": "the fake has a single in-memory task hub; use reset()",
     "SkipGracefulOrchestrationTerminations": "not supported yet",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from concurrent import futures
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import grpc
@@ -15,7 +15,8 @@ from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 from .admission import Admission
 from .auth import ApiTokenInterceptor
 from .clock import Clock
-from .engine import DEFAULT_MAX_PAYLOAD_BYTES, Engine, InstanceSnapshot
+from .engine import DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_WORK_ITEM_LEASE, Engine, InstanceSnapshot
+from .engine.views import EntitySnapshot
 from .faults import FaultPlan
 from .limits import Limits
 from .server import DEFAULT_HEALTH_PING_INTERVAL, FakeSidecarServicer
@@ -45,7 +46,8 @@ class FakeSidecar:
     ``clock`` is ``"auto"`` (default), ``"manual"``, ``"real"`` or a :class:`Clock`. ``port=0`` picks a
     free port; read the result from :attr:`address` after :meth:`start`. ``max_long_polls`` and
     ``max_work_item_streams`` bound the calls of each kind served at once (more are refused with
-    RESOURCE_EXHAUSTED); ``limits`` bounds strings and whole requests (:class:`~.limits.Limits`).
+    RESOURCE_EXHAUSTED); ``limits`` bounds strings and whole requests (:class:`~.limits.Limits`). A work
+    item not completed within ``work_item_lease`` (a timedelta or seconds; None: never) is dispatched again.
     """
 
     def __init__(
@@ -61,6 +63,7 @@ class FakeSidecar:
         max_long_polls: int = DEFAULT_MAX_LONG_POLLS,
         max_work_item_streams: int = DEFAULT_MAX_WORK_ITEM_STREAMS,
         limits: Limits | None = None,
+        work_item_lease: timedelta | float | None = DEFAULT_WORK_ITEM_LEASE,
     ) -> None:
         if isinstance(clock, Clock):
             if start_time is not None:
@@ -80,7 +83,9 @@ class FakeSidecar:
         self._api_token = api_token
         self._ping_interval = health_ping_interval
         self._faults = FaultPlan()
-        self._engine = Engine(self._clock, self._faults, max_payload_bytes=max_payload_bytes)
+        self._engine = Engine(
+            self._clock, self._faults, max_payload_bytes=max_payload_bytes, work_item_lease=work_item_lease
+        )
         self._limits = limits if limits is not None else Limits()
         self._max_request_bytes = self._limits.request_limit(max_payload_bytes)
         if self._max_request_bytes < max_payload_bytes:
@@ -123,7 +128,7 @@ class FakeSidecar:
                 ("grpc.server.max_pending_requests_hard_limit", MAX_PENDING_CALLS),
             ],
         )
-        stubs.add_TaskHubSidecarServiceServicer_to_server(self._servicer, server)
+        stubs.add_TaskHubSidecarServiceServicer_to_server(self._servicer, server)  # type: ignore[no-untyped-call]  # generated, untyped
         bind_host = f"[{self._host}]" if ":" in self._host and not self._host.startswith("[") else self._host
         try:
             port = server.add_insecure_port(f"{bind_host}:{self._requested_port}")
@@ -250,6 +255,14 @@ class FakeSidecar:
     def instance(self, instance_id: str) -> InstanceSnapshot | None:
         """A read-only snapshot of one instance, or None."""
         return self._engine.snapshot(instance_id)
+
+    def entities(self) -> list[EntitySnapshot]:
+        """Every entity with state, queued operations or a lock: state, lock holder and the operations it ran."""
+        return self._engine.entities()
+
+    def entity(self, entity_id: str) -> EntitySnapshot | None:
+        """One entity (``@name@key``), or None."""
+        return self._engine.entity(entity_id)
 
     def history(self, instance_id: str) -> list[pb.HistoryEvent]:
         """Copies of the committed history events of an instance's current execution."""

@@ -46,16 +46,9 @@ def format_offset(moment: datetime | None, origin: datetime | None) -> str:
 
 def status_name(status: Any) -> str:
     """``pb.OrchestrationStatus`` value (int or enum member) as a short upper-case name such as COMPLETED."""
-    from durabletask_testing.protocol import orchestrator_service_pb2 as pb
+    from .vocabulary import status_name as name  # imported when used: this module loads no protobuf code
 
-    if isinstance(status, int):
-        try:
-            name = str(pb.OrchestrationStatus.Name(status))
-        except ValueError:
-            return f"UNKNOWN({status})"
-    else:
-        name = str(getattr(status, "name", status))
-    return name.removeprefix(_STATUS_PREFIX)
+    return name(status)
 
 
 def event_type_label(event_type: str) -> str:

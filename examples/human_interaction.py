@@ -3,8 +3,9 @@
 Orders under $1000 are approved automatically. Bigger orders need a manager's approval, raised as the
 external event ``approval_received``; if none arrives within 24 hours the order is canceled. The workflow
 passes custom business objects around: an ``Order`` dataclass as input and an ``Approval`` named tuple as
-event data; the SDK serializes them as plain JSON and rebuilds them from the types you name (the ``Order``
-annotation, ``data_type=Approval``).
+event data; the SDK serializes them as plain JSON and rebuilds the ``Order`` from the input's annotation. The
+event is read without a ``data_type``, exactly as in the product description: an untyped JSON object allows
+attribute access (``approval_details.approver``).
 
 Run it:  python examples/human_interaction.py            (embedded fake: the 24-hour wait takes milliseconds)
          python examples/human_interaction.py --host localhost:4001   (a real sidecar: the timeout case
@@ -23,7 +24,6 @@ from _runner import ExampleRun, describe_elapsed, run_example
 from durabletask import task, worker
 
 APPROVAL_TIMEOUT = timedelta(hours=24)
-AUTO_APPROVAL_LIMIT = 1000
 
 
 @dataclass
@@ -54,14 +54,14 @@ def place_order(ctx: task.ActivityContext, order: Order) -> None:
 def purchase_order_workflow(ctx: task.OrchestrationContext, order: Order):
     """Orchestrator: approve small orders, wait up to 24 hours for a manager on big ones."""
     # Orders under $1000 are auto-approved
-    if order.Cost < AUTO_APPROVAL_LIMIT:
+    if order.Cost < 1000:
         return "Auto-approved"
 
     # Orders of $1000 or more require manager approval
     yield ctx.call_activity(send_approval_request, input=order)
 
     # Approvals must be received within 24 hours or they will be canceled.
-    approval_event = ctx.wait_for_external_event("approval_received", data_type=Approval)
+    approval_event = ctx.wait_for_external_event("approval_received")
     timeout_event = ctx.create_timer(APPROVAL_TIMEOUT)
     winner = yield task.when_any([approval_event, timeout_event])
     if winner == timeout_event:

@@ -40,17 +40,10 @@ def open_sidecar(settings: DurableSettings, api_token: str | None = None) -> Ite
 
     sidecar = FakeSidecar(clock=settings.clock, start_time=settings.start_time)
     sidecar.start()
-    freezer = None
     try:
-        if settings.freeze_time:
-            from .freezing import VirtualTimeFreezer
-
-            freezer = VirtualTimeFreezer(sidecar.clock)
-            freezer.start()
-        yield sidecar
+        with _frozen_if_asked(settings, sidecar.clock):
+            yield sidecar
     finally:
-        if freezer is not None:
-            freezer.stop()
         sidecar.stop()
 
 
@@ -60,17 +53,24 @@ def _remote_fake(settings: DurableSettings, api_token: str | None) -> Iterator[A
 
     remote = RemoteFake(settings.control_url or "", api_token=api_token)
     remote.reset(clock=settings.clock, start_time=settings.start_time)
-    freezer = None
-    try:
-        if settings.freeze_time:
-            from .freezing import VirtualTimeFreezer
-
-            freezer = VirtualTimeFreezer(remote.clock)
-            freezer.start()
+    with _frozen_if_asked(settings, remote.clock):
         yield remote
+
+
+@contextmanager
+def _frozen_if_asked(settings: DurableSettings, clock: Any) -> Iterator[None]:
+    """With ``freeze_time``: wall-clock reads follow ``clock`` inside the block."""
+    if not settings.freeze_time:
+        yield
+        return
+    from .freezing import VirtualTimeFreezer
+
+    freezer = VirtualTimeFreezer(clock)
+    freezer.start()
+    try:
+        yield
     finally:
-        if freezer is not None:
-            freezer.stop()
+        freezer.stop()
 
 
 @contextmanager
@@ -107,4 +107,4 @@ def open_worker(
     try:
         yield worker
     finally:
-        worker.stop()
+        worker.stop_for_teardown()

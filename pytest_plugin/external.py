@@ -35,6 +35,11 @@ def skip_needing_faults() -> NoReturn:
     _skip_at_test(NEEDS_FAULTS_REASON)
 
 
+def skip_needing_inspection() -> NoReturn:
+    """Skip the current test because it needs to read the fake's state."""
+    _skip_at_test(NEEDS_INSPECTION_REASON)
+
+
 class ExternalSidecar:
     """What ``durable_sidecar`` yields with ``--durabletask-sidecar``: an address and nothing fake.
 

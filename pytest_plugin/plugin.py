@@ -8,17 +8,20 @@ when a test asks for a fixture, so installing the plugin costs nothing to unrela
 from __future__ import annotations
 
 import sys
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
 from . import external
 from .environment import open_client, open_sidecar, open_worker
+from .golden import OPTION_UPDATE, OPTION_UPDATE_DEST
 from .report import SECTION_TITLE
 from .settings import (
     INI_CLOCK,
     INI_FREEZE_TIME,
+    INI_REPLAY_AUDIT,
+    INI_REPLAY_AUDIT_REPEATS,
     INI_START_TIME,
     MARKER_HELP,
     MARKER_NAME,
@@ -77,6 +80,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         help="gRPC metadata sent to the external sidecar by durable_client and durable_worker (repeatable)",
     )
+    group.addoption(
+        OPTION_UPDATE,
+        dest=OPTION_UPDATE_DEST,
+        action="store_true",
+        default=False,
+        help="write the golden timeline files compared by durable_timeline_snapshot instead of comparing them",
+    )
     parser.addini(INI_CLOCK, "default clock of the fake sidecar: auto, manual or real (default: auto)", default="auto")
     parser.addini(INI_START_TIME, "default start time (ISO-8601) of the fake sidecar's virtual clock", default="")
     parser.addini(
@@ -85,6 +95,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="bool",
         default=False,
     )
+    parser.addini(
+        INI_REPLAY_AUDIT,
+        "after a test passed, replay each orchestration it ran on the fake and fail it if the code produces other "
+        "actions than recorded (default: true; @pytest.mark.durabletask(replay_audit=False) turns it off per test)",
+        type="bool",
+        default=True,
+    )
+    parser.addini(INI_REPLAY_AUDIT_REPEATS, "how many times the replay audit replays each instance (default: 7)",
+                  default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -110,7 +129,10 @@ def _control_url(config: pytest.Config, address: str, metadata: list[tuple[str, 
 
     url = given.strip() if given else detect_control_url(address, metadata)
     worker_input = getattr(config, "workerinput", None)  # set in pytest-xdist workers
-    if url is not None and worker_input is not None and int(worker_input.get("workercount", 1)) > 1:
+    processes = getattr(config.option, "numprocesses", None)  # pytest-xdist's -n, seen by the controller
+    several = (int(worker_input.get("workercount", 1)) > 1 if worker_input is not None
+               else processes not in (None, 0, 1, "0", "1"))
+    if url is not None and several:
         raise DurableSettingsError(
             f"the CLI fake at {address} serves one test at a time (each test resets it), so it cannot be shared "
             "by several pytest-xdist workers: run without -n, or give --durabletask-control=none to use it as a "
@@ -139,6 +161,9 @@ def _parse_metadata(pairs: list[str]) -> list[tuple[str, str]]:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    audit = sys.modules.get("durabletask_pytest.replay_audit")
+    if audit is not None:
+        audit.shut_down(BACKGROUND_STOP_WAIT_SECONDS)
     wrappers = sys.modules.get("durabletask_pytest.sdk_wrappers")
     if wrappers is not None:  # only when a test used a worker: let SDK shutdowns finish while output is open
         wrappers.wait_for_background_stops(BACKGROUND_STOP_WAIT_SECONDS)
@@ -147,6 +172,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Generator[None, Any, Any]:
     report = yield
+    if report.when == "call" and report.passed:
+        _replay_audit(item, report)
     if report.when == "call" and report.failed:
         state = item.stash.get(STATE_KEY, None)
         if state is not None:
@@ -158,6 +185,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     return report
 
 
+def _replay_audit(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Fail a passed test whose orchestrations do not replay deterministically (see replay_audit.py)."""
+    state = item.stash.get(STATE_KEY, None)
+    if state is None or not state.workers:
+        return
+    from .replay_audit import audit
+
+    try:
+        findings = audit(state)
+    except Exception as error:  # an audit that cannot run must say so, not pass silently
+        findings = f"the replay audit could not run: {type(error).__name__}: {error}"
+    if findings is None:
+        return
+    report.outcome = "failed"
+    report.longrepr = (
+        f"{item.nodeid} passed, but the replay audit found non-deterministic orchestrator code "
+        f"(turn it off with @pytest.mark.{MARKER_NAME}(replay_audit=False)):\n\n{findings}")
+
+
 # -- fixtures ---------------------------------------------------------------------------------------
 
 
@@ -165,10 +211,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
 def durable_settings(request: pytest.FixtureRequest) -> DurableSettings:
     """This test's durable configuration: ini defaults overlaid by the closest ``durabletask`` markers."""
     defaults = request.config.stash.get(_DEFAULTS_KEY, None) or DurableSettings()
+    problem: str | None = None
     try:
         settings = apply_markers(defaults, request.node.iter_markers(MARKER_NAME))
     except DurableSettingsError as error:
-        pytest.fail(str(error), pytrace=False)
+        problem = str(error)
+    if problem is not None:  # failed outside the except block, so the message is shown once
+        pytest.fail(problem, pytrace=False)
     if settings.has_fake_controls and settings.clock == "real" and settings.start_time is not None:
         if _marker_sets(request, "start_time"):
             pytest.fail(
@@ -176,7 +225,8 @@ def durable_settings(request: pytest.FixtureRequest) -> DurableSettings:
                 "(the real clock always reads wall time)",
                 pytrace=False,
             )
-        settings = DurableSettings(clock="real", freeze_time=settings.freeze_time)
+        settings = DurableSettings(clock="real", freeze_time=settings.freeze_time, replay_audit=settings.replay_audit,
+                                   replay_audit_repeats=settings.replay_audit_repeats)
     return settings
 
 
@@ -258,3 +308,75 @@ def _configured_metadata(config: pytest.Config) -> list[tuple[str, str]]:
 
 def _metadata_for(state: DurableTestState | None) -> list[tuple[str, str]]:
     return list(state.metadata) if state is not None else []
+
+
+@pytest.fixture
+def durable_timeline_snapshot(
+    request: pytest.FixtureRequest, durable_settings: DurableSettings, durable_sidecar: DrivableSidecar
+) -> Callable[..., None]:
+    """``durable_timeline_snapshot(instance_id, label=None)``: compare the instance's golden timeline.
+
+    The normalised timeline (event kinds, names, virtual-time offsets; no ids) must equal the file
+    ``__durable_timelines__/<test file>/<test name>[-label].txt`` beside the test; a difference fails with a
+    diff. ``--durabletask-update-timelines`` writes the files instead.
+    """
+    from .golden import TimelineMismatch, compare_with_snapshot, normalised_timeline, snapshot_path
+
+    update = bool(request.config.getoption(OPTION_UPDATE_DEST, default=False))
+
+    def check(instance_id: str, label: str | None = None) -> None:
+        if not durable_settings.has_fake_controls:
+            external.skip_needing_inspection()
+        lines = normalised_timeline(durable_sidecar.history(instance_id))
+        path = snapshot_path(request.path, request.node.name, label)
+        try:
+            compare_with_snapshot(lines, path, update)
+        except TimelineMismatch as mismatch:
+            problem = str(mismatch)
+        else:
+            return
+        pytest.fail(problem, pytrace=False)  # outside the except block, so the message is shown once
+
+    return check
+
+
+@pytest.fixture
+def durable_deploy(request: pytest.FixtureRequest, durable_sidecar: DrivableSidecar) -> Iterator[Callable[..., Any]]:
+    """``durable_deploy(orchestrators=..., activities=..., versioning=None)``: an upgrade in the middle of a test.
+
+    Waits until the fake is idle (instances wait on timers or events), stops the test's running workers, and
+    starts a new worker with the given functions (``orchestrators`` may map registered names to new functions,
+    so v2 code answers for v1's name) and versioning options; returns it. Instances started before continue on
+    the new code, or are refused by the versioning strategy, as a real deployment would do.
+    """
+    state = request.node.stash.get(STATE_KEY, None)
+    deployed: list[Any] = []
+    from .environment import open_worker
+
+    def deploy(orchestrators: Any = (), activities: Any = (), versioning: Any = None,
+               idle_timeout: float = 10.0) -> Any:
+        if state is not None and state.settings.has_fake_controls and not durable_sidecar.wait_until_idle(
+                idle_timeout):
+            pytest.fail(f"durable_deploy: the fake did not become idle within {idle_timeout} s", pytrace=False)
+        for worker in list(state.workers if state is not None else []):
+            worker.stop()
+        now = durable_sidecar.clock.now if state is not None and state.settings.has_fake_controls else None
+        context = open_worker(durable_sidecar.address, _metadata_for(state), now=now)
+        worker = context.__enter__()
+        deployed.append(context)
+        if state is not None:
+            state.workers.append(worker)
+        items = orchestrators.items() if isinstance(orchestrators, dict) else ((None, fn) for fn in orchestrators)
+        for name, function in items:
+            worker.add_orchestrator(function, **({"name": name} if name else {}))
+        items = activities.items() if isinstance(activities, dict) else ((None, fn) for fn in activities)
+        for name, function in items:
+            worker.add_activity(function, **({"name": name} if name else {}))
+        if versioning is not None:
+            worker.use_versioning(versioning)
+        worker.start()
+        return worker
+
+    yield deploy
+    for context in reversed(deployed):
+        context.__exit__(None, None, None)

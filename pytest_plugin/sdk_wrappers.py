@@ -162,6 +162,20 @@ class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
             super().add_orchestrator(trampoline)
         self._registered_names(kind).add(trampoline.__name__)
 
+    def use_versioning(self, version: Any) -> None:
+        """Apply versioning options (the SDK's method); remembered for the replay audit."""
+        super().use_versioning(version)
+        self.__dict__["_durable_versioning"] = version
+
+    @property
+    def versioning(self) -> Any:
+        """The versioning options given to :meth:`use_versioning`, or None."""
+        return self.__dict__.get("_durable_versioning")
+
+    def orchestrator_names(self) -> set[str]:
+        """The orchestrator names registered on this worker (real functions or stubs)."""
+        return set(self._registered_names("orchestrator"))
+
     def start(self) -> None:
         """Start the worker (the SDK's method)."""
         self._stub_table.reopen()
@@ -169,11 +183,23 @@ class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
         self.__dict__["_durable_running"] = True
 
     def stop(self) -> None:
-        """Stop the worker; a no-op if it is not running.
+        """Stop the worker as the SDK does (waits for its shutdown); a no-op if it is not running.
 
-        Returns once none of the worker's functions runs and none can start any more, without waiting for the
-        rest of the SDK's shutdown, which goes on in the background (the published SDK's worker takes about a
-        second to notice it was stopped). Bounded by ``STOP_GRACE_SECONDS`` for functions still running.
+        Work the worker had not finished is handed to the next worker by the sidecar, as after a real shutdown.
+        """
+        if not self.is_running:
+            return
+        self.__dict__["_durable_running"] = False
+        super().stop()
+
+    def stop_for_teardown(self) -> None:
+        """End of the test: stop without waiting for the SDK's whole shutdown; a no-op if it is not running.
+
+        Returns once none of the test's functions runs and none can start any more; the rest of the SDK's
+        shutdown goes on in the background (the published SDK's worker takes about a second to notice it was
+        stopped). A work item that still reaches the worker then fails without running the test's code, which
+        is harmless only because the test is over: mid-test, use :meth:`stop`. Bounded by
+        ``STOP_GRACE_SECONDS`` for functions still running.
         """
         if not self.is_running:
             return

@@ -15,15 +15,20 @@ CLOCK_MODES = ("auto", "manual", "real")
 DEFAULT_CLOCK = "auto"
 
 MARKER_NAME = "durabletask"
-MARKER_KEYWORDS = ("clock", "start_time", "freeze_time")
+MARKER_KEYWORDS = ("clock", "start_time", "freeze_time", "replay_audit")
 MARKER_HELP = (
-    "durabletask(clock='auto'|'manual'|'real', start_time=datetime|ISO-8601, freeze_time=bool): "
-    "configure the fake sidecar and virtual time used by the durable_* fixtures of this test"
+    "durabletask(clock='auto'|'manual'|'real', start_time=datetime|ISO-8601, freeze_time=bool, "
+    "replay_audit=bool): configure the fake sidecar and virtual time used by the durable_* fixtures of this test, "
+    "and whether its orchestrations are replayed after it passed"
 )
 
 INI_CLOCK = "durabletask_clock"
 INI_START_TIME = "durabletask_start_time"
 INI_FREEZE_TIME = "durabletask_freeze_time"
+INI_REPLAY_AUDIT = "durabletask_replay_audit"
+INI_REPLAY_AUDIT_REPEATS = "durabletask_replay_audit_repeats"
+DEFAULT_REPLAY_AUDIT_REPEATS = 7
+"""Replays per instance: a branch on a fair coin is caught with probability 1 - 0.5**7 > 0.99."""
 
 OPTION_SIDECAR = "--durabletask-sidecar"
 OPTION_SIDECAR_DEST = "durabletask_sidecar"
@@ -40,6 +45,9 @@ class DurableSettings:
     clock: str = DEFAULT_CLOCK
     start_time: datetime | None = None
     freeze_time: bool = False
+    replay_audit: bool = True
+    """Replay every orchestration instance the test ran, after it passed, and fail it on a divergence."""
+    replay_audit_repeats: int = DEFAULT_REPLAY_AUDIT_REPEATS
     external_address: str | None = None
     control_url: str | None = None
     """With an external address: the control API of a CLI fake there (clock, faults and inspection work)."""
@@ -98,6 +106,19 @@ def parse_bool(value: Any, *, source: str, name: str) -> bool:
     raise DurableSettingsError(f"{source}: {name} must be true or false, got {value!r}")
 
 
+def parse_repeats(value: Any, *, source: str) -> int:
+    """A positive number of replays per instance (empty: the default)."""
+    if value is None or value == "":
+        return DEFAULT_REPLAY_AUDIT_REPEATS
+    try:
+        repeats = int(str(value).strip())
+    except ValueError:
+        repeats = 0
+    if repeats < 1:
+        raise DurableSettingsError(f"{source}: expected a positive number of replays, got {value!r}")
+    return repeats
+
+
 def parse_address(value: str, *, source: str) -> str:
     """Validate a HOST:PORT sidecar address and return it unchanged."""
     host, sep, port = value.strip().rpartition(":")
@@ -113,9 +134,18 @@ def defaults_from_ini(getini: Any, external_address: str | None, control_url: st
         clock=parse_clock(clock, source=f"ini option {INI_CLOCK}"),
         start_time=parse_start_time(getini(INI_START_TIME), source=f"ini option {INI_START_TIME}"),
         freeze_time=parse_bool(getini(INI_FREEZE_TIME), source=f"ini option {INI_FREEZE_TIME}", name="freeze_time"),
+        replay_audit=_audit_from_ini(getini(INI_REPLAY_AUDIT)),
+        replay_audit_repeats=parse_repeats(getini(INI_REPLAY_AUDIT_REPEATS),
+                                           source=f"ini option {INI_REPLAY_AUDIT_REPEATS}"),
         external_address=external_address,
         control_url=control_url,
     )
+
+
+def _audit_from_ini(value: Any) -> bool:
+    if value is None or value == "":
+        return True  # on by default
+    return parse_bool(value, source=f"ini option {INI_REPLAY_AUDIT}", name="replay_audit")
 
 
 def apply_markers(defaults: DurableSettings, markers: Iterable[Any]) -> DurableSettings:
@@ -145,6 +175,12 @@ def apply_markers(defaults: DurableSettings, markers: Iterable[Any]) -> DurableS
             if "freeze_time" in chosen
             else defaults.freeze_time
         ),
+        replay_audit=(
+            parse_bool(chosen["replay_audit"], source=source, name="replay_audit")
+            if "replay_audit" in chosen
+            else defaults.replay_audit
+        ),
+        replay_audit_repeats=defaults.replay_audit_repeats,
         external_address=defaults.external_address,
         control_url=defaults.control_url,
     )

@@ -181,6 +181,16 @@ class StubTable:
         with self._lock:
             self._real[(kind, name)] = fn
 
+    def real(self, kind: StubKind, name: str) -> Callable[..., Any] | None:
+        """The real function registered under this name, or None."""
+        with self._lock:
+            return self._real.get((kind, name))
+
+    def is_stubbed(self, kind: StubKind, name: str) -> bool:
+        """True while a stub replaces this name."""
+        with self._lock:
+            return (kind, name) in self._stubs
+
     def set_stub(self, stub: Stub) -> None:
         with self._lock:
             self._stubs[(stub.kind, stub.name)] = stub

@@ -45,8 +45,9 @@ def execute_activity(registry: Registry, runner: AsyncRunner, orchestration_id: 
     fn = registry.get_activity(name)
     if fn is None:
         raise ActivityNotRegisteredError(f"Activity function named '{name}' was not registered!")
-    activity_input = ser.deserialize(encoded_input, ser.input_type_of(fn) if encoded_input else None)
+    converter = registry.data_converter
+    activity_input = converter.deserialize(encoded_input, ser.input_type_of(fn, converter) if encoded_input else None)
     result = fn(task.ActivityContext(orchestration_id, task_id), activity_input)
     if inspect.isawaitable(result):
         result = runner.run(result)
-    return ser.serialize(result)
+    return converter.serialize(result)

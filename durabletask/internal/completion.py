@@ -11,7 +11,7 @@ from typing import Any
 from durabletask import task
 from durabletask.internal import helpers as pbh
 from durabletask.internal import orchestrator_service_pb2 as pb
-from durabletask.internal import serialization as ser
+from durabletask.serialization import DataConverter
 
 
 def failure_details_proto(details: task.FailureDetails) -> pb.TaskFailureDetails:
@@ -20,12 +20,14 @@ def failure_details_proto(details: task.FailureDetails) -> pb.TaskFailureDetails
                                   stackTrace=pbh.get_string_value(details.stack_trace))
     if details.inner_failure is not None:
         proto.innerFailure.CopyFrom(failure_details_proto(details.inner_failure))
+    for key, value in (details.properties or {}).items():
+        proto.properties[key].CopyFrom(pbh.protobuf_value(value))
     return proto
 
 
-def orchestration_failure_details(ex: BaseException) -> pb.TaskFailureDetails:
+def orchestration_failure_details(ex: BaseException, properties_provider: Any = None) -> pb.TaskFailureDetails:
     """Failure details of an orchestrator that raised ``ex``; a task failure it let through is the inner one."""
-    details = pbh.new_failure_details(ex)
+    details = pbh.new_failure_details(ex, properties_provider=properties_provider)
     if isinstance(ex, task.TaskFailedError):
         details.innerFailure.CopyFrom(failure_details_proto(ex.details))
     return details
@@ -34,7 +36,9 @@ def orchestration_failure_details(ex: BaseException) -> pb.TaskFailureDetails:
 class Completion:
     """The outcome of one execution, if it has one yet."""
 
-    def __init__(self) -> None:
+    def __init__(self, converter: DataConverter, properties_provider: Any = None) -> None:
+        self._converter = converter
+        self._properties_provider = properties_provider
         self.is_complete = False
         self.status: pb.OrchestrationStatus | None = None
         self.encoded_result: str | None = None
@@ -52,7 +56,7 @@ class Completion:
                 f"you forget 'yield'? Write 'result = yield ctx.call_activity(...)' and return the result."))
             return
         try:
-            encoded = ser.serialize(result)
+            encoded = self._converter.serialize(result)
         except TypeError:
             # Built, not raised: the failure must not carry the engine's StopIteration as its inner failure.
             self.fail(TypeError(
@@ -76,13 +80,14 @@ class Completion:
         self.is_complete = True
         self.status = pb.ORCHESTRATION_STATUS_FAILED
         self.encoded_result = None
-        self.failure_details = ex if isinstance(ex, pb.TaskFailureDetails) else orchestration_failure_details(ex)
+        self.failure_details = ex if isinstance(ex, pb.TaskFailureDetails) else orchestration_failure_details(
+            ex, self._properties_provider)
 
     def continue_as_new(self, new_input: Any, save_events: bool, new_version: str | None) -> None:
         """Record a continue-as-new outcome."""
         if self.is_complete:
             return
-        self.encoded_result = ser.serialize(new_input)
+        self.encoded_result = self._converter.serialize(new_input)
         self.is_complete = True
         self.status = pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW
         self.new_version = new_version

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from durabletask import task
-from durabletask.internal import serialization as ser
+from durabletask.serialization import DataConverter
 
 
 @dataclass(slots=True, eq=False)
@@ -20,7 +20,8 @@ class _Waiter:
 class ExternalEventInbox:
     """Matches raised events to waiting tasks by case-insensitive name, oldest first."""
 
-    def __init__(self) -> None:
+    def __init__(self, converter: DataConverter) -> None:
+        self._converter = converter
         self._waiters: dict[str, deque[_Waiter]] = {}
         self._received: dict[str, deque[tuple[int, str, str | None]]] = {}
         self._received_count = 0
@@ -34,7 +35,7 @@ class ExternalEventInbox:
             _, _, payload = buffered.popleft()
             if not buffered:
                 del self._received[key]
-            event_task.complete(ser.deserialize(payload, data_type))
+            event_task.complete(self._converter.deserialize(payload, data_type))
             return event_task
         waiter = _Waiter(event_task, data_type)
         self._waiters.setdefault(key, deque()).append(waiter)
@@ -57,7 +58,7 @@ class ExternalEventInbox:
             waiter = waiters.popleft()
             if not waiters:
                 del self._waiters[key]
-            waiter.task.complete(ser.deserialize(payload, waiter.data_type))
+            waiter.task.complete(self._converter.deserialize(payload, waiter.data_type))
             return True
         self._received.setdefault(key, deque()).append((self._received_count, name, payload))
         self._received_count += 1

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import grpc
+import grpc.aio
 
 DEFAULT_HOST_ADDRESS = "localhost:4001"
 _SECURE_PREFIXES = ("https://", "grpcs://")
@@ -57,11 +58,14 @@ class MetadataInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClie
         return continuation(self._details(client_call_details), request)
 
 
-def get_grpc_channel(host_address: str | None, secure_channel: bool = False,
-                     metadata: Sequence[tuple[str, str]] | None = None,
-                     interceptors: Sequence[Any] | None = None) -> grpc.Channel:
-    """A channel to ``host_address`` (default localhost:4001). ``https://``/``grpcs://`` force TLS,
-    ``http://``/``grpc://`` force plaintext."""
+def channel_arguments(extra: Sequence[tuple[str, Any]] | None) -> list[tuple[str, Any]]:
+    """This SDK's channel arguments, overridden (same key) or extended by ``extra``."""
+    merged = dict(CHANNEL_OPTIONS)
+    merged.update(dict(extra or []))
+    return list(merged.items())
+
+
+def _split_address(host_address: str | None, secure_channel: bool) -> tuple[str, bool]:
     address = host_address or DEFAULT_HOST_ADDRESS
     lowered = address.lower()
     for prefix in _SECURE_PREFIXES:
@@ -74,13 +78,59 @@ def get_grpc_channel(host_address: str | None, secure_channel: bool = False,
             break
     if not address:
         raise ValueError(f"Invalid sidecar address {host_address!r}: expected 'host:port'.")
+    return address, secure_channel
+
+
+def get_grpc_channel(host_address: str | None, secure_channel: bool = False,
+                     metadata: Sequence[tuple[str, str]] | None = None,
+                     interceptors: Sequence[Any] | None = None,
+                     options: Sequence[tuple[str, Any]] | None = None) -> grpc.Channel:
+    """A channel to ``host_address`` (default localhost:4001). ``https://``/``grpcs://`` force TLS,
+    ``http://``/``grpc://`` force plaintext. ``options`` are extra gRPC channel arguments."""
+    address, secure_channel = _split_address(host_address, secure_channel)
+    arguments = channel_arguments(options)
     if secure_channel:
-        channel = grpc.secure_channel(address, grpc.ssl_channel_credentials(), options=CHANNEL_OPTIONS)
+        channel = grpc.secure_channel(address, grpc.ssl_channel_credentials(), options=arguments)
     else:
-        channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+        channel = grpc.insecure_channel(address, options=arguments)
     all_interceptors = list(interceptors or [])
     if metadata:
         all_interceptors.append(MetadataInterceptor(metadata))
     if all_interceptors:
         channel = grpc.intercept_channel(channel, *all_interceptors)
     return channel
+
+
+class _AsyncMetadataInterceptor(grpc.aio.UnaryUnaryClientInterceptor,  # type: ignore[misc]
+                                grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
+    """Adds fixed metadata to every asyncio call."""
+
+    def __init__(self, metadata: Sequence[tuple[str, str]]) -> None:
+        self._metadata = list(metadata)
+
+    def _details(self, details: Any) -> Any:
+        merged = list(details.metadata or []) + self._metadata
+        return details._replace(metadata=grpc.aio.Metadata(*merged))
+
+    async def intercept_unary_unary(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+        return await continuation(self._details(client_call_details), request)
+
+    async def intercept_unary_stream(self, continuation: Any, client_call_details: Any, request: Any) -> Any:
+        return await continuation(self._details(client_call_details), request)
+
+
+def get_async_grpc_channel(host_address: str | None, secure_channel: bool = False,
+                           metadata: Sequence[tuple[str, str]] | None = None,
+                           interceptors: Sequence[Any] | None = None,
+                           options: Sequence[tuple[str, Any]] | None = None) -> grpc.aio.Channel:
+    """An asyncio channel, with the same address rules as :func:`get_grpc_channel`; ``interceptors`` must be
+    ``grpc.aio`` client interceptors."""
+    address, secure_channel = _split_address(host_address, secure_channel)
+    all_interceptors = list(interceptors or [])
+    if metadata:
+        all_interceptors.append(_AsyncMetadataInterceptor(metadata))
+    arguments = channel_arguments(options)
+    if secure_channel:
+        return grpc.aio.secure_channel(address, grpc.ssl_channel_credentials(), options=arguments,
+                                       interceptors=all_interceptors or None)
+    return grpc.aio.insecure_channel(address, options=arguments, interceptors=all_interceptors or None)

@@ -7,11 +7,13 @@ aware datetimes too and normalise them to UTC.
 
 from __future__ import annotations
 
+import logging
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
+from typing import Any
 
-from google.protobuf import timestamp_pb2, wrappers_pb2
+from google.protobuf import json_format, struct_pb2, timestamp_pb2, wrappers_pb2
 from google.protobuf.message import Message
 
 from durabletask.internal import orchestrator_service_pb2 as pb
@@ -90,17 +92,54 @@ def get_qualified_name(t: type) -> str:
     return f"{module}.{name}" if module else name
 
 
-def new_failure_details(ex: BaseException, _depth: int = 0) -> pb.TaskFailureDetails:
-    """Build TaskFailureDetails from an exception (type, message, stack trace, chained cause)."""
+def python_value(value: struct_pb2.Value) -> Any:
+    """A protobuf ``Value`` (failure-details property) as a plain Python value."""
+    return json_format.MessageToDict(value)
+
+
+def protobuf_value(value: Any) -> struct_pb2.Value:
+    """A JSON-like Python value as a protobuf ``Value`` (other values are stored as their ``str``)."""
+    message = struct_pb2.Value()
+    try:
+        json_format.ParseDict(value, message)
+    except (json_format.ParseError, TypeError, AttributeError):
+        message.string_value = str(value)
+    return message
+
+
+def new_failure_details(ex: BaseException, _depth: int = 0, properties_provider: Any = None) -> pb.TaskFailureDetails:
+    """Build TaskFailureDetails from an exception (qualified type name, message, stack trace, chained cause).
+
+    ``properties_provider`` (an ``ExceptionPropertiesProvider``) adds custom ``properties`` to every level; a
+    provider that raises or returns a non-mapping is logged and ignored.
+    """
     details = pb.TaskFailureDetails(
         errorType=get_qualified_name(type(ex)),
         errorMessage=str(ex),
         stackTrace=get_string_value("".join(traceback.format_tb(ex.__traceback__))),
     )
+    if properties_provider is not None:
+        for key, value in _provided_properties(properties_provider, ex).items():
+            details.properties[key].CopyFrom(protobuf_value(value))
     inner = ex.__cause__ or ex.__context__
     if isinstance(inner, Exception) and inner is not ex and _depth < 10:
-        details.innerFailure.CopyFrom(new_failure_details(inner, _depth + 1))
+        details.innerFailure.CopyFrom(new_failure_details(inner, _depth + 1, properties_provider))
     return details
+
+
+def _provided_properties(provider: Any, ex: BaseException) -> dict[str, Any]:
+    try:
+        provided = provider.get_exception_properties(ex)
+        if provided is None:
+            return {}
+        if not isinstance(provided, Mapping):
+            raise TypeError("get_exception_properties() must return a mapping or None")
+        return {str(k): v for k, v in provided.items()}
+    except Exception:
+        logging.getLogger("durabletask.worker").warning(
+            "The exception properties provider failed for %s; no properties recorded.",
+            get_qualified_name(type(ex)), exc_info=True)
+        return {}
 
 
 # ------------------------------------------------------------------------------------------ actions
@@ -142,6 +181,39 @@ def new_complete_orchestration_action(action_id: int, status: int, result: str |
         orchestrationStatus=status,  # type: ignore[arg-type]
         result=get_string_value(result), failureDetails=failure_details,
         carryoverEvents=carryover_events, newVersion=get_string_value(new_version)))
+
+
+def new_call_entity_message(request_id: str, parent_instance_id: str, entity_id: str, operation: str,
+                            encoded_input: str | None) -> pb.SendEntityMessageAction:
+    """Entity message calling ``operation`` on ``entity_id``; the answer comes back to ``parent_instance_id``."""
+    return pb.SendEntityMessageAction(entityOperationCalled=pb.EntityOperationCalledEvent(
+        requestId=request_id, operation=operation, input=get_string_value(encoded_input),
+        parentInstanceId=get_string_value(parent_instance_id), targetInstanceId=get_string_value(entity_id)))
+
+
+def new_signal_entity_message(request_id: str, entity_id: str, operation: str, encoded_input: str | None,
+                              signal_time: datetime | None = None) -> pb.SendEntityMessageAction:
+    """Entity message signalling ``operation`` on ``entity_id`` (delivered at ``signal_time`` when given)."""
+    return pb.SendEntityMessageAction(entityOperationSignaled=pb.EntityOperationSignaledEvent(
+        requestId=request_id, operation=operation, input=get_string_value(encoded_input),
+        scheduledTime=new_timestamp(signal_time) if signal_time is not None else None,
+        targetInstanceId=get_string_value(entity_id)))
+
+
+def new_lock_request_message(critical_section_id: str, parent_instance_id: str, lock_set: list[str]
+                             ) -> pb.SendEntityMessageAction:
+    """Entity message asking for the locks of ``lock_set`` (sorted ids), starting with its first entity."""
+    return pb.SendEntityMessageAction(entityLockRequested=pb.EntityLockRequestedEvent(
+        criticalSectionId=critical_section_id, lockSet=lock_set, position=0,
+        parentInstanceId=get_string_value(parent_instance_id)))
+
+
+def new_unlock_message(critical_section_id: str, parent_instance_id: str, entity_id: str
+                       ) -> pb.SendEntityMessageAction:
+    """Entity message releasing ``entity_id``'s lock held by the critical section."""
+    return pb.SendEntityMessageAction(entityUnlockSent=pb.EntityUnlockSentEvent(
+        criticalSectionId=critical_section_id, parentInstanceId=get_string_value(parent_instance_id),
+        targetInstanceId=get_string_value(entity_id)))
 
 
 # ------------------------------------------------------------------------------------------- events

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from durabletask import task
+from durabletask.entities import EntityInstanceId, EntityLock
 from durabletask.internal import serialization as ser
 from durabletask.internal.execution import Execution
 
@@ -50,23 +51,26 @@ class RuntimeOrchestrationContext(task.OrchestrationContext):
                       input: Any | None = None,
                       retry_policy: task.RetryPolicy | None = None,
                       tags: dict[str, str] | None = None,
-                      return_type: type | None = None) -> task.CompletableTask[Any]:
+                      return_type: type | None = None,
+                      timeout: timedelta | None = None) -> task.CompletableTask[Any]:
         if isinstance(activity, str):
             name = activity
         else:
             name = task.get_name(activity)
             if return_type is None:
-                return_type = ser.output_type_of(activity)
-        return self._execution.call_activity(name, input, tags, retry_policy, return_type)
+                return_type = ser.output_type_of(activity, self._execution.converter)
+        return self._execution.call_activity(name, input, tags, retry_policy, return_type, timeout)
 
     def call_sub_orchestrator(self, orchestrator: task.Orchestrator[Any, Any] | str, *,
                               input: Any | None = None,
                               instance_id: str | None = None,
                               retry_policy: task.RetryPolicy | None = None,
                               version: str | None = None,
-                              return_type: type | None = None) -> task.CompletableTask[Any]:
+                              return_type: type | None = None,
+                              timeout: timedelta | None = None) -> task.CompletableTask[Any]:
         name = orchestrator if isinstance(orchestrator, str) else task.get_name(orchestrator)
-        return self._execution.call_sub_orchestrator(name, input, instance_id, version, retry_policy, return_type)
+        return self._execution.call_sub_orchestrator(name, input, instance_id, version, retry_policy, return_type,
+                                                     timeout)
 
     def wait_for_external_event(self, name: str, *, data_type: type | None = None) -> task.CancellableTask[Any]:
         return self._execution.wait_for_external_event(name, data_type)
@@ -77,6 +81,21 @@ class RuntimeOrchestrationContext(task.OrchestrationContext):
         if not event_name or not event_name.strip():
             raise ValueError("send_event(): event_name cannot be empty")
         self._execution.send_event(instance_id, event_name, data)
+
+    def call_entity(self, entity: EntityInstanceId, operation: str, input: Any = None, *,
+                    return_type: type | None = None) -> task.CompletableTask[Any]:
+        return self._execution.call_entity(entity, operation, input, return_type)
+
+    def signal_entity(self, entity_id: EntityInstanceId, operation_name: str, input: Any = None,
+                      signal_time: datetime | None = None) -> None:
+        self._execution.signal_entity(entity_id, operation_name, input, signal_time)
+
+    def lock_entities(self, entities: list[EntityInstanceId]) -> task.CompletableTask[EntityLock]:
+        return self._execution.lock_entities(entities, self)
+
+    def _exit_critical_section(self) -> None:
+        """Release the locks of the critical section (called when the EntityLock's ``with`` block ends)."""
+        self._execution.exit_critical_section()
 
     def continue_as_new(self, new_input: Any, *, save_events: bool = False, new_version: str | None = None) -> None:
         self._execution.continue_as_new(new_input, save_events, new_version)

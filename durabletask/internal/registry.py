@@ -7,6 +7,7 @@ from typing import Any
 
 from durabletask import task
 from durabletask.internal.versioning import VersioningOptions
+from durabletask.serialization import DEFAULT_DATA_CONVERTER, DataConverter
 
 
 class OrchestratorNotRegisteredError(ValueError):
@@ -17,13 +18,21 @@ class ActivityNotRegisteredError(ValueError):
     """An orchestration called an activity this worker does not know."""
 
 
+class EntityNotRegisteredError(ValueError):
+    """An entity operation names an entity this worker does not know."""
+
+
 class Registry:
-    """Name -> function maps for orchestrators and activities, plus the worker's versioning options."""
+    """Name -> function maps for orchestrators and activities, plus the worker's versioning options, data
+    converter and exception properties provider."""
 
     def __init__(self) -> None:
         self.orchestrators: dict[str, task.Orchestrator[Any, Any]] = {}
         self.activities: dict[str, task.Activity[Any, Any]] = {}
+        self.entities: dict[str, task.Entity[Any, Any]] = {}
         self.versioning: VersioningOptions | None = None
+        self.data_converter: DataConverter = DEFAULT_DATA_CONVERTER
+        self.exception_properties_provider: Any = None
 
     def add_orchestrator(self, fn: task.Orchestrator[Any, Any], name: str | None = None) -> str:
         """Register an orchestrator under ``name`` (default: the function's name); returns the name.
@@ -42,6 +51,14 @@ class Registry:
     def add_activity(self, fn: task.Activity[Any, Any], name: str | None = None) -> str:
         """Register an activity under ``name`` (default: the function's name); returns the name."""
         return _add(self.activities, "activity", fn, name)
+
+    def add_entity(self, fn: task.Entity[Any, Any], name: str | None = None) -> str:
+        """Register an entity (function or DurableEntity subclass) under its lower-cased name."""
+        if fn is None:
+            raise ValueError("An entity function argument is required.")
+        entity_name = (name if name is not None else task.get_entity_name(fn)).lower()
+        _add_named(self.entities, "entity", entity_name, fn)
+        return entity_name
 
     def get_activity(self, name: str) -> task.Activity[Any, Any] | None:
         """The activity registered as ``name``, or None."""

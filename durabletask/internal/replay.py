@@ -50,6 +50,14 @@ class _VersionRejected(Exception):
     """Raised to abandon a work item whose version this worker rejects."""
 
 
+class _VersionFailed(Exception):
+    """Raised to fail an orchestration whose version this worker refuses; nothing after it is replayed."""
+
+    def __init__(self, details: pb.TaskFailureDetails) -> None:
+        super().__init__(details.errorMessage)
+        self.details = details
+
+
 class OrchestrationExecutor:
     """Replays one orchestration instance and computes its next actions."""
 
@@ -69,6 +77,10 @@ class OrchestrationExecutor:
             "executionSuspended": self._on_suspended,
             "executionResumed": self._on_resumed,
             "executionTerminated": self._on_terminated,
+            "entityOperationCompleted": self._on_entity_completed,
+            "entityOperationFailed": self._on_entity_failed,
+            "entityLockGranted": self._on_lock_granted,
+            "entityUnlockSent": self._on_unlock_sent,
         }
         for event_field in CONFIRMATIONS:
             self._handlers[event_field] = self._on_action_confirmed
@@ -87,6 +99,8 @@ class OrchestrationExecutor:
                 self._apply(execution, event)
         except _VersionRejected:
             return ExecutionResult([], None, abandon=True)
+        except _VersionFailed as refused:
+            execution.fail(refused.details)
         except task.NonDeterminismError as ex:
             execution.fail_nondeterministic(ex)
         except Exception as ex:
@@ -121,15 +135,15 @@ class OrchestrationExecutor:
             if mismatch is not None:
                 if versioning.failure_strategy == VersionFailureStrategy.REJECT:
                     raise _VersionRejected(mismatch.errorMessage)
-                execution.fail(mismatch)
-                return
+                raise _VersionFailed(mismatch)
         fn = self._registry.get_orchestrator(started.name)
         if fn is None:
             raise OrchestratorNotRegisteredError(
                 f"A '{started.name}' orchestrator was not registered with this worker.")
         encoded_input = pbh.read_string_value(started, "input")
-        orchestration_input = None if encoded_input is None else ser.deserialize(encoded_input,
-                                                                                  ser.input_type_of(fn))
+        converter = execution.converter
+        orchestration_input = None if encoded_input is None else converter.deserialize(
+            encoded_input, ser.input_type_of(fn, converter))
         execution.start(fn(RuntimeOrchestrationContext(execution), orchestration_input))
 
     def _on_suspended(self, execution: Execution, event: pb.HistoryEvent) -> None:
@@ -170,6 +184,22 @@ class OrchestrationExecutor:
     def _on_event_raised(self, execution: Execution, event: pb.HistoryEvent) -> None:
         raised = event.eventRaised
         execution.raise_event(raised.name, pbh.read_string_value(raised, "input"))
+
+    # ------------------------------------------------------------------------------------ entities
+
+    def _on_entity_completed(self, execution: Execution, event: pb.HistoryEvent) -> None:
+        completed = event.entityOperationCompleted
+        execution.complete_entity_call(completed.requestId, pbh.read_string_value(completed, "output"))
+
+    def _on_entity_failed(self, execution: Execution, event: pb.HistoryEvent) -> None:
+        failed = event.entityOperationFailed
+        execution.fail_entity_call(failed.requestId, failed.failureDetails)
+
+    def _on_lock_granted(self, execution: Execution, event: pb.HistoryEvent) -> None:
+        execution.grant_locks(event.entityLockGranted.criticalSectionId)
+
+    def _on_unlock_sent(self, execution: Execution, event: pb.HistoryEvent) -> None:
+        execution.confirm_unlocks(event.entityUnlockSent.criticalSectionId)
 
 
 __all__ = ["ExecutionResult", "OrchestrationExecutor"]

@@ -1,14 +1,15 @@
 """JSON codec for user payloads (inputs, outputs, event data, custom status).
 
-Wire format: plain JSON, byte for byte what the published ``durabletask`` package writes. Custom objects
-(dataclasses, SimpleNamespace, objects with a ``to_json`` hook, enums) become plain JSON values with no type
-marker; named tuples and tuples are arrays, as the JSON encoder writes them. Beyond the published package, sets
-become arrays and plain objects their attribute dictionaries (the published package refuses both).
+Wire format: plain JSON with no type markers. Custom objects (dataclasses, SimpleNamespace, objects with a
+``to_json`` hook, enums, plain class instances) become plain JSON values, as the published ``durabletask``
+package writes them. Named tuples are written as JSON objects of their fields (the published package writes
+arrays, which lose the field names); plain tuples, lists and sets are arrays.
 
-Reading accepts both plain JSON and the legacy form older SDKs wrote, objects carrying the marker key
-``"__durabletask_autoobject__": true``: without a target type such an object decodes as an :class:`AutoObject`
-(attribute *and* item access). With a target type (``return_type=``, ``data_type=``, ``expected_type=`` or a
-function annotation) the value is rebuilt as that type.
+Reading: without a target type every JSON object decodes as a :class:`JsonObject`, a ``dict`` that also
+allows attribute access (so ``event.approver`` works on an untyped event payload); the legacy marker key
+``"__durabletask_autoobject__"`` older SDKs wrote is dropped. With a target type (``return_type=``,
+``data_type=``, ``expected_type=`` or a function annotation) the value is rebuilt as that type: a named tuple
+from an object (by field name) or from an array (by position, as the published SDK writes them).
 """
 
 from __future__ import annotations
@@ -19,69 +20,80 @@ import functools
 import inspect
 import json
 import typing
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import SimpleNamespace, UnionType
 from typing import Any
 
 AUTO_SERIALIZED = "__durabletask_autoobject__"
 
 
-class AutoObject(SimpleNamespace):
-    """A decoded custom object: attributes for fields, plus read-only mapping access (``obj["field"]``)."""
+class JsonObject(dict[str, Any]):
+    """An untyped JSON object: a plain ``dict`` (equal to one, serialized as one) that also allows attribute
+    access to its keys (``obj.approver``). Keys named like dict methods (``items``, ``get`` ...) must be read
+    with ``obj["items"]``. A missing key read as an attribute raises AttributeError."""
 
-    def __getitem__(self, key: str) -> Any:
-        return self.__dict__[key]
+    __slots__ = ()
 
-    def __contains__(self, key: object) -> bool:
-        return key in self.__dict__
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"'JsonObject' has no attribute or key '{name}'") from None
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.__dict__)
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
 
-    def __len__(self) -> int:
-        return len(self.__dict__)
+    def __delattr__(self, name: str) -> None:
+        try:
+            del self[name]
+        except KeyError:
+            raise AttributeError(name) from None
 
-    def get(self, key: str, default: Any = None) -> Any:
-        """Field value or ``default``."""
-        return self.__dict__.get(key, default)
 
-    def keys(self) -> Any:
-        """Field names."""
-        return self.__dict__.keys()
+def _is_named_tuple(o: Any) -> bool:
+    return isinstance(o, tuple) and hasattr(type(o), "_fields")
 
-    def values(self) -> Any:
-        """Field values."""
-        return self.__dict__.values()
 
-    def items(self) -> Any:
-        """(name, value) pairs."""
-        return self.__dict__.items()
+def _prepare(o: Any) -> Any:
+    """Named tuples become objects of their fields (the encoder would write arrays); containers are walked."""
+    if _is_named_tuple(o):
+        return {name: _prepare(value) for name, value in zip(o._fields, o, strict=True)}
+    t = type(o)
+    if t is list or t is tuple:
+        return [_prepare(v) for v in o] if any(_needs_prepare(v) for v in o) else o
+    if t is dict or t is JsonObject:
+        return {k: _prepare(v) for k, v in o.items()} if any(_needs_prepare(v) for v in o.values()) else o
+    return o
 
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Mapping):
-            return self.__dict__ == dict(other)
-        if isinstance(other, SimpleNamespace):
-            return self.__dict__ == other.__dict__
-        return NotImplemented
 
-    __hash__ = None
+def _needs_prepare(o: Any) -> bool:
+    t = type(o)
+    if t is str or t is int or t is float or t is bool or o is None:
+        return False
+    if t is list or t is tuple:
+        return any(_needs_prepare(v) for v in o)
+    if t is dict or t is JsonObject:
+        return any(_needs_prepare(v) for v in o.values())
+    return _is_named_tuple(o)
 
 
 def _encode_custom(o: Any) -> Any:
     """``default`` hook of the JSON encoder: the plain JSON form of a value it cannot encode natively."""
     hook = getattr(type(o), "to_json", None)
     if callable(hook):
-        return hook(o)
+        return _prepare(hook(o))
     if isinstance(o, enum.Enum):
         return o.value
     if isinstance(o, SimpleNamespace):
-        return vars(o)
+        return _prepare(vars(o))
     if dataclasses.is_dataclass(o) and not isinstance(o, type):
-        return {f.name: getattr(o, f.name) for f in dataclasses.fields(o)}
+        return _prepare({f.name: getattr(o, f.name) for f in dataclasses.fields(o)})
     if isinstance(o, (set, frozenset)):
-        return list(o)
+        return _prepare(list(o))
     if hasattr(o, "__dict__") and not isinstance(o, type) and not callable(o):
-        return vars(o)
+        return _prepare(vars(o))
     raise TypeError(f"Object of type '{type(o).__name__}' is not JSON serializable")
 
 
@@ -97,15 +109,14 @@ def to_json(obj: Any) -> str:
     if t is int:
         return int.__repr__(obj)
     try:
-        return _ENCODER.encode(obj)
+        return _ENCODER.encode(_prepare(obj))
     except (TypeError, ValueError) as e:
         raise TypeError(f"Failed to serialize a value of type '{type(obj).__name__}' to JSON: {e}") from e
 
 
 def _object_hook(d: dict[str, Any]) -> Any:
-    if d.pop(AUTO_SERIALIZED, False):
-        return AutoObject(**d)
-    return d
+    d.pop(AUTO_SERIALIZED, None)
+    return JsonObject(d)
 
 
 def _strip_hook(d: dict[str, Any]) -> dict[str, Any]:
@@ -250,7 +261,7 @@ _NO_TYPE: Any = None
 
 @functools.lru_cache(maxsize=4096)
 def _signature_types(fn: Callable[..., Any]) -> tuple[Any, Any]:
-    """(input annotation, return annotation) of a ``(ctx, input)`` function, reconstructable ones only."""
+    """(input annotation, return annotation) of a ``(ctx, input)`` function (``_NO_TYPE`` where absent)."""
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError):
@@ -264,25 +275,32 @@ def _signature_types(fn: Callable[..., Any]) -> tuple[Any, Any]:
     input_type = _NO_TYPE
     if len(params) >= 2:
         hint = hints.get(params[1].name, params[1].annotation)
-        if hint is not inspect.Parameter.empty and is_reconstructable(hint):
+        if hint is not inspect.Parameter.empty:
             input_type = hint
     ret = hints.get("return", sig.return_annotation)
-    output_type = ret if ret is not inspect.Signature.empty and is_reconstructable(ret) else _NO_TYPE
+    output_type = ret if ret is not inspect.Signature.empty else _NO_TYPE
     return input_type, output_type
 
 
-def input_type_of(fn: Callable[..., Any]) -> Any:
-    """Annotated type of the input parameter of an orchestrator or activity, if reconstructable."""
+def _reconstructable(hint: Any, converter: Any) -> Any:
+    if hint is _NO_TYPE:
+        return _NO_TYPE
+    accepted = is_reconstructable(hint) if converter is None else converter.can_reconstruct(hint)
+    return hint if accepted else _NO_TYPE
+
+
+def input_type_of(fn: Callable[..., Any], converter: Any = None) -> Any:
+    """Annotated type of the input parameter of an orchestrator or activity, if the converter (default: this
+    codec) can rebuild it."""
     try:
-        return _signature_types(fn)[0]
+        return _reconstructable(_signature_types(fn)[0], converter)
     except TypeError:  # unhashable callable
         return _NO_TYPE
 
 
-def output_type_of(fn: Callable[..., Any]) -> Any:
-    """Annotated return type of an activity, if reconstructable (generators have none)."""
+def output_type_of(fn: Callable[..., Any], converter: Any = None) -> Any:
+    """Annotated return type of an activity, if the converter (default: this codec) can rebuild it."""
     try:
-        ret = _signature_types(fn)[1]
+        return _reconstructable(_signature_types(fn)[1], converter)
     except TypeError:
         return _NO_TYPE
-    return ret

@@ -1,7 +1,8 @@
 """The worker's engine room: the GetWorkItems stream loop, reconnects, and dispatch to a thread pool.
 
 One background thread reads the work-item stream; orchestrator and activity work items run on a shared
-thread pool and are answered with their completion token. ``stop()`` cancels the stream call, so an idle
+thread pool and are answered with their completion token; so are entity work items (both the batch form,
+``entityRequest``, and ``entityRequestV2``). ``stop()`` cancels the stream call, so an idle
 worker stops at once.
 """
 
@@ -22,6 +23,7 @@ from durabletask.internal import orchestrator_service_pb2 as pb
 from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 from durabletask.internal.activity_executor import AsyncRunner, execute_activity
 from durabletask.internal.backoff import Backoff
+from durabletask.internal.entity_executor import execute_entity_batch
 from durabletask.internal.registry import Registry
 from durabletask.internal.replay import OrchestrationExecutor
 
@@ -39,12 +41,16 @@ class WorkerRuntime:
     def __init__(self, registry: Registry, channel_factory: Callable[[], grpc.Channel], logger: logging.Logger,
                  max_orchestrations: int, max_activities: int, max_threads: int,
                  maximum_timer_interval: timedelta | None,
-                 reconnect_backoff: tuple[float, float] = (0.05, 2.0)) -> None:
+                 reconnect_backoff: tuple[float, float] = (0.05, 2.0),
+                 work_item_filters: pb.WorkItemFilters | None = None,
+                 capabilities: list[int] | None = None) -> None:
         self._registry = registry
         self._channel_factory = channel_factory
         self._logger = logger
         self._max_orchestrations = max_orchestrations
         self._max_activities = max_activities
+        self._work_item_filters = work_item_filters
+        self._capabilities = list(capabilities or [])
         self._max_threads = max_threads
         self._maximum_timer_interval = maximum_timer_interval
         self._backoff_initial, self._backoff_cap = reconnect_backoff
@@ -102,7 +108,10 @@ class WorkerRuntime:
     def _run(self) -> None:
         delay = self._backoff_initial
         request = pb.GetWorkItemsRequest(maxConcurrentOrchestrationWorkItems=self._max_orchestrations,
-                                         maxConcurrentActivityWorkItems=self._max_activities)
+                                         maxConcurrentActivityWorkItems=self._max_activities,
+                                         capabilities=list[Any](self._capabilities))
+        if self._work_item_filters is not None:
+            request.workItemFilters.CopyFrom(self._work_item_filters)
         while not self._stopping.is_set():
             assert self._stub is not None
             received_any = False
@@ -146,6 +155,8 @@ class WorkerRuntime:
             self._submit(self._run_orchestrator, work_item.orchestratorRequest, work_item.completionToken)
         elif kind == "activityRequest":
             self._submit(self._run_activity, work_item.activityRequest, work_item.completionToken)
+        elif kind in ("entityRequest", "entityRequestV2"):
+            self._submit(self._run_entity_batch, getattr(work_item, kind), work_item.completionToken)
         elif kind == "healthPing":
             return
         else:
@@ -211,9 +222,21 @@ class WorkerRuntime:
             response = pb.ActivityResponse(instanceId=instance_id, taskId=req.taskId, completionToken=token,
                                            result=helpers.get_string_value(output))
         except Exception as ex:
+            details = helpers.new_failure_details(
+                ex, properties_provider=self._registry.exception_properties_provider)
             response = pb.ActivityResponse(instanceId=instance_id, taskId=req.taskId, completionToken=token,
-                                           failureDetails=helpers.new_failure_details(ex))
+                                           failureDetails=details)
         self._call(lambda stub: stub.CompleteActivityTask, response, "CompleteActivityTask")
+
+    def _run_entity_batch(self, req: pb.EntityBatchRequest | pb.EntityRequest, token: str) -> None:
+        try:
+            result = execute_entity_batch(self._registry, req, token)
+        except Exception:  # engine failure: hand the work item back rather than lose the operations
+            self._logger.exception("Error executing entity batch for '%s'.", req.instanceId)
+            self._call(lambda stub: stub.AbandonTaskEntityWorkItem,
+                       pb.AbandonEntityTaskRequest(completionToken=token), "AbandonTaskEntityWorkItem")
+            return
+        self._call(lambda stub: stub.CompleteEntityTask, result, "CompleteEntityTask")
 
     def _call(self, method: Callable[[stubs.TaskHubSidecarServiceStub], Any], request: Any, name: str,
               attempt: int = 1, first_try_at: float | None = None) -> None:

@@ -3,38 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from google.protobuf import timestamp_pb2, wrappers_pb2
-from google.protobuf.message import Message
+from google.protobuf import wrappers_pb2
 
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
+from ..vocabulary import string_value, timestamp
 from .state import Instance
-
-_EPOCH_ORDINAL = datetime(1970, 1, 1).toordinal()
-
-
-def timestamp(when: datetime) -> timestamp_pb2.Timestamp:
-    """An aware datetime as a protobuf Timestamp."""
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(when)
-    return ts
-
-
-def string_value(value: str | None) -> wrappers_pb2.StringValue | None:
-    """``None`` stays absent; any string (even empty) becomes a StringValue."""
-    return None if value is None else wrappers_pb2.StringValue(value=value)
-
-
-def optional_field(message: Message, field: str) -> Any:
-    """A message-typed field when it is set, else None (protobuf reads an unset one as its default)."""
-    return getattr(message, field) if message.HasField(field) else None
-
-
-def optional_string(message: Message, field: str) -> str | None:
-    """Read a StringValue field as ``str | None`` (absent -> None)."""
-    return getattr(message, field).value if message.HasField(field) else None
 
 
 def execution_started(
@@ -147,3 +122,29 @@ def sub_orchestration_failed(when: datetime, task_id: int, failure: pb.TaskFailu
 def failure(error_type: str, message: str, *, non_retriable: bool = False) -> pb.TaskFailureDetails:
     """Failure details written by the fake itself."""
     return pb.TaskFailureDetails(errorType=error_type, errorMessage=message, isNonRetriable=non_retriable)
+
+
+def execution_completed(when: datetime, status: int, failure: pb.TaskFailureDetails | None) -> pb.HistoryEvent:
+    """The end of an execution written by the fake itself (e.g. when its work item could not be encoded)."""
+    return pb.HistoryEvent(
+        eventId=-1,
+        timestamp=timestamp(when),
+        executionCompleted=pb.ExecutionCompletedEvent(orchestrationStatus=status, failureDetails=failure),  # type: ignore[arg-type]
+    )
+
+
+def execution_rewound(when: datetime, reason: str | None, parent_execution_id: str | None) -> pb.HistoryEvent:
+    """A request to rewind a failed instance (``parent_execution_id``: the rewound parent's new execution)."""
+    rewound = pb.ExecutionRewoundEvent(reason=string_value(reason))
+    if parent_execution_id is not None:
+        rewound.parentExecutionId.value = parent_execution_id
+    return pb.HistoryEvent(eventId=-1, timestamp=timestamp(when), executionRewound=rewound)
+
+
+def entity_lock_granted(when: datetime, critical_section_id: str) -> pb.HistoryEvent:
+    """Every entity of a critical section's lock set is locked for the orchestration."""
+    return pb.HistoryEvent(
+        eventId=-1,
+        timestamp=timestamp(when),
+        entityLockGranted=pb.EntityLockGrantedEvent(criticalSectionId=critical_section_id),
+    )

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
-from .events import timestamp
-from .state import Instance, status_name
-from .validation import to_datetime
+from ..vocabulary import status_name, timestamp, to_datetime
+from .entities import Entity, OperationRecord
+from .state import Instance
 
 
 @dataclass(frozen=True)
@@ -43,22 +43,8 @@ def snapshot(instance: Instance) -> InstanceSnapshot:
     if instance.failure_details is not None:
         failure = pb.TaskFailureDetails()
         failure.CopyFrom(instance.failure_details)
-    return InstanceSnapshot(
-        instance_id=instance.instance_id,
-        name=instance.name,
-        version=instance.version,
-        status=instance.status,
-        input=instance.input,
-        output=instance.output,
-        custom_status=instance.custom_status,
-        failure_details=failure,
-        created_at=instance.created_at,
-        last_updated_at=instance.last_updated_at,
-        parent_instance_id=instance.parent_instance_id,
-        execution_id=instance.execution_id,
-        completed_at=instance.completed_at,
-        dispatch_count=instance.dispatch_count,
-    )
+    copied = {f.name: getattr(instance, f.name) for f in fields(InstanceSnapshot) if f.name != "failure_details"}
+    return InstanceSnapshot(failure_details=failure, **copied)
 
 
 def orchestration_state(instance: Instance, include_payloads: bool) -> pb.OrchestrationState:
@@ -105,3 +91,49 @@ def matches_query(instance: Instance, query: pb.InstanceQuery) -> bool:
     if query.HasField("instanceIdPrefix") and not instance.instance_id.startswith(query.instanceIdPrefix.value):
         return False
     return True
+
+
+@dataclass(frozen=True)
+class EntitySnapshot:
+    """An entity as the fake sees it at one moment (a copy)."""
+
+    entity_id: str
+    name: str
+    key: str
+    state: str | None  # the serialized state; None when the entity has none (it does not exist)
+    last_modified: datetime
+    queued: int  # operations and lock requests waiting
+    locked_by: str | None  # critical section id holding the lock
+    lock_owner: str | None  # the orchestration holding the lock
+    in_flight: bool  # a batch is with a worker
+    operations: tuple[OperationRecord, ...]  # the operations it ran, oldest first (the last few hundred)
+
+
+def entity_snapshot(entity: Entity) -> EntitySnapshot:
+    """Freeze an entity."""
+    return EntitySnapshot(
+        entity.entity_id,
+        entity.name,
+        entity.key,
+        entity.state,
+        entity.last_modified,
+        len(entity.queue),
+        entity.locked_by,
+        entity.lock_owner,
+        entity.in_flight is not None,
+        tuple(entity.log),
+    )
+
+
+def entity_metadata(entity: Entity, include_state: bool) -> pb.EntityMetadata:
+    """The protocol view of an entity."""
+    metadata = pb.EntityMetadata(
+        instanceId=entity.entity_id,
+        lastModifiedTime=timestamp(entity.last_modified),
+        backlogQueueSize=len(entity.queue),
+    )
+    if entity.locked_by is not None:
+        metadata.lockedBy.value = entity.lock_owner or entity.locked_by
+    if include_state and entity.state is not None:
+        metadata.serializedState.value = entity.state
+    return metadata

@@ -48,6 +48,15 @@ def _run_pytest_block(snippet: Snippet, pytester: pytest.Pytester) -> None:
     tests = count_tests(snippet)
     assert tests > 0, f"{snippet.where}: a pytest block without test functions"
     pytester.makepyfile(**{f"test_docs_{snippet.page.stem.replace('-', '_')}_{snippet.line}": snippet.code})
+    golden = "durable_timeline_snapshot" in snippet.code
+    if golden:  # write the golden timeline first; the page must show exactly what was written
+        pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q", "--durabletask-update-timelines")
+        written = sorted(Path(pytester.path, "__durable_timelines__").rglob("*.txt"))
+        assert written, f"{snippet.where}: no golden timeline was written"
+        page_text = snippet.page.read_text(encoding="utf-8")
+        for snapshot in written:
+            assert snapshot.read_text() in page_text, f"{snippet.where}: the page does not show {snapshot.name}:\n" + (
+                snapshot.read_text())
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q")
     assert result.ret == 0, f"{snippet.where}: the test file did not pass:\n" + "\n".join(result.outlines[-80:])
     result.assert_outcomes(passed=tests)

@@ -17,11 +17,13 @@ from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 
 SERVICE = pb.DESCRIPTOR.services_by_name["TaskHubSidecarService"]
-ENTITY_AND_HUB_RPCS = {
-    "RewindInstance", "CompleteEntityTask", "AbandonTaskEntityWorkItem", "SignalEntity", "GetEntity",
-    "QueryEntities", "CleanEntityStorage", "CreateTaskHub", "DeleteTaskHub", "SkipGracefulOrchestrationTerminations",
+HUB_RPCS = {
+    "CreateTaskHub",
+    "DeleteTaskHub",
+    "SkipGracefulOrchestrationTerminations",
 }
-ACCEPT_EMPTY = {"Hello", "QueryInstances", "ListInstanceIds"}  # an empty request is a valid one for these
+# an empty request is a valid one for these
+ACCEPT_EMPTY = {"Hello", "QueryInstances", "ListInstanceIds", "QueryEntities", "CleanEntityStorage"}
 # what the refusal of an empty request must mention: the missing field
 EMPTY_REQUEST_NAMES = {
     "StartInstance": "name",
@@ -30,6 +32,8 @@ EMPTY_REQUEST_NAMES = {
     "CompleteOrchestratorTask": "completionToken",
     "AbandonTaskActivityWorkItem": "completionToken",
     "AbandonTaskOrchestratorWorkItem": "completionToken",
+    "CompleteEntityTask": "completionToken",
+    "AbandonTaskEntityWorkItem": "completionToken",
 }
 
 
@@ -69,7 +73,7 @@ def test_every_rpc_answers_an_empty_request_with_a_status_naming_the_problem(stu
             list(result)
         return
     code, details = _refusal(lambda: call(request, timeout=5))
-    if method.name in ENTITY_AND_HUB_RPCS:
+    if method.name in HUB_RPCS:
         assert code == grpc.StatusCode.UNIMPLEMENTED and "not implemented" in details, (code, details)
     else:
         assert code == grpc.StatusCode.INVALID_ARGUMENT, (code, details)
@@ -82,16 +86,37 @@ def test_bad_values_in_client_requests_name_the_field(stub):
     far_future = pb.CreateInstanceRequest(instanceId="t", name="o")
     far_future.scheduledStartTimestamp.seconds = 10**14
     cases.append((lambda: stub.StartInstance(far_future), grpc.StatusCode.INVALID_ARGUMENT, "scheduledStartTimestamp"))
-    cases.append((lambda: stub.StartInstance(pb.CreateInstanceRequest(instanceId="  ", name="o")),
-                  grpc.StatusCode.INVALID_ARGUMENT, "instanceId"))
-    cases.append((lambda: stub.QueryInstances(pb.QueryInstancesRequest(query=pb.InstanceQuery(maxInstanceCount=-5))),
-                  grpc.StatusCode.INVALID_ARGUMENT, "maxInstanceCount"))
-    cases.append((lambda: stub.ListInstanceIds(pb.ListInstanceIdsRequest(pageSize=-1)),
-                  grpc.StatusCode.INVALID_ARGUMENT, "pageSize"))
-    cases.append((lambda: stub.RaiseEvent(pb.RaiseEventRequest(instanceId="x")),
-                  grpc.StatusCode.INVALID_ARGUMENT, "name"))
-    cases.append((lambda: stub.GetWorkItems(pb.GetWorkItemsRequest(maxConcurrentActivityWorkItems=-1), timeout=5),
-                  grpc.StatusCode.INVALID_ARGUMENT, "maxConcurrentActivityWorkItems"))
+    cases.append(
+        (
+            lambda: stub.StartInstance(pb.CreateInstanceRequest(instanceId="  ", name="o")),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "instanceId",
+        )
+    )
+    cases.append(
+        (
+            lambda: stub.QueryInstances(pb.QueryInstancesRequest(query=pb.InstanceQuery(maxInstanceCount=-5))),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "maxInstanceCount",
+        )
+    )
+    cases.append(
+        (
+            lambda: stub.ListInstanceIds(pb.ListInstanceIdsRequest(pageSize=-1)),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "pageSize",
+        )
+    )
+    cases.append(
+        (lambda: stub.RaiseEvent(pb.RaiseEventRequest(instanceId="x")), grpc.StatusCode.INVALID_ARGUMENT, "name")
+    )
+    cases.append(
+        (
+            lambda: stub.GetWorkItems(pb.GetWorkItemsRequest(maxConcurrentActivityWorkItems=-1), timeout=5),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "maxConcurrentActivityWorkItems",
+        )
+    )
     for ghost_call in (
         lambda: stub.StreamInstanceHistory(pb.StreamInstanceHistoryRequest(instanceId="ghost")),
         lambda: stub.RestartInstance(pb.RestartInstanceRequest(instanceId="ghost")),
@@ -133,13 +158,32 @@ def test_malformed_orchestrator_completions_are_refused_and_change_nothing(stub,
         token = item.completionToken
         history_before = list(fake.history(instance_id))
         malformed = [
-            (_response(token, pb.OrchestratorAction(id=1, createTimer=pb.CreateTimerAction()), instance_id=instance_id),
-             "createTimer.fireAt"),
+            (
+                _response(
+                    token, pb.OrchestratorAction(id=1, createTimer=pb.CreateTimerAction()), instance_id=instance_id
+                ),
+                "createTimer.fireAt",
+            ),
             (_response(token, pb.OrchestratorAction(id=1), instance_id=instance_id), "no action type"),
-            (_response(token, pb.OrchestratorAction(id=1, scheduleTask=pb.ScheduleTaskAction()),
-                       instance_id=instance_id), "scheduleTask.name"),
-            (_response(token, pb.OrchestratorAction(id=1, completeOrchestration=pb.CompleteOrchestrationAction(
-                orchestrationStatus=pb.ORCHESTRATION_STATUS_RUNNING)), instance_id=instance_id), "orchestrationStatus"),
+            (
+                _response(
+                    token, pb.OrchestratorAction(id=1, scheduleTask=pb.ScheduleTaskAction()), instance_id=instance_id
+                ),
+                "scheduleTask.name",
+            ),
+            (
+                _response(
+                    token,
+                    pb.OrchestratorAction(
+                        id=1,
+                        completeOrchestration=pb.CompleteOrchestrationAction(
+                            orchestrationStatus=pb.ORCHESTRATION_STATUS_RUNNING
+                        ),
+                    ),
+                    instance_id=instance_id,
+                ),
+                "orchestrationStatus",
+            ),
             (_response(token, instance_id="someone-else"), "someone-else"),
         ]
         for request, named in malformed:
@@ -147,8 +191,12 @@ def test_malformed_orchestrator_completions_are_refused_and_change_nothing(stub,
             assert code == grpc.StatusCode.INVALID_ARGUMENT and named in details, (code, details)
             assert fake.history(instance_id) == history_before
         # the work item is still in flight and completes normally with the same token
-        done = pb.OrchestratorAction(id=1, completeOrchestration=pb.CompleteOrchestrationAction(
-            orchestrationStatus=pb.ORCHESTRATION_STATUS_COMPLETED, result=wrappers_pb2.StringValue(value='"ok"')))
+        done = pb.OrchestratorAction(
+            id=1,
+            completeOrchestration=pb.CompleteOrchestrationAction(
+                orchestrationStatus=pb.ORCHESTRATION_STATUS_COMPLETED, result=wrappers_pb2.StringValue(value='"ok"')
+            ),
+        )
         stub.CompleteOrchestratorTask(_response(token, done, instance_id=instance_id))
         state = stub.GetInstance(pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=True))
         assert state.orchestrationState.orchestrationStatus == pb.ORCHESTRATION_STATUS_COMPLETED
@@ -170,24 +218,31 @@ def _finish_all(stub, instance_ids: list[str]) -> None:
     try:
         for _ in instance_ids:
             item = _first_orchestrator_item(stream)
-            done = pb.OrchestratorAction(id=1, completeOrchestration=pb.CompleteOrchestrationAction(
-                orchestrationStatus=pb.ORCHESTRATION_STATUS_COMPLETED))
-            stub.CompleteOrchestratorTask(_response(item.completionToken, done,
-                                                    instance_id=item.orchestratorRequest.instanceId))
+            done = pb.OrchestratorAction(
+                id=1,
+                completeOrchestration=pb.CompleteOrchestrationAction(
+                    orchestrationStatus=pb.ORCHESTRATION_STATUS_COMPLETED
+                ),
+            )
+            stub.CompleteOrchestratorTask(
+                _response(item.completionToken, done, instance_id=item.orchestratorRequest.instanceId)
+            )
     finally:
         stream.cancel()
 
 
 def test_a_purge_filter_with_an_unknown_runtime_status_is_refused_and_purges_nothing(stub):
     _finish_all(stub, ["p1"])
-    bad = pb.PurgeInstancesRequest(purgeInstanceFilter=pb.PurgeInstanceFilter(
-        runtimeStatus=[pb.ORCHESTRATION_STATUS_COMPLETED, 999]))
+    bad = pb.PurgeInstancesRequest(
+        purgeInstanceFilter=pb.PurgeInstanceFilter(runtimeStatus=[pb.ORCHESTRATION_STATUS_COMPLETED, 999])
+    )
     code, details = _refusal(lambda: stub.PurgeInstances(bad))
     assert code == grpc.StatusCode.INVALID_ARGUMENT, (code, details)
     assert "purgeInstanceFilter.runtimeStatus" in details and "999" in details, details
     assert stub.GetInstance(pb.GetInstanceRequest(instanceId="p1")).exists
-    good = pb.PurgeInstancesRequest(purgeInstanceFilter=pb.PurgeInstanceFilter(
-        runtimeStatus=[pb.ORCHESTRATION_STATUS_COMPLETED]))
+    good = pb.PurgeInstancesRequest(
+        purgeInstanceFilter=pb.PurgeInstanceFilter(runtimeStatus=[pb.ORCHESTRATION_STATUS_COMPLETED])
+    )
     assert stub.PurgeInstances(good).deletedInstanceCount == 1
 
 
@@ -197,8 +252,9 @@ def test_a_completion_with_an_unknown_orchestration_status_is_refused_naming_the
     try:
         item = _first_orchestrator_item(stream)
         odd = pb.OrchestratorAction(id=1, completeOrchestration=pb.CompleteOrchestrationAction(orchestrationStatus=999))
-        code, details = _refusal(lambda: stub.CompleteOrchestratorTask(_response(item.completionToken, odd,
-                                                                                 instance_id="s1")))
+        code, details = _refusal(
+            lambda: stub.CompleteOrchestratorTask(_response(item.completionToken, odd, instance_id="s1"))
+        )
         assert code == grpc.StatusCode.INVALID_ARGUMENT and "orchestrationStatus" in details, (code, details)
     finally:
         stream.cancel()
@@ -210,19 +266,22 @@ def test_query_continuation_tokens_the_fake_never_handed_out_are_refused_naming_
     first = stub.QueryInstances(pb.QueryInstancesRequest(query=pb.InstanceQuery(maxInstanceCount=2)))
     assert [s.instanceId for s in first.orchestrationState] == ["q1", "q2"]
     issued = first.continuationToken
-    second = stub.QueryInstances(pb.QueryInstancesRequest(query=pb.InstanceQuery(
-        maxInstanceCount=2, continuationToken=issued)))
+    second = stub.QueryInstances(
+        pb.QueryInstancesRequest(query=pb.InstanceQuery(maxInstanceCount=2, continuationToken=issued))
+    )
     assert [s.instanceId for s in second.orchestrationState] == ["q3"]
     assert not second.HasField("continuationToken")
     for token in ("no-such-token", "q3"):  # never handed out; "q3" even names an existing instance
-        bogus = pb.QueryInstancesRequest(query=pb.InstanceQuery(
-            continuationToken=wrappers_pb2.StringValue(value=token)))
+        bogus = pb.QueryInstancesRequest(
+            query=pb.InstanceQuery(continuationToken=wrappers_pb2.StringValue(value=token))
+        )
         code, details = _refusal(lambda bogus=bogus: stub.QueryInstances(bogus))
         assert code == grpc.StatusCode.INVALID_ARGUMENT, (code, details)
         assert "continuationToken" in details and f"'{token}'" in details, details
     fake.reset()  # a reset forgets the tokens it handed out, with the instances they paged through
-    code, details = _refusal(lambda: stub.QueryInstances(pb.QueryInstancesRequest(query=pb.InstanceQuery(
-        continuationToken=issued))))
+    code, details = _refusal(
+        lambda: stub.QueryInstances(pb.QueryInstancesRequest(query=pb.InstanceQuery(continuationToken=issued)))
+    )
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "'q2'" in details, (code, details)
     empty_token = pb.QueryInstancesRequest(query=pb.InstanceQuery(continuationToken=wrappers_pb2.StringValue()))
     assert list(stub.QueryInstances(empty_token).orchestrationState) == []  # an empty token means the first page

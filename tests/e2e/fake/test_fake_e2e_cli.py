@@ -24,8 +24,9 @@ SERVE = [sys.executable, "-m", "durabletask_testing", "serve"]
 @contextmanager
 def serving(*options: str) -> Iterator[tuple[subprocess.Popen, str]]:
     """The CLI serving on a free port; yields the process and the address from its one line."""
-    process = subprocess.Popen([*SERVE, "--port", "0", *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    process = subprocess.Popen(
+        [*SERVE, "--port", "0", *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         line = process.stdout.readline()
         assert line.startswith("listening on ") and line.endswith("\n"), (line, process.stderr.read())
@@ -93,6 +94,8 @@ def test_help_documents_every_option_with_its_default(capsys):
         (["--start-time", "yesterday"], "ISO-8601"),
         (["--clock", "real", "--start-time", "2030-01-01T00:00:00Z"], "--start-time"),
         (["--max-payload-bytes", "0"], "--max-payload-bytes"),
+        (["--work-item-lease", "-1"], "--work-item-lease"),
+        (["--control-port", "99999"], "65535"),
     ],
 )
 def test_bad_option_values_exit_2_with_a_message_naming_them(arguments, complaint, capsys):

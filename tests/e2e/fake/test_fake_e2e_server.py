@@ -65,9 +65,12 @@ def test_bad_input_gets_precise_statuses_and_the_server_keeps_serving(stub):
     assert not stub.GetInstance(pb.GetInstanceRequest(instanceId="nope")).exists
 
 
-def test_entity_rpcs_answer_unimplemented_with_a_message(stub):
-    code, details = _code(lambda: stub.SignalEntity(pb.SignalEntityRequest(instanceId="@e@k", name="op")))
-    assert code == grpc.StatusCode.UNIMPLEMENTED and "entities" in details
+def test_entity_rpcs_refuse_malformed_entity_ids_and_answer_unknown_ones(stub):
+    code, details = _code(lambda: stub.SignalEntity(pb.SignalEntityRequest(instanceId="counter-1", name="op")))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "@name@key" in details
+    code, details = _code(lambda: stub.GetEntity(pb.GetEntityRequest(instanceId="@@k")))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "'@@k'" in details
+    assert stub.GetEntity(pb.GetEntityRequest(instanceId="@counter@unknown")).exists is False
 
 
 def test_long_poll_is_bounded_by_the_callers_deadline(stub):

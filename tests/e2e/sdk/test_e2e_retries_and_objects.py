@@ -108,9 +108,10 @@ def objects(ctx: task.OrchestrationContext, customer: Customer):
     ctx.set_custom_status({"stage": "describing", "point": Point(3, 4)})
     described = yield ctx.call_activity(describe, input=customer)
     extra = yield ctx.wait_for_external_event("extra", data_type=Point)  # typed: rebuilt as a Point
-    # untyped values arrive as plain JSON, as the published SDK writes them: objects as dicts, tuples as lists
-    return {"city": described["where"]["city"], "label": described["shape"]["label"],
-            "y": described["shape"]["points"][1][1], "extra": [extra.x, extra.y], "customer": customer}
+    # untyped values arrive as plain JSON objects (dicts that also allow attribute access); named tuples are
+    # written as objects of their fields
+    return {"city": described["where"]["city"], "label": described.shape.label,
+            "y": described["shape"]["points"][1].y, "extra": [extra.x, extra.y], "customer": customer}
 
 
 def test_custom_objects_round_trip_everywhere(durable_client, durable_worker):
@@ -124,7 +125,7 @@ def test_custom_objects_round_trip_everywhere(durable_client, durable_worker):
     assert (out["city"], out["label"], out["y"], out["extra"]) == ("Paris", "tri", 2, [7, 8])
     assert out["customer"] == {"name": "Ada", "address": {"city": "Paris", "zip": "75001"}, "tags": ["vip"]}
     assert state.get_input(Customer) == customer
-    assert state.serialized_custom_status == '{"stage": "describing", "point": [3, 4]}'
+    assert state.serialized_custom_status == '{"stage": "describing", "point": {"x": 3, "y": 4}}'
 
 
 def test_client_state_queries_and_errors(durable_client, durable_worker):

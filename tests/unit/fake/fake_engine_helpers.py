@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from google.protobuf import timestamp_pb2
 
 from durabletask_testing.clock import Clock
 from durabletask_testing.engine import Engine
-from durabletask_testing.engine.state import ActivityWorkItem, Connection, OrchestratorWorkItem
+from durabletask_testing.engine.state import Connection
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
 START = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -60,12 +62,74 @@ def sub_orchestration(action_id: int, name: str, instance_id: str = "", input: s
     return action
 
 
+@dataclass
+class OrchestratorItem:
+    """The fields of an orchestrator WorkItem the tests read."""
+
+    token: str
+    instance_id: str
+    execution_id: str
+    new_events: list[pb.HistoryEvent]
+    past_events: list[pb.HistoryEvent]
+
+
+@dataclass
+class ActivityItem:
+    """The fields of an activity WorkItem the tests read."""
+
+    token: str
+    instance_id: str
+    execution_id: str
+    task_id: int
+    name: str
+    input: str | None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def view(item: pb.WorkItem | None) -> OrchestratorItem | ActivityItem | None:
+    """A work item message as a plain record (None stays None)."""
+    if item is None:
+        return None
+    if item.HasField("orchestratorRequest"):
+        request = item.orchestratorRequest
+        return OrchestratorItem(
+            item.completionToken,
+            request.instanceId,
+            request.executionId.value,
+            list(request.newEvents),
+            list(request.pastEvents),
+        )
+    activity = item.activityRequest
+    return ActivityItem(
+        item.completionToken,
+        activity.orchestrationInstance.instanceId,
+        activity.orchestrationInstance.executionId.value,
+        activity.taskId,
+        activity.name,
+        activity.input.value if activity.HasField("input") else None,
+        dict(activity.tags),
+    )
+
+
 class Harness:
     """An engine on a manual (or given) clock with one worker connection."""
 
-    def __init__(self, mode: str = "manual", *, max_payload_bytes: int = 16 * 1024 * 1024, **connect: int) -> None:
-        self.clock = Clock(mode, START if mode != "real" else None)
-        self.engine = Engine(self.clock, max_payload_bytes=max_payload_bytes)
+    def __init__(
+        self,
+        mode: str = "manual",
+        *,
+        max_payload_bytes: int = 16 * 1024 * 1024,
+        lease: float | None = None,
+        frozen: bool = False,
+        **connect: int,
+    ) -> None:
+        # The engine's monotonic time: real time plus what tests add with tick(), so back-offs and leases pass
+        # without waiting and the timeouts of blocking calls still bound them; or, when ``frozen``, only what
+        # tests add (exact, but then blocking calls must use timeout=0).
+        self.seconds = 0.0
+        base = (lambda: 0.0) if frozen else time.monotonic
+        self.clock = Clock(mode, START if mode != "real" else None, monotonic=lambda: base() + self.seconds)
+        self.engine = Engine(self.clock, max_payload_bytes=max_payload_bytes, work_item_lease=lease)
         self.connection = self.connect(**connect)
 
     def connect(self, **limits: int) -> Connection:
@@ -79,22 +143,29 @@ class Harness:
         request = pb.CreateInstanceRequest(instanceId=instance_id, name=name, **extra)
         if input is not None:
             request.input.value = input
-        return self.engine.start_instance(request)
+        return self.engine.start_instance(request).instanceId
 
-    def next(self, connection: Connection | None = None):
-        return self.engine.next_work_item(connection or self.connection, timeout=0)
+    def next(self, connection: Connection | None = None) -> OrchestratorItem | ActivityItem | None:
+        return view(self.engine.next_work_item(connection or self.connection, timeout=0))
 
-    def next_orchestrator(self, connection: Connection | None = None) -> OrchestratorWorkItem:
+    def next_work_item(self, connection: Connection, timeout: float) -> OrchestratorItem | ActivityItem | None:
+        return view(self.engine.next_work_item(connection, timeout=timeout))
+
+    def next_orchestrator(self, connection: Connection | None = None) -> OrchestratorItem:
         item = self.next(connection)
-        assert isinstance(item, OrchestratorWorkItem), f"expected an orchestrator work item, got {item!r}"
+        assert isinstance(item, OrchestratorItem), f"expected an orchestrator work item, got {item!r}"
         return item
 
-    def next_activity(self, connection: Connection | None = None) -> ActivityWorkItem:
+    def next_activity(self, connection: Connection | None = None) -> ActivityItem:
         item = self.next(connection)
-        assert isinstance(item, ActivityWorkItem), f"expected an activity work item, got {item!r}"
+        assert isinstance(item, ActivityItem), f"expected an activity work item, got {item!r}"
         return item
 
-    def finish(self, item: OrchestratorWorkItem, *actions: pb.OrchestratorAction, custom_status: str | None = None):
+    def tick(self, seconds: float) -> None:
+        """Move the engine's monotonic time (back-offs, leases)."""
+        self.seconds += seconds
+
+    def finish(self, item: OrchestratorItem, *actions: pb.OrchestratorAction, custom_status: str | None = None):
         response = pb.OrchestratorResponse(
             instanceId=item.instance_id, completionToken=item.token, actions=list(actions)
         )
@@ -102,7 +173,7 @@ class Harness:
             response.customStatus.value = custom_status
         self.engine.complete_orchestrator(response)
 
-    def answer(self, item: ActivityWorkItem, result: str | None = None, failure: pb.TaskFailureDetails | None = None):
+    def answer(self, item: ActivityItem, result: str | None = None, failure: pb.TaskFailureDetails | None = None):
         response = pb.ActivityResponse(instanceId=item.instance_id, taskId=item.task_id, completionToken=item.token)
         if result is not None:
             response.result.value = result
@@ -111,9 +182,70 @@ class Harness:
         self.engine.complete_activity(response)
 
     def status(self, instance_id: str = "i1") -> int:
-        state = self.engine.get_instance(instance_id, True)
+        state = self.get_instance(instance_id, True)
         assert state is not None
         return state.orchestrationStatus
+
+    # -- the engine's RPC methods with plain arguments ---------------------------------------------
+
+    def get_instance(self, instance_id: str, payloads: bool) -> pb.OrchestrationState | None:
+        response = self.engine.get_instance(pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=payloads))
+        return response.orchestrationState if response.exists else None
+
+    def wait_for(self, instance_id: str, *, until, include_payloads: bool, timeout: float | None):
+        request = pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=include_payloads)
+        response = self.engine.wait_for_instance(request, until=until, timeout=timeout)
+        return response.orchestrationState if response.exists else None
+
+    def raise_event(self, instance_id: str, name: str, input: str | None) -> None:
+        request = pb.RaiseEventRequest(instanceId=instance_id, name=name)
+        if input is not None:
+            request.input.value = input
+        self.engine.raise_event(request)
+
+    def terminate(self, instance_id: str, output: str | None, recursive: bool) -> None:
+        request = pb.TerminateRequest(instanceId=instance_id, recursive=recursive)
+        if output is not None:
+            request.output.value = output
+        self.engine.terminate(request)
+
+    def suspend(self, instance_id: str, reason: str | None) -> None:
+        request = pb.SuspendRequest(instanceId=instance_id)
+        if reason is not None:
+            request.reason.value = reason
+        self.engine.suspend(request)
+
+    def resume(self, instance_id: str, reason: str | None) -> None:
+        request = pb.ResumeRequest(instanceId=instance_id)
+        if reason is not None:
+            request.reason.value = reason
+        self.engine.resume(request)
+
+    def restart(self, instance_id: str, new_id: bool) -> str:
+        request = pb.RestartInstanceRequest(instanceId=instance_id, restartWithNewInstanceId=new_id)
+        return self.engine.restart_instance(request).instanceId
+
+    def purge(self, request: pb.PurgeInstancesRequest) -> int:
+        return self.engine.purge_instances(request).deletedInstanceCount
+
+    def query(self, query: pb.InstanceQuery) -> tuple[list[pb.OrchestrationState], str | None]:
+        response = self.engine.query_instances(pb.QueryInstancesRequest(query=query))
+        token = response.continuationToken.value if response.HasField("continuationToken") else None
+        return list(response.orchestrationState), token
+
+    def list_instance_ids(self, request: pb.ListInstanceIdsRequest) -> tuple[list[str], str | None]:
+        response = self.engine.list_instance_ids(request)
+        key = response.lastInstanceKey.value if response.HasField("lastInstanceKey") else None
+        return list(response.instanceIds), key
+
+    def history_chunks(self, instance_id: str) -> list[pb.HistoryChunk]:
+        return self.engine.stream_instance_history(pb.StreamInstanceHistoryRequest(instanceId=instance_id))
+
+    def abandon_orchestrator(self, token: str) -> None:
+        self.engine.abandon_orchestrator(pb.AbandonOrchestrationTaskRequest(completionToken=token))
+
+    def abandon_activity(self, token: str) -> None:
+        self.engine.abandon_activity(pb.AbandonActivityTaskRequest(completionToken=token))
 
     def advance(self, **delta: float) -> None:
         self.clock.advance(timedelta(**delta))

@@ -8,7 +8,7 @@ import pytest
 from fake_engine_helpers import START, Harness, complete, kinds, schedule_task
 
 from durabletask_testing.errors import EngineError, ErrorCode
-from durabletask_testing.faults import FaultPlan
+from durabletask_testing.faults import FaultPlan, Site
 
 
 def test_fail_activity_answers_without_dispatching():
@@ -33,7 +33,7 @@ def test_lose_activity_result_dispatches_again():
     first = h.next_activity()
     h.answer(first, result="1")
     again = h.next_activity()
-    assert again.task_id == 0 and again.attempt == 2
+    assert again.task_id == 0 and again.token != first.token
     h.answer(again, result="2")
     assert h.next_orchestrator().new_events[1].taskCompleted.result.value == "2"
 
@@ -86,7 +86,7 @@ def test_fail_rpc_counts_down():
 def test_chaos_decisions_depend_only_on_seed_and_key():
     def decisions(seed: int, order: list[int]) -> dict[int, bool]:
         plan = FaultPlan().chaos(seed, rate=0.5, kinds=["fail_activity"])
-        return {t: plan.activity_dispatch_fault("i", t, "a", 0, START) is not None for t in order}
+        return {t: plan.activity_dispatch_fault(Site("i", "orch#0~0", "a", t), START) is not None for t in order}
 
     forward = decisions(7, list(range(40)))
     backward = decisions(7, list(reversed(range(40))))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 
 import pytest
 from fake_engine_helpers import (
     START,
     Harness,
+    OrchestratorItem,
     complete,
     create_timer,
     kinds,
@@ -17,7 +17,7 @@ from fake_engine_helpers import (
     sub_orchestration,
 )
 
-from durabletask_testing.engine.base import ABANDON_BACKOFF_INITIAL
+from durabletask_testing.engine.core import ABANDON_BACKOFF_INITIAL
 from durabletask_testing.errors import EngineError, ErrorCode
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
@@ -40,7 +40,7 @@ def test_start_creates_pending_instance_whose_first_work_item_starts_it():
 def test_generated_instance_id_when_none_given():
     h = Harness()
     instance_id = h.start(instance_id="")
-    assert len(instance_id) == 32 and h.engine.get_instance(instance_id, False) is not None
+    assert len(instance_id) == 32 and h.get_instance(instance_id, False) is not None
 
 
 def test_activity_round_trip_lands_task_completed_in_next_work_item():
@@ -49,7 +49,6 @@ def test_activity_round_trip_lands_task_completed_in_next_work_item():
     h.finish(h.next_orchestrator(), schedule_task(0, "hello", '"Tokyo"'))
     activity = h.next_activity()
     assert (activity.name, activity.task_id, activity.input, activity.instance_id) == ("hello", 0, '"Tokyo"', "i1")
-    assert activity.to_pb().activityRequest.orchestrationInstance.instanceId == "i1"
     h.answer(activity, result='"Hello Tokyo!"')
     item = h.next_orchestrator()
     assert kinds(item.past_events) == ["orchestratorStarted", "executionStarted", "taskScheduled"]
@@ -58,7 +57,7 @@ def test_activity_round_trip_lands_task_completed_in_next_work_item():
     assert item.new_events[1].taskCompleted.taskScheduledId == 0
     assert item.new_events[1].taskCompleted.result.value == '"Hello Tokyo!"'
     h.finish(item, complete(result='"done"'))
-    state = h.engine.get_instance("i1", True)
+    state = h.get_instance("i1", True)
     assert state.orchestrationStatus == pb.ORCHESTRATION_STATUS_COMPLETED and state.output.value == '"done"'
     assert kinds(h.engine.history("i1"))[-1] == "executionCompleted"
 
@@ -76,7 +75,7 @@ def test_one_orchestrator_work_item_per_instance_and_events_wait_for_the_next():
     h = Harness()
     h.start()
     first = h.next_orchestrator()
-    h.engine.raise_event("i1", "approval", '"yes"')
+    h.raise_event("i1", "approval", '"yes"')
     assert h.next() is None  # the instance is in flight: nothing else to hand out
     h.finish(first)
     second = h.next_orchestrator()
@@ -140,8 +139,7 @@ def test_activity_of_an_ended_stream_is_dispatched_again():
     first = h.next_activity(other)
     h.engine.disconnect(other)
     again = h.next_activity()
-    assert (again.task_id, again.attempt) == (0, 2)
-    assert first is again  # the same execution, handed out with a new token
+    assert again.task_id == 0 and again.token != first.token  # the same execution, handed out with a new token
     h.answer(again, result="1")
     assert h.next_orchestrator().new_events[1].taskCompleted.result.value == "1"
 
@@ -209,10 +207,10 @@ def test_auto_clock_jumps_to_the_next_timer_while_a_client_waits_and_all_is_idle
     h.finish(h.next_orchestrator(), create_timer(0, START + timedelta(days=30)))
     result: list = []
     waiter = threading.Thread(
-        target=lambda: result.append(h.engine.wait_for("i1", until="completion", include_payloads=True, timeout=5))
+        target=lambda: result.append(h.wait_for("i1", until="completion", include_payloads=True, timeout=5))
     )
     waiter.start()
-    item = h.engine.next_work_item(h.connection, timeout=5)
+    item = h.next_work_item(h.connection, timeout=5)
     assert item is not None and item.new_events[1].HasField("timerFired")
     assert h.clock.now() == START + timedelta(days=30)
     h.finish(item, complete(result='"late"'))
@@ -247,7 +245,7 @@ def test_sub_orchestration_gets_deterministic_id_and_reports_back():
     parent_info = child.new_events[1].executionStarted.parentInstance
     assert parent_info.taskScheduledId == 2 and parent_info.orchestrationInstance.instanceId == "parent"
     h.finish(child, complete(result="10"))
-    assert h.engine.get_instance(child_id, False).parentInstanceId.value == "parent"
+    assert h.get_instance(child_id, False).parentInstanceId.value == "parent"
     event = h.next_orchestrator().new_events[1]
     assert event.subOrchestrationInstanceCompleted.taskScheduledId == 2
     assert event.subOrchestrationInstanceCompleted.result.value == "10"
@@ -282,7 +280,7 @@ def test_recursive_terminate_reaches_children():
     h.start(instance_id="parent")
     h.finish(h.next_orchestrator(), sub_orchestration(0, "child", instance_id="kid"))
     h.finish(h.next_orchestrator())  # the child starts and waits
-    h.engine.terminate("parent", '"stop"', recursive=True)
+    h.terminate("parent", '"stop"', recursive=True)
     delivered = {}
     for _ in range(2):
         item = h.next_orchestrator()
@@ -296,13 +294,13 @@ def test_suspend_and_resume_update_status_when_processed():
     h = Harness()
     h.start()
     h.finish(h.next_orchestrator())
-    h.engine.suspend("i1", "maintenance")
+    h.suspend("i1", "maintenance")
     item = h.next_orchestrator()
     assert item.new_events[1].executionSuspended.input.value == "maintenance"
     h.finish(item)
     assert h.status() == pb.ORCHESTRATION_STATUS_SUSPENDED
-    h.engine.raise_event("i1", "e", None)
-    h.engine.resume("i1", None)
+    h.raise_event("i1", "e", None)
+    h.resume("i1", None)
     item = h.next_orchestrator()
     assert kinds(item.new_events) == ["orchestratorStarted", "eventRaised", "executionResumed"]
     h.finish(item)
@@ -325,84 +323,92 @@ def test_continue_as_new_resets_history_with_carryover_events():
     assert item.new_events[1].executionStarted.input.value == "1"
     assert item.execution_id != execution
     h.finish(item, complete(result="done"))
-    assert h.engine.get_instance("i1", True).output.value == "done"
+    assert h.get_instance("i1", True).output.value == "done"
 
 
 def test_events_for_an_ended_instance_are_dropped():
     h = Harness()
     h.start()
     h.finish(h.next_orchestrator(), complete(result="1"))
-    h.engine.raise_event("i1", "late", None)
-    h.engine.terminate("i1", None, recursive=False)
+    h.raise_event("i1", "late", None)
+    h.terminate("i1", None, recursive=False)
     assert h.next() is None
 
 
 def test_abandoned_orchestrator_is_dispatched_again_after_a_back_off():
-    h = Harness()
+    h = Harness(frozen=True)
     h.start()
     item = h.next_orchestrator()
-    h.engine.abandon_orchestrator(item.token)
-    assert h.next() is None  # held for a short real-time back-off, not handed out in a spin
-    again = h.engine.next_work_item(h.connection, timeout=2)
+    h.abandon_orchestrator(item.token)
+    assert h.next() is None  # held for a short back-off, not handed out in a spin
+    h.tick(ABANDON_BACKOFF_INITIAL)
+    again = h.next()
     assert again is not None and kinds(again.new_events) == kinds(item.new_events)
 
 
-def _abandon(h: Harness, item) -> tuple[float, float]:
-    """Abandon ``item``; (least, most) seconds of real time it is held back, measured around the call."""
-    before = time.monotonic()
-    h.engine.abandon_orchestrator(item.token)
-    after = time.monotonic()
-    held_until = h.engine._instances[item.instance_id].held_until
-    return held_until - after, held_until - before
+def _abandon(h: Harness, item) -> tuple[float, OrchestratorItem]:
+    """Abandon ``item``; the (monotonic) seconds until it is handed out again, and the new work item."""
+    h.abandon_orchestrator(item.token)
+    waited = 0.0
+    for _ in range(1000):
+        again = h.next()
+        if again is not None:
+            assert isinstance(again, OrchestratorItem)
+            return waited, again
+        h.tick(0.005)
+        waited += 0.005
+    raise AssertionError("never handed out again")
 
 
 def test_repeated_abandons_back_off_exponentially_and_never_spin():
-    h = Harness()
+    h = Harness(frozen=True)
     h.start()
+    item = h.next_orchestrator()
     for attempt in range(4):
-        item = h.engine.next_work_item(h.connection, timeout=5)
-        assert item is not None
-        _, held = _abandon(h, item)
-        assert held >= ABANDON_BACKOFF_INITIAL * 2**attempt  # the back-off doubles with every abandon
-        assert h.next() is None  # not handed out again at once
+        held, item = _abandon(h, item)
+        assert held >= ABANDON_BACKOFF_INITIAL * 2**attempt - 1e-9  # the back-off doubles with every abandon
 
 
 def test_the_abandon_back_off_resets_when_a_work_item_of_the_instance_completes():
-    h = Harness()
+    h = Harness(frozen=True)
     h.start()
+    item = h.next_orchestrator()
     for _ in range(4):
-        _, held = _abandon(h, h.engine.next_work_item(h.connection, timeout=5))
-    assert held >= ABANDON_BACKOFF_INITIAL * 8
-    h.finish(h.engine.next_work_item(h.connection, timeout=5), schedule_task(1, "a"))
+        held, item = _abandon(h, item)
+    assert held >= ABANDON_BACKOFF_INITIAL * 8 - 1e-9
+    h.finish(item, schedule_task(1, "a"))
     h.answer(h.next_activity(), result="1")
-    at_most, _ = _abandon(h, h.next_orchestrator())
-    assert at_most <= ABANDON_BACKOFF_INITIAL
+    held, _ = _abandon(h, h.next_orchestrator())
+    assert held <= ABANDON_BACKOFF_INITIAL
 
 
 def test_an_abandoned_orchestrator_goes_to_another_stream_when_one_is_free():
-    h = Harness()
+    h = Harness(frozen=True)
     other = h.connect()
     h.start()
     item = h.next_orchestrator()
-    h.engine.abandon_orchestrator(item.token)
-    assert h.engine.next_work_item(h.connection, timeout=0.2) is None  # the stream that rejected it is skipped
-    again = h.engine.next_work_item(other, timeout=0)
+    h.abandon_orchestrator(item.token)
+    h.tick(1)
+    assert h.next() is None  # the stream that rejected it is skipped
+    again = h.next(other)
     assert again is not None and again.instance_id == "i1"
-    h.engine.abandon_orchestrator(again.token)  # rejected there too: back to the first stream
-    assert h.engine.next_work_item(other, timeout=0.2) is None
-    assert h.engine.next_work_item(h.connection, timeout=0).instance_id == "i1"
+    h.abandon_orchestrator(again.token)  # rejected there too: back to the first stream
+    h.tick(1)
+    assert h.next(other) is None
+    assert h.next().instance_id == "i1"
 
 
 def test_an_abandoned_orchestrator_returns_to_the_same_stream_when_it_is_the_only_one():
-    h = Harness()
+    h = Harness(frozen=True)
     other = h.connect(max_orchestrators=1)
     h.start()
     h.start(instance_id="i2")
     busy = h.next_orchestrator(other)  # the other stream's only slot is taken
     item = h.next_orchestrator()
     assert {busy.instance_id, item.instance_id} == {"i1", "i2"}
-    h.engine.abandon_orchestrator(item.token)
-    again = h.engine.next_work_item(h.connection, timeout=5)
+    h.abandon_orchestrator(item.token)
+    h.tick(1)
+    again = h.next()
     assert again is not None and again.instance_id == item.instance_id
 
 
@@ -410,19 +416,19 @@ def test_custom_status_is_recorded():
     h = Harness()
     h.start()
     h.finish(h.next_orchestrator(), custom_status='"half-way"')
-    assert h.engine.get_instance("i1", True).customStatus.value == '"half-way"'
+    assert h.get_instance("i1", True).customStatus.value == '"half-way"'
 
 
 def test_wait_for_start_and_deadline():
     h = Harness()
     h.start()
     with pytest.raises(EngineError) as error:
-        h.engine.wait_for("i1", until="start", include_payloads=False, timeout=0.01)
+        h.wait_for("i1", until="start", include_payloads=False, timeout=0)
     assert error.value.code is ErrorCode.DEADLINE_EXCEEDED and "i1" in error.value.message
     h.finish(h.next_orchestrator())
-    state = h.engine.wait_for("i1", until="start", include_payloads=False, timeout=0.01)
+    state = h.wait_for("i1", until="start", include_payloads=False, timeout=0)
     assert state.orchestrationStatus == pb.ORCHESTRATION_STATUS_RUNNING
-    assert h.engine.wait_for("missing", until="completion", include_payloads=False, timeout=0.01) is None
+    assert h.wait_for("missing", until="completion", include_payloads=False, timeout=0) is None
 
 
 def test_shutdown_ends_waits_and_streams_promptly():
@@ -432,7 +438,7 @@ def test_shutdown_ends_waits_and_streams_promptly():
 
     def wait() -> None:
         try:
-            h.engine.wait_for("i1", until="completion", include_payloads=False, timeout=30)
+            h.wait_for("i1", until="completion", include_payloads=False, timeout=30)
         except EngineError as error:
             errors.append(error)
 
@@ -441,7 +447,7 @@ def test_shutdown_ends_waits_and_streams_promptly():
     stream_result: list = []
     busy = h.connect()
     h.next_orchestrator(busy)
-    stream = threading.Thread(target=lambda: stream_result.append(h.engine.next_work_item(busy, timeout=30)))
+    stream = threading.Thread(target=lambda: stream_result.append(h.next_work_item(busy, timeout=30)))
     stream.start()
     h.engine.shutdown()
     waiter.join(2)

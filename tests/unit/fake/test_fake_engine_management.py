@@ -22,17 +22,17 @@ def test_query_filters_pages_and_hides_payloads_unless_asked():
         _finished(h, name)
     h.start(instance_id="b1")
     query = pb.InstanceQuery(runtimeStatus=[pb.ORCHESTRATION_STATUS_COMPLETED], maxInstanceCount=2)
-    page, token = h.engine.query(query)
+    page, token = h.query(query)
     assert [s.instanceId for s in page] == ["a1", "a2"] and token == "a2"
     assert not page[0].HasField("input")
     query.continuationToken.CopyFrom(wrappers_pb2.StringValue(value=token))
     query.fetchInputsAndOutputs = True
-    page, token = h.engine.query(query)
+    page, token = h.query(query)
     assert [s.instanceId for s in page] == ["a3"] and token is None
     assert page[0].input.value == '"a3"' and page[0].output.value == '"out"'
-    prefixed, _ = h.engine.query(pb.InstanceQuery(instanceIdPrefix=wrappers_pb2.StringValue(value="b")))
+    prefixed, _ = h.query(pb.InstanceQuery(instanceIdPrefix=wrappers_pb2.StringValue(value="b")))
     assert [s.instanceId for s in prefixed] == ["b1"]
-    later, _ = h.engine.query(pb.InstanceQuery(createdTimeFrom=ts(START + timedelta(seconds=1))))
+    later, _ = h.query(pb.InstanceQuery(createdTimeFrom=ts(START + timedelta(seconds=1))))
     assert later == []
 
 
@@ -42,9 +42,9 @@ def test_list_instance_ids_pages_ended_instances_by_completion_time():
         _finished(h, name)
         h.advance(seconds=1)
     h.start(instance_id="running")
-    ids, key = h.engine.list_instance_ids(pb.ListInstanceIdsRequest(pageSize=2))
+    ids, key = h.list_instance_ids(pb.ListInstanceIdsRequest(pageSize=2))
     assert ids == ["x", "y"] and key is not None
-    ids, key = h.engine.list_instance_ids(
+    ids, key = h.list_instance_ids(
         pb.ListInstanceIdsRequest(pageSize=2, lastInstanceKey=wrappers_pb2.StringValue(value=key))
     )
     assert ids == ["z"] and key is None
@@ -55,31 +55,31 @@ def test_purge_single_batch_filter_and_recursive():
     _finished(h, "one")
     _finished(h, "two", pb.ORCHESTRATION_STATUS_FAILED)
     _finished(h, "three")
-    assert h.engine.purge(pb.PurgeInstancesRequest(instanceId="one")) == 1
-    assert h.engine.purge(pb.PurgeInstancesRequest(instanceId="one")) == 0
+    assert h.purge(pb.PurgeInstancesRequest(instanceId="one")) == 1
+    assert h.purge(pb.PurgeInstancesRequest(instanceId="one")) == 0
     by_status = pb.PurgeInstancesRequest(
         purgeInstanceFilter=pb.PurgeInstanceFilter(runtimeStatus=[pb.ORCHESTRATION_STATUS_FAILED])
     )
-    assert h.engine.purge(by_status) == 1
+    assert h.purge(by_status) == 1
     batch = pb.PurgeInstancesRequest(instanceBatch=pb.InstanceBatch(instanceIds=["three", "ghost"]))
-    assert h.engine.purge(batch) == 1
+    assert h.purge(batch) == 1
     assert h.engine.snapshots() == []
     h.start(instance_id="parent")
     h.finish(h.next_orchestrator(), sub_orchestration(0, "child", instance_id="kid"))
     h.finish(h.next_orchestrator(), complete())
     h.finish(h.next_orchestrator(), complete())
-    assert h.engine.purge(pb.PurgeInstancesRequest(instanceId="parent", recursive=True)) == 2
+    assert h.purge(pb.PurgeInstancesRequest(instanceId="parent", recursive=True)) == 2
 
 
 def test_restart_same_and_new_id():
     h = Harness()
     _finished(h, "r")
-    assert h.engine.restart("r", False) == "r"
+    assert h.restart("r", False) == "r"
     item = h.next_orchestrator()
     assert item.new_events[1].executionStarted.input.value == '"r"'
     h.finish(item, complete())
-    new_id = h.engine.restart("r", True)
-    assert new_id != "r" and h.engine.get_instance(new_id, True).input.value == '"r"'
+    new_id = h.restart("r", True)
+    assert new_id != "r" and h.get_instance(new_id, True).input.value == '"r"'
 
 
 def test_history_chunks_and_snapshots_are_copies():
@@ -89,7 +89,7 @@ def test_history_chunks_and_snapshots_are_copies():
     history = h.engine.history("i1")
     history[0].eventId = 12345
     assert h.engine.history("i1")[0].eventId != 12345
-    chunks = h.engine.history_chunks("i1")
+    chunks = h.history_chunks("i1")
     assert sum(len(c.events) for c in chunks) == 3
     [snap] = h.engine.snapshots()
     assert snap.instance_id == "i1" and snap.status_name == "RUNNING" and snap.created_at == START
@@ -139,7 +139,7 @@ def test_real_clock_timer_pump_fires_due_timers():
     pump = threading.Thread(target=h.engine.run_real_time_timers, args=(stop,))
     pump.start()
     try:
-        item = h.engine.next_work_item(h.connection, timeout=5)
+        item = h.next_work_item(h.connection, timeout=5)
         assert item is not None and item.new_events[1].timerFired.timerId == 0
         assert h.clock.now() >= due
     finally:

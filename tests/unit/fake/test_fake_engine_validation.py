@@ -41,22 +41,22 @@ def test_ended_instance_id_can_be_reused_unless_the_policy_forbids_it():
 
 def test_unknown_instances_are_not_found_and_empty_ids_invalid():
     h = Harness()
-    _refused(lambda: h.engine.raise_event("ghost", "e", None), ErrorCode.NOT_FOUND, "ghost")
-    _refused(lambda: h.engine.terminate("ghost", None, False), ErrorCode.NOT_FOUND, "ghost")
-    _refused(lambda: h.engine.suspend("ghost", None), ErrorCode.NOT_FOUND, "ghost")
+    _refused(lambda: h.raise_event("ghost", "e", None), ErrorCode.NOT_FOUND, "ghost")
+    _refused(lambda: h.terminate("ghost", None, False), ErrorCode.NOT_FOUND, "ghost")
+    _refused(lambda: h.suspend("ghost", None), ErrorCode.NOT_FOUND, "ghost")
     _refused(lambda: h.engine.history("ghost"), ErrorCode.NOT_FOUND, "ghost")
-    _refused(lambda: h.engine.restart("ghost", False), ErrorCode.NOT_FOUND, "ghost")
-    _refused(lambda: h.engine.raise_event("", "e", None), ErrorCode.INVALID_ARGUMENT, "instanceId")
-    _refused(lambda: h.engine.get_instance("", False), ErrorCode.INVALID_ARGUMENT, "instanceId")
+    _refused(lambda: h.restart("ghost", False), ErrorCode.NOT_FOUND, "ghost")
+    _refused(lambda: h.raise_event("", "e", None), ErrorCode.INVALID_ARGUMENT, "instanceId")
+    _refused(lambda: h.get_instance("", False), ErrorCode.INVALID_ARGUMENT, "instanceId")
     h.start()
-    _refused(lambda: h.engine.raise_event("i1", "", None), ErrorCode.INVALID_ARGUMENT, "name")
+    _refused(lambda: h.raise_event("i1", "", None), ErrorCode.INVALID_ARGUMENT, "name")
 
 
 def test_payloads_over_the_limit_are_resource_exhausted():
     h = Harness(max_payload_bytes=100)
     _refused(lambda: h.start(input="x" * 101), ErrorCode.RESOURCE_EXHAUSTED, "input", "100")
     h.start(input="x" * 100)
-    _refused(lambda: h.engine.raise_event("i1", "e", "é" * 51), ErrorCode.RESOURCE_EXHAUSTED, "input")
+    _refused(lambda: h.raise_event("i1", "e", "é" * 51), ErrorCode.RESOURCE_EXHAUSTED, "input")
     item = h.next_orchestrator()
     _refused(lambda: h.finish(item, schedule_task(0, "a", "y" * 200)), ErrorCode.RESOURCE_EXHAUSTED, "actions[0]")
     h.finish(item, schedule_task(0, "a"))
@@ -88,8 +88,8 @@ def test_payloads_over_the_limit_are_resource_exhausted():
         ),
         (
             pb.OrchestratorAction(id=1, sendEntityMessage=pb.SendEntityMessageAction()),
-            ErrorCode.UNIMPLEMENTED,
-            ["sendEntityMessage"],
+            ErrorCode.INVALID_ARGUMENT,
+            ["sendEntityMessage", "no message type"],
         ),
     ],
 )
@@ -140,11 +140,11 @@ def test_ended_instances_refuse_suspend_resume_and_running_ones_refuse_purge_and
     h = Harness()
     h.start()
     item = h.next_orchestrator()
-    _refused(lambda: h.engine.purge(pb.PurgeInstancesRequest(instanceId="i1")), ErrorCode.FAILED_PRECONDITION, "i1")
-    _refused(lambda: h.engine.restart("i1", False), ErrorCode.FAILED_PRECONDITION, "i1")
+    _refused(lambda: h.purge(pb.PurgeInstancesRequest(instanceId="i1")), ErrorCode.FAILED_PRECONDITION, "i1")
+    _refused(lambda: h.restart("i1", False), ErrorCode.FAILED_PRECONDITION, "i1")
     h.finish(item, complete())
-    _refused(lambda: h.engine.suspend("i1", None), ErrorCode.FAILED_PRECONDITION, "COMPLETED")
-    _refused(lambda: h.engine.resume("i1", None), ErrorCode.FAILED_PRECONDITION, "COMPLETED")
+    _refused(lambda: h.suspend("i1", None), ErrorCode.FAILED_PRECONDITION, "COMPLETED")
+    _refused(lambda: h.resume("i1", None), ErrorCode.FAILED_PRECONDITION, "COMPLETED")
 
 
 def test_completion_without_token_for_an_ended_instance_is_a_failed_precondition():

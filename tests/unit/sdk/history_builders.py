@@ -130,3 +130,46 @@ def new_terminated_event(encoded_output: str | None = None, recurse: bool = Fals
     e.executionTerminated.CopyFrom(pb.ExecutionTerminatedEvent(input=get_string_value(encoded_output),
                                                                recurse=recurse))
     return e
+
+
+def new_entity_message_event(event_id: int, message: pb.SendEntityMessageAction) -> pb.HistoryEvent:
+    """The event a sidecar records for a ``sendEntityMessage`` action ``event_id`` (EntityOperationCalled,
+    EntityOperationSignaled, EntityLockRequested or EntityUnlockSent, carrying the message itself)."""
+    e = _event(event_id=event_id)
+    kind = message.WhichOneof("EntityMessageType")
+    assert kind is not None
+    getattr(e, kind).CopyFrom(getattr(message, kind))
+    return e
+
+
+def new_entity_operation_called_event(event_id: int, request_id: str, entity_id: str, operation: str,
+                                      parent_instance_id: str = "inst-1") -> pb.HistoryEvent:
+    """EntityOperationCalled event for action ``event_id``."""
+    e = _event(event_id=event_id)
+    e.entityOperationCalled.CopyFrom(pb.EntityOperationCalledEvent(
+        requestId=request_id, operation=operation, targetInstanceId=get_string_value(entity_id),
+        parentInstanceId=get_string_value(parent_instance_id)))
+    return e
+
+
+def new_entity_operation_completed_event(request_id: str, encoded_output: str | None = None) -> pb.HistoryEvent:
+    """EntityOperationCompleted event answering ``request_id``."""
+    e = _event()
+    e.entityOperationCompleted.CopyFrom(pb.EntityOperationCompletedEvent(
+        requestId=request_id, output=get_string_value(encoded_output)))
+    return e
+
+
+def new_entity_operation_failed_event(request_id: str, ex: BaseException) -> pb.HistoryEvent:
+    """EntityOperationFailed event answering ``request_id``."""
+    e = _event()
+    e.entityOperationFailed.CopyFrom(pb.EntityOperationFailedEvent(requestId=request_id,
+                                                                   failureDetails=new_failure_details(ex)))
+    return e
+
+
+def new_entity_lock_granted_event(critical_section_id: str) -> pb.HistoryEvent:
+    """EntityLockGranted event for a critical section."""
+    e = _event()
+    e.entityLockGranted.CopyFrom(pb.EntityLockGrantedEvent(criticalSectionId=critical_section_id))
+    return e

@@ -71,6 +71,8 @@ def confirm(result: ExecutionResult) -> list[pb.HistoryEvent]:
             events.append(h.new_sub_orchestration_created_event(a.id, c.name, c.instanceId, c.input.value or None))
         elif kind == "sendEvent":
             events.append(h.new_event_sent_event(a.id, a.sendEvent.instance.instanceId, a.sendEvent.name))
+        elif kind == "sendEntityMessage":
+            events.append(h.new_entity_message_event(a.id, a.sendEntityMessage))
     return events
 
 

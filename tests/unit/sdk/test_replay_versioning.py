@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sdk_replay_helpers import completion, output, registry, run, started
+from sdk_replay_helpers import completion, confirm, kinds, output, registry, run, started, tick
 
 from durabletask.internal import orchestrator_service_pb2 as pb
 from durabletask.internal.versioning import (
@@ -72,3 +72,15 @@ def test_sub_orchestrations_use_worker_default_version_not_parents():
 def test_sub_orchestration_without_any_version_has_none():
     res = run(registry(child_caller, orch), [], started("child_caller", version="1.0.0"))
     assert not res.actions[0].createSubOrchestration.HasField("version")
+
+
+def test_a_version_mismatch_found_while_replaying_a_started_instance_fails_with_the_mismatch():
+    # A 1.0.0 instance that already scheduled work reaches a strict 2.0.0 worker (a deployment mid-flight):
+    # the failure is the version mismatch, not a replay error about the events that follow.
+    past = [*started("child_caller", version="1.0.0"),
+            *confirm(run(registry(child_caller), [], started("child_caller", version="1.0.0")))]
+    res = run(registry(child_caller, versioning=_opts(VersionMatchStrategy.STRICT, version="2.0.0")), past, [tick()])
+    done = completion(res)
+    assert done.orchestrationStatus == pb.ORCHESTRATION_STATUS_FAILED
+    assert done.failureDetails.errorType == "VersionMismatch", done.failureDetails
+    assert kinds(res) == ["completeOrchestration"]

@@ -1,0 +1,358 @@
+"""Durable entities: their state, queued messages, locks, the batches handed to workers, and the pure rules that
+decide what an entity does next.
+
+An entity is addressed as ``@name@key``. Its queue holds, in arrival order, operation messages (an
+``entityOperationSignaled`` or ``entityOperationCalled`` history event) and lock requests
+(``entityLockRequested``). One batch per entity is in flight at a time. An unlocked entity grants the lock request
+at the front of its queue once the operations before it have run; a locked entity runs only the operations of the
+orchestration that holds it, everything else waits until that orchestration releases it. Lock sets are acquired one
+entity at a time in the order the orchestration gives (SDKs sort them), so two critical sections never deadlock.
+
+Nothing here takes a lock, reads a clock or touches a queue of work: :func:`take_batch`, :func:`grant_front_lock`
+and :func:`apply_batch` are functions of one entity, tested alone.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from durabletask_testing.protocol import orchestrator_service_pb2 as pb
+
+from ..errors import invalid, not_found
+from ..vocabulary import optional_string, string_value, timestamp, to_datetime
+from .state import Connection
+
+ENTITY_LOG_LIMIT = 256  # operation records kept per entity for inspection
+EntityWorkItemForm = Literal["v2", "batch"]
+PayloadCheck = Callable[[str | None, str], None]
+"""``check(value, field)`` raises when ``value`` is over the payload limit."""
+
+
+def parse_entity_id(entity_id: str, field_name: str) -> tuple[str, str]:
+    """``(name, key)`` of an ``@name@key`` entity id; INVALID_ARGUMENT naming ``field_name`` otherwise."""
+    if not entity_id.startswith("@"):
+        raise invalid(f"{field_name} '{entity_id}' is not an entity id: entity ids have the form '@name@key'")
+    parts = entity_id.split("@", 2)
+    if len(parts) != 3 or not parts[1].strip():
+        raise invalid(f"{field_name} '{entity_id}' is not an entity id: entity ids have the form '@name@key'")
+    return parts[1], parts[2]
+
+
+def operation_of(event: pb.HistoryEvent) -> tuple[str, str, str | None]:
+    """``(request id, operation name, calling instance id or None for a signal)`` of a queued operation."""
+    if event.HasField("entityOperationCalled"):
+        called = event.entityOperationCalled
+        return called.requestId, called.operation, optional_string(called, "parentInstanceId") or ""
+    signaled = event.entityOperationSignaled
+    return signaled.requestId, signaled.operation, None
+
+
+def is_lock_request(event: pb.HistoryEvent) -> bool:
+    return bool(event.HasField("entityLockRequested"))
+
+
+@dataclass(frozen=True, slots=True)
+class OperationRecord:
+    """One operation an entity ran (or that failed), as the inspection API shows it."""
+
+    request_id: str
+    operation: str
+    caller: str | None  # the calling orchestration; None for a signal
+    outcome: Literal["completed", "failed"]
+    at: datetime
+    error_type: str | None = None
+
+
+@dataclass(eq=False, slots=True)
+class EntityWorkItem:
+    """A batch of operations handed to a worker and not yet completed."""
+
+    token: str
+    entity_id: str
+    state: str | None
+    operations: list[pb.HistoryEvent]
+    attempt: int
+    form: EntityWorkItemForm = "v2"
+    connection: Connection | None = None
+
+    @property
+    def instance_id(self) -> str:
+        return self.entity_id
+
+    def to_pb(self) -> pb.WorkItem:
+        """``entityRequestV2`` (the operations as history events) or ``entityRequest`` (an EntityBatchRequest)."""
+        if self.form == "v2":
+            request = pb.EntityRequest(
+                instanceId=self.entity_id, entityState=string_value(self.state), operationRequests=self.operations
+            )
+            return pb.WorkItem(entityRequestV2=request, completionToken=self.token)
+        batch = pb.EntityBatchRequest(instanceId=self.entity_id, entityState=string_value(self.state))
+        for event in self.operations:
+            message = event.entityOperationCalled if event.HasField("entityOperationCalled") else None
+            source = message if message is not None else event.entityOperationSignaled
+            batch.operations.append(
+                pb.OperationRequest(
+                    operation=source.operation,
+                    requestId=source.requestId,
+                    input=source.input if source.HasField("input") else None,
+                )
+            )
+        return pb.WorkItem(entityRequest=batch, completionToken=self.token)
+
+
+@dataclass(eq=False, slots=True)
+class Entity:
+    """One entity: its state, queued messages, the lock on it and the batch in flight."""
+
+    entity_id: str
+    name: str
+    key: str
+    last_modified: datetime
+    state: str | None = None
+    queue: list[pb.HistoryEvent] = field(default_factory=list)
+    in_flight: EntityWorkItem | None = None
+    locked_by: str | None = None  # critical section id
+    lock_owner: str | None = None  # the orchestration instance holding the lock
+    held_until: float = 0.0  # monotonic time before which it is not handed out (after an abandon)
+    abandon_count: int = 0
+    dispatch_count: int = 0
+    batches: int = 0  # completed batches (names the entity's result in fault decisions)
+    log: deque[OperationRecord] = field(default_factory=lambda: deque(maxlen=ENTITY_LOG_LIMIT))
+
+    @property
+    def exists(self) -> bool:
+        """An entity exists while it has state."""
+        return self.state is not None
+
+    @property
+    def is_idle(self) -> bool:
+        """No state, nothing queued, in flight or locked: the record can go."""
+        return self.state is None and not self.queue and self.in_flight is None and self.locked_by is None
+
+    def has_batch(self) -> bool:
+        """Some queued operation may run now."""
+        if self.locked_by is None:
+            return bool(self.queue) and not is_lock_request(self.queue[0])
+        return any(not is_lock_request(e) and operation_of(e)[2] == self.lock_owner for e in self.queue)
+
+
+def take_batch(entity: Entity, limit: int = 0) -> list[pb.HistoryEvent]:
+    """Take the operations that may run now off the queue: from the front up to the next lock request when
+    unlocked; only the lock holder's operations when locked (others keep their places)."""
+    taken: list[pb.HistoryEvent] = []
+    kept: list[pb.HistoryEvent] = []
+    for index, event in enumerate(entity.queue):
+        full = limit > 0 and len(taken) >= limit
+        if entity.locked_by is None:
+            if full or is_lock_request(event):
+                kept.extend(entity.queue[index:])
+                break
+            taken.append(event)
+        elif not full and not is_lock_request(event) and operation_of(event)[2] == entity.lock_owner:
+            taken.append(event)
+        else:
+            kept.append(event)
+    entity.queue = kept
+    return taken
+
+
+def grant_front_lock(entity: Entity) -> pb.EntityLockRequestedEvent | None:
+    """Grant the lock request at the front of an unlocked entity's queue when nothing runs; the granted request."""
+    if entity.locked_by is not None or entity.in_flight is not None or not entity.queue:
+        return None
+    if not is_lock_request(entity.queue[0]):
+        return None
+    request = entity.queue.pop(0).entityLockRequested
+    entity.locked_by = request.criticalSectionId
+    entity.lock_owner = optional_string(request, "parentInstanceId") or ""
+    return request
+
+
+def release_lock(entity: Entity, critical_section_id: str) -> bool:
+    """Release the lock if ``critical_section_id`` holds it."""
+    if entity.locked_by is None or entity.locked_by != critical_section_id:
+        return False
+    entity.locked_by = None
+    entity.lock_owner = None
+    return True
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The answer to an orchestration's call: entityOperationCompleted or entityOperationFailed."""
+
+    instance_id: str
+    event: pb.HistoryEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """An operation one entity signals to another (at ``fire_at`` when it is later than now)."""
+
+    target: str
+    event: pb.HistoryEvent
+    fire_at: datetime | None
+
+
+@dataclass(slots=True)
+class EntityOutbox:
+    """What completing a batch asks of the rest of the engine."""
+
+    replies: list[Reply] = field(default_factory=list)
+    signals: list[Signal] = field(default_factory=list)
+    starts: list[pb.StartNewOrchestrationAction] = field(default_factory=list)
+
+
+def validate_batch_result(result: pb.EntityBatchResult, item: EntityWorkItem, check: PayloadCheck) -> None:
+    """Refuse a batch result that does not fit its work item, before anything changes."""
+    if len(result.results) > len(item.operations):
+        raise invalid(
+            f"the batch result has {len(result.results)} results for {len(item.operations)} operations "
+            f"of entity '{item.entity_id}'"
+        )
+    check(optional_string(result, "entityState"), "entityState")
+    for index, outcome in enumerate(result.results):
+        kind = outcome.WhichOneof("resultType")
+        if kind is None:
+            raise invalid(f"results[{index}] is neither success nor failure")
+        if kind == "success":
+            check(optional_string(outcome.success, "result"), f"results[{index}].success.result")
+    for index, action in enumerate(result.actions):
+        kind = action.WhichOneof("operationActionType")
+        where = f"actions[{index}] (id {action.id})"
+        if kind == "sendSignal":
+            parse_entity_id(action.sendSignal.instanceId, f"{where}.sendSignal.instanceId")
+            if not action.sendSignal.name.strip():
+                raise invalid(f"{where}.sendSignal.name must not be empty")
+            check(optional_string(action.sendSignal, "input"), f"{where}.sendSignal.input")
+            if action.sendSignal.HasField("scheduledTime"):
+                to_datetime(action.sendSignal.scheduledTime, f"{where}.sendSignal.scheduledTime")
+        elif kind == "startNewOrchestration":
+            if not action.startNewOrchestration.name.strip():
+                raise invalid(f"{where}.startNewOrchestration.name must not be empty")
+            check(optional_string(action.startNewOrchestration, "input"), f"{where}.startNewOrchestration.input")
+        else:
+            raise invalid(f"{where} has no action type set")
+
+
+def apply_batch(
+    entity: Entity,
+    item: EntityWorkItem,
+    result: pb.EntityBatchResult,
+    now: datetime,
+    *,
+    failure: pb.TaskFailureDetails | None = None,
+    new_request_id: Iterator[str],
+) -> EntityOutbox:
+    """Commit a validated batch result to ``entity`` and return the replies and actions it asks for.
+
+    Operations the result does not answer go back to the front of the queue. A batch-level failure (from the
+    worker, or ``failure`` injected by a fault) fails every operation and keeps the old state.
+    """
+    outbox = EntityOutbox()
+    batch_failure = failure
+    if batch_failure is None and result.HasField("failureDetails"):
+        batch_failure = result.failureDetails
+    answered = len(item.operations) if batch_failure is not None else len(result.results)
+    for index, event in enumerate(item.operations[:answered]):
+        request_id, operation, caller = operation_of(event)
+        if batch_failure is not None:
+            details: pb.TaskFailureDetails | None = batch_failure
+        else:
+            outcome = result.results[index]
+            details = outcome.failure.failureDetails if outcome.HasField("failure") else None
+        record = OperationRecord(
+            request_id,
+            operation,
+            caller,
+            "failed" if details is not None else "completed",
+            now,
+            details.errorType if details is not None else None,
+        )
+        entity.log.append(record)
+        if caller is None or not caller:
+            continue
+        if details is not None:
+            reply = pb.HistoryEvent(
+                eventId=-1,
+                timestamp=timestamp(now),
+                entityOperationFailed=pb.EntityOperationFailedEvent(requestId=request_id, failureDetails=details),
+            )
+        else:
+            success = result.results[index].success
+            reply = pb.HistoryEvent(
+                eventId=-1,
+                timestamp=timestamp(now),
+                entityOperationCompleted=pb.EntityOperationCompletedEvent(
+                    requestId=request_id, output=success.result if success.HasField("result") else None
+                ),
+            )
+        outbox.replies.append(Reply(caller, reply))
+    entity.queue = item.operations[answered:] + entity.queue
+    if batch_failure is None:
+        entity.state = optional_string(result, "entityState")
+        for action in result.actions:
+            if action.HasField("sendSignal"):
+                send = action.sendSignal
+                fire_at = to_datetime(send.scheduledTime, "scheduledTime") if send.HasField("scheduledTime") else None
+                signaled = pb.EntityOperationSignaledEvent(
+                    requestId=next(new_request_id),
+                    operation=send.name,
+                    input=send.input if send.HasField("input") else None,
+                    targetInstanceId=string_value(send.instanceId),
+                    scheduledTime=send.scheduledTime if send.HasField("scheduledTime") else None,
+                )
+                event = pb.HistoryEvent(eventId=-1, timestamp=timestamp(now), entityOperationSignaled=signaled)
+                outbox.signals.append(Signal(send.instanceId, event, fire_at))
+            elif action.HasField("startNewOrchestration"):
+                outbox.starts.append(action.startNewOrchestration)
+    entity.last_modified = now
+    entity.batches += 1
+    return outbox
+
+
+class EntityStore:
+    """Entities by id, in creation order."""
+
+    def __init__(self) -> None:
+        self._entities: dict[str, Entity] = {}
+
+    def get(self, entity_id: str) -> Entity | None:
+        return self._entities.get(entity_id)
+
+    def require(self, entity_id: str) -> Entity:
+        entity = self._entities.get(entity_id)
+        if entity is None:
+            raise not_found(f"no entity with id '{entity_id}'")
+        return entity
+
+    def get_or_create(self, entity_id: str, now: datetime) -> Entity:
+        """The entity, created (without state) on its first message."""
+        entity = self._entities.get(entity_id)
+        if entity is None:
+            name, key = parse_entity_id(entity_id, "entity id")
+            entity = Entity(entity_id, name, key, now)
+            self._entities[entity_id] = entity
+        return entity
+
+    def forget_if_idle(self, entity: Entity) -> None:
+        """Drop an entity with no state and nothing to do (it no longer exists)."""
+        if entity.is_idle and self._entities.get(entity.entity_id) is entity:
+            del self._entities[entity.entity_id]
+
+    def remove(self, entity: Entity) -> None:
+        if self._entities.get(entity.entity_id) is entity:
+            del self._entities[entity.entity_id]
+
+    def __iter__(self) -> Iterator[Entity]:
+        return iter(list(self._entities.values()))
+
+    def __len__(self) -> int:
+        return len(self._entities)
+
+    def clear(self) -> None:
+        self._entities.clear()

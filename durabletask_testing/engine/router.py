@@ -1,0 +1,301 @@
+"""Instances and the routes between them: creating, delivering to, settling after a response, terminating
+and deleting instances. Holds no state of its own: it works on the store, dispatcher, timer queue and waiters
+it is given, under the engine's lock."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+
+from durabletask_testing.protocol import orchestrator_service_pb2 as pb
+
+from ..vocabulary import optional_field, status_name, timestamp, to_datetime
+from . import events
+from .entities import Entity, EntityOutbox, grant_front_lock, release_lock
+from .rooms import Rooms
+from .runtime import ChildRewind, ChildStart, Outbox, parent_notice
+from .state import ActivityWorkItem, Instance, OrchestratorWorkItem, WorkItem
+from .timers import TimerEntry
+
+
+class Router:
+    """Creates, feeds, settles, terminates and deletes instances (callers hold the engine's lock)."""
+
+    def __init__(self, rooms: Rooms) -> None:
+        self.clock = rooms.clock
+        self._store = rooms.store
+        self._dispatcher = rooms.dispatcher
+        self._timers = rooms.timers
+        self._waiters = rooms.waiters
+        self._entities = rooms.entities
+        self._request_ids = (f"fake-signal-{n}" for n in itertools.count(1))
+
+    def push_timer(self, entry: TimerEntry) -> None:
+        if self._timers.push(entry):
+            self._waiters.timer_changed.notify_all()
+
+    def new_instance(
+        self,
+        instance_id: str,
+        name: str,
+        version: str | None,
+        input_value: str | None,
+        tags: dict[str, str],
+        *,
+        parent: pb.ParentInstanceInfo | None = None,
+        execution_id: str | None = None,
+    ) -> Instance:
+        now = self.clock.now()
+        return Instance(
+            instance_id=instance_id,
+            name=name,
+            version=version,
+            execution_id=execution_id or uuid.uuid4().hex,
+            input=input_value,
+            created_at=now,
+            last_updated_at=now,
+            parent=parent,
+            tags=tags,
+        )
+
+    def add_instance(
+        self, instance: Instance, scheduled_start: datetime | None, trace_context: pb.TraceContext | None
+    ) -> None:
+        """Store a new instance (replacing an ended one of that id) with ExecutionStarted in its inbox."""
+        now = instance.created_at
+        instance.scheduled_start = scheduled_start
+        instance.inbox.append(
+            events.execution_started(now, instance, scheduled_start=scheduled_start, trace_context=trace_context)
+        )
+        old = self._store.put(instance)
+        if old is not None and old.in_flight is not None:
+            self._dispatcher.release(old.in_flight)
+        if scheduled_start is not None and scheduled_start > now:
+            instance.waiting_for_start_time = True
+            self.push_timer(TimerEntry("start", scheduled_start, instance.instance_id, instance.execution_id))
+        else:
+            self.make_ready(instance)
+        self._waiters.notify_instance(instance.instance_id)
+
+    def make_ready(self, instance: Instance) -> None:
+        self._dispatcher.make_ready(instance, self.clock.monotonic())
+
+    def deliver(self, instance: Instance, event: pb.HistoryEvent) -> None:
+        """Put an event in a live instance's inbox (events for ended instances are dropped)."""
+        if instance.is_terminal:
+            return
+        instance.inbox.append(event)
+        self.make_ready(instance)
+
+    def deliver_to(self, instance_id: str, execution_id: str | None, event: pb.HistoryEvent) -> None:
+        instance = self._store.get(instance_id)
+        if instance is None or (execution_id and instance.execution_id != execution_id):
+            return
+        self.deliver(instance, event)
+
+    def settle(self, instance: Instance, outbox: Outbox, now: datetime) -> None:
+        """After a response was applied to ``instance``: route its outbox, then queue or compact it."""
+        for activity in outbox.activities:
+            self._dispatcher.queue_activity(activity)
+        for entry in outbox.timers:
+            self.push_timer(entry)
+        for child in outbox.children:
+            self.start_child(instance, child, now)
+        for message in outbox.messages:
+            self.deliver_to(message.instance_id, message.execution_id, message.event)
+        for termination in outbox.terminations:
+            self.terminate(termination.instance_id, termination.reason, termination.recurse)
+        for entity_message in outbox.entity_messages:
+            fire_at = entity_message.fire_at
+            if fire_at is not None and fire_at > now:
+                self.push_timer(TimerEntry("entity", fire_at, entity_message.target, "", event=entity_message.event))
+            else:
+                self.send_to_entity(entity_message.target, entity_message.event)
+        for rewind in outbox.rewinds:
+            self.rewind_child(instance, rewind, now)
+        if instance.is_terminal:
+            self.release_locks_of(instance.instance_id)
+            instance.compact_history()
+        else:
+            self.make_ready(instance)
+        self._waiters.notify_instance(instance.instance_id)
+
+    def start_child(self, parent: Instance, child: ChildStart, now: datetime) -> None:
+        task_id = child.parent.taskScheduledId
+        existing = self._store.get(child.instance_id)
+        if existing is not None and not existing.is_terminal:
+            failure = events.failure(
+                "OrchestrationAlreadyExistsError",
+                f"cannot start sub-orchestration '{child.instance_id}': an instance with that id already exists "
+                f"(status {status_name(existing.status)})",
+            )
+            self.deliver(parent, events.sub_orchestration_failed(now, task_id, failure))
+            return
+        parent.children.add(child.instance_id)
+        instance = self.new_instance(
+            child.instance_id, child.name, child.version, child.input, child.tags, parent=child.parent
+        )
+        instance.fault_key = f"{parent.execution_key}>{task_id}"
+        self.add_instance(instance, None, child.trace_context)
+
+    # -- rewind ------------------------------------------------------------------------------------
+
+    def rewind(self, instance: Instance, reason: str | None, parent_execution_id: str | None = None) -> None:
+        """Make a FAILED instance run again: the worker receives ExecutionRewound and answers with the rewritten
+        history (a rewindOrchestration action)."""
+        instance.expand_history()
+        instance.status = pb.ORCHESTRATION_STATUS_RUNNING
+        instance.output = None
+        instance.failure_details = None
+        instance.completed_at = None
+        instance.last_updated_at = self.clock.now()
+        instance.inbox = [events.execution_rewound(self.clock.now(), reason, parent_execution_id)]
+        self.make_ready(instance)
+        self._waiters.notify_instance(instance.instance_id)
+
+    def rewind_child(self, parent: Instance, rewind: ChildRewind, now: datetime) -> None:
+        """A rewound parent still waits for this child: rewind it if it failed, start it again if it is gone, and
+        make its end reach the parent's new execution."""
+        start = rewind.start
+        child = self._store.get(start.instance_id)
+        if child is None:
+            self.start_child(parent, start, now)
+            return
+        if child.parent is not None:
+            child.parent.CopyFrom(start.parent)
+        parent.children.add(child.instance_id)
+        if child.status == pb.ORCHESTRATION_STATUS_FAILED:
+            self.rewind(child, rewind.reason, parent.execution_id)
+        elif child.is_terminal:  # ended otherwise: tell the parent again
+            notice = parent_notice(child, now)
+            if notice is not None:
+                self.deliver_to(notice.instance_id, notice.execution_id, notice.event)
+
+    # -- entities ----------------------------------------------------------------------------------
+
+    def send_to_entity(self, entity_id: str, event: pb.HistoryEvent) -> None:
+        """Deliver an operation, lock request or lock release to an entity (created on its first message)."""
+        entity = self._entities.get_or_create(entity_id, self.clock.now())
+        if event.HasField("entityUnlockSent"):
+            release_lock(entity, event.entityUnlockSent.criticalSectionId)
+        else:
+            entity.queue.append(event)
+        self.pump_entity(entity)
+
+    def pump_entity(self, entity: Entity) -> None:
+        """Grant what the entity can grant now, queue a batch if one may run, forget it when nothing is left."""
+        while True:
+            granted = grant_front_lock(entity)
+            if granted is None:
+                break
+            owner = self._store.get(entity.lock_owner or "")
+            if owner is None or owner.is_terminal:  # the orchestration that asked is gone: skip its request
+                release_lock(entity, granted.criticalSectionId)
+                continue
+            if granted.position + 1 < len(granted.lockSet):
+                forwarded = pb.HistoryEvent(eventId=-1, timestamp=timestamp(self.clock.now()))
+                forwarded.entityLockRequested.CopyFrom(granted)
+                forwarded.entityLockRequested.position = granted.position + 1
+                self.send_to_entity(granted.lockSet[granted.position + 1], forwarded)
+            else:
+                self.deliver(owner, events.entity_lock_granted(self.clock.now(), granted.criticalSectionId))
+        self._dispatcher.make_entity_ready(entity, self.clock.monotonic())
+        self._entities.forget_if_idle(entity)
+
+    def release_locks_of(self, instance_id: str) -> None:
+        """An orchestration ended: release every entity lock it still holds."""
+        for entity in self._entities:
+            if entity.lock_owner == instance_id and entity.locked_by is not None:
+                release_lock(entity, entity.locked_by)
+                self.pump_entity(entity)
+
+    def settle_entity(self, entity: Entity, outbox: EntityOutbox, now: datetime) -> None:
+        """After a batch was applied: answer the callers, send the signals, start the orchestrations."""
+        for reply in outbox.replies:
+            self.deliver_to(reply.instance_id, None, reply.event)
+        for signal in outbox.signals:
+            if signal.fire_at is not None and signal.fire_at > now:
+                self.push_timer(TimerEntry("entity", signal.fire_at, signal.target, "", event=signal.event))
+            else:
+                self.send_to_entity(signal.target, signal.event)
+        for start in outbox.starts:
+            instance_id = start.instanceId or uuid.uuid4().hex
+            existing = self._store.get(instance_id)
+            if existing is not None and not existing.is_terminal:
+                continue  # a live instance of that id exists: the start is dropped, as a duplicate start would be
+            version = start.version.value if start.HasField("version") else None
+            input_value = start.input.value if start.HasField("input") else None
+            instance = self.new_instance(instance_id, start.name, version, input_value, {})
+            instance.fault_key = f"{entity.entity_id}>{instance_id}"
+            scheduled = None
+            if start.HasField("scheduledTime"):
+                scheduled = to_datetime(start.scheduledTime, "startNewOrchestration.scheduledTime")
+            self.add_instance(instance, scheduled, optional_field(start, "parentTraceContext"))
+        self.pump_entity(entity)
+
+    @property
+    def request_ids(self) -> Iterator[str]:
+        """Request ids for the signals entities send each other."""
+        return self._request_ids
+
+    def terminate(self, instance_id: str, reason: str | None, recurse: bool) -> None:
+        """Deliver ExecutionTerminated to an instance and, when ``recurse``, to its live descendants
+        (depth first, children in id order; iterative, so any depth works)."""
+        pending = [instance_id]
+        visited: set[str] = set()
+        while pending:
+            current_id = pending.pop()
+            instance = self._store.get(current_id)
+            if instance is None or instance.is_terminal or current_id in visited:
+                continue
+            visited.add(current_id)
+            self.deliver(instance, events.execution_terminated(self.clock.now(), reason, recurse))
+            if instance.waiting_for_start_time:
+                instance.waiting_for_start_time = False
+                self.make_ready(instance)
+            if recurse:
+                pending.extend(sorted(instance.children, reverse=True))
+
+    def delete(self, root: Instance, recurse: bool) -> int:
+        """Delete an ended instance and, when ``recurse``, its ended descendants; returns how many."""
+        count = 0
+        pending = [root]
+        visited: set[str] = set()
+        while pending:
+            instance = pending.pop()
+            if instance.instance_id in visited:
+                continue
+            visited.add(instance.instance_id)
+            if recurse:
+                children = (self._store.get(child_id) for child_id in sorted(instance.children))
+                pending.extend(c for c in children if c is not None and c.is_terminal)
+            if self._store.remove(instance):
+                if instance.in_flight is not None:
+                    self._dispatcher.release(instance.in_flight)
+                self._waiters.notify_instance(instance.instance_id)
+                count += 1
+        return count
+
+    def fail_undeliverable(self, instance: Instance, item: WorkItem, reason: str) -> None:
+        now = self.clock.now()
+        if isinstance(item, ActivityWorkItem):
+            failure = events.failure(
+                "WorkItemEncodingError", f"the fake sidecar could not encode the activity: {reason}"
+            )
+            self.deliver(instance, events.task_failed(now, item.task_id, failure))
+            return
+        assert isinstance(item, OrchestratorWorkItem)
+        instance.in_flight = None
+        instance.history.extend(item.new_events)
+        failure = events.failure(
+            "WorkItemEncodingError", f"the fake sidecar could not encode this orchestration's work item: {reason}"
+        )
+        instance.history.append(events.execution_completed(now, pb.ORCHESTRATION_STATUS_FAILED, failure))
+        instance.status = pb.ORCHESTRATION_STATUS_FAILED
+        instance.failure_details = failure
+        instance.completed_at = instance.last_updated_at = now
+        instance.inbox = []
+        notice = parent_notice(instance, now)
+        self.settle(instance, Outbox(messages=[notice] if notice is not None else []), now)

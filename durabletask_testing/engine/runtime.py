@@ -1,0 +1,362 @@
+"""Applying an orchestrator's response to its instance: a function of the instance, the response and the time.
+
+:func:`apply_response` changes only the instance it is given and returns an :class:`Outbox` of what must
+happen elsewhere (activities to queue, timers to set, children to start, events for other instances,
+terminations), which the engine routes. It takes no lock, reads no clock and touches no queue, so it is
+tested on its own. The response must have passed :func:`~.validation.validate_response` first.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from google.protobuf import message as protobuf_message
+
+from durabletask_testing.protocol import orchestrator_service_pb2 as pb
+
+from ..vocabulary import (
+    default_child_instance_id,
+    optional_field,
+    optional_string,
+    status_name,
+    timestamp,
+    to_datetime,
+)
+from . import events
+from .state import ActivityWorkItem, Instance
+from .timers import TimerEntry
+from .validation import bounded_failure
+
+
+@dataclass(frozen=True, slots=True)
+class ChildStart:
+    """A sub-orchestration to create (unless a live instance already has its id)."""
+
+    instance_id: str
+    name: str
+    version: str | None
+    input: str | None
+    tags: dict[str, str]
+    parent: pb.ParentInstanceInfo
+    trace_context: pb.TraceContext | None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """An event for another instance (for one execution of it when ``execution_id`` is set)."""
+
+    instance_id: str
+    execution_id: str | None
+    event: pb.HistoryEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Termination:
+    """A request to terminate an instance (and its descendants when ``recurse``)."""
+
+    instance_id: str
+    reason: str | None
+    recurse: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EntityMessage:
+    """A message for an entity: an operation (signal or call), a lock request or a lock release; a signal with
+    ``fire_at`` later than now waits for the clock."""
+
+    target: str
+    event: pb.HistoryEvent
+    fire_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChildRewind:
+    """A sub-orchestration a rewound parent still waits for: rewind it if it failed, start it again if it is gone."""
+
+    start: ChildStart
+    reason: str | None
+
+
+@dataclass(slots=True)
+class Outbox:
+    """What applying a response asks of the rest of the engine, in the order the actions asked for it."""
+
+    activities: list[ActivityWorkItem] = field(default_factory=list)
+    timers: list[TimerEntry] = field(default_factory=list)
+    children: list[ChildStart] = field(default_factory=list)
+    messages: list[Message] = field(default_factory=list)
+    terminations: list[Termination] = field(default_factory=list)
+    rewinds: list[ChildRewind] = field(default_factory=list)
+    entity_messages: list[EntityMessage] = field(default_factory=list)
+
+
+def _new_execution_id() -> str:
+    return uuid.uuid4().hex
+
+
+def apply_response(
+    instance: Instance,
+    new_events: Sequence[pb.HistoryEvent],
+    response: pb.OrchestratorResponse,
+    now: datetime,
+    *,
+    new_execution_id: Callable[[], str] = _new_execution_id,
+) -> Outbox:
+    """Commit ``new_events`` to ``instance``'s history, then apply each action of ``response`` in order."""
+    outbox = Outbox()
+    rewind = next((a for a in response.actions if a.HasField("rewindOrchestration")), None)
+    if rewind is not None:
+        _rewind(instance, rewind.rewindOrchestration, now, outbox)
+        return outbox
+    instance.history.extend(new_events)
+    if instance.status == pb.ORCHESTRATION_STATUS_PENDING:
+        instance.status = pb.ORCHESTRATION_STATUS_RUNNING
+    for event in new_events:
+        if event.HasField("executionSuspended"):
+            instance.status = pb.ORCHESTRATION_STATUS_SUSPENDED
+        elif event.HasField("executionResumed") and instance.status == pb.ORCHESTRATION_STATUS_SUSPENDED:
+            instance.status = pb.ORCHESTRATION_STATUS_RUNNING
+    instance.custom_status = optional_string(response, "customStatus")
+    for action in response.actions:
+        kind = action.WhichOneof("orchestratorActionType")
+        if kind == "scheduleTask":
+            _schedule_task(instance, action, now, outbox)
+        elif kind == "createTimer":
+            fire_at = to_datetime(action.createTimer.fireAt, "createTimer.fireAt")
+            _record(instance, action, now, timerCreated=pb.TimerCreatedEvent(fireAt=action.createTimer.fireAt))
+            outbox.timers.append(TimerEntry("timer", fire_at, instance.instance_id, instance.execution_id, action.id))
+        elif kind == "createSubOrchestration":
+            _create_sub_orchestration(instance, action, now, outbox)
+        elif kind == "sendEvent":
+            _send_event(instance, action, now, outbox)
+        elif kind == "terminateOrchestration":
+            target = action.terminateOrchestration
+            outbox.terminations.append(
+                Termination(target.instanceId, optional_string(target, "reason"), target.recurse)
+            )
+        elif kind == "sendEntityMessage":
+            _send_entity_message(instance, action, now, outbox)
+        elif kind == "completeOrchestration":
+            complete = action.completeOrchestration
+            if complete.orchestrationStatus == pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW:
+                _continue_as_new(instance, complete, now, new_execution_id())
+                break
+            _finish(instance, action, now, outbox)
+    instance.last_updated_at = now
+    return outbox
+
+
+def _rewind(instance: Instance, action: pb.RewindOrchestrationAction, now: datetime, outbox: Outbox) -> None:
+    """Replace the history with the worker's rewritten one (it already holds this work item's new events) and
+    replay it; every sub-orchestration the history created and did not see complete is owed a rewind."""
+    instance.history = [_copy(event) for event in action.newHistory]
+    started = next(e.executionStarted for e in instance.history if e.HasField("executionStarted"))
+    instance.execution_id = optional_string(started.orchestrationInstance, "executionId") or instance.execution_id
+    instance.status = pb.ORCHESTRATION_STATUS_RUNNING
+    instance.output = None
+    instance.failure_details = None
+    instance.completed_at = None
+    instance.task_attempts.clear()
+    instance.wake = True
+    instance.last_updated_at = now
+    reason = None
+    created: dict[int, pb.SubOrchestrationInstanceCreatedEvent] = {}
+    for event in instance.history:
+        if event.HasField("executionRewound"):
+            reason = optional_string(event.executionRewound, "reason")
+        elif event.HasField("subOrchestrationInstanceCreated"):
+            created[event.eventId] = event.subOrchestrationInstanceCreated
+        elif event.HasField("subOrchestrationInstanceCompleted"):
+            created.pop(event.subOrchestrationInstanceCompleted.taskScheduledId, None)
+    for task_id, sub in created.items():
+        parent = _parent_info(instance, task_id)
+        start = ChildStart(
+            sub.instanceId,
+            sub.name,
+            optional_string(sub, "version"),
+            optional_string(sub, "input"),
+            dict(sub.tags),
+            parent,
+            optional_field(sub, "parentTraceContext"),
+        )
+        outbox.rewinds.append(ChildRewind(start, reason))
+
+
+def _copy(event: pb.HistoryEvent) -> pb.HistoryEvent:
+    copy = pb.HistoryEvent()
+    copy.CopyFrom(event)
+    return copy
+
+
+def _parent_info(instance: Instance, task_id: int) -> pb.ParentInstanceInfo:
+    """What a child created by ``instance``'s action ``task_id`` knows of its parent (the current execution)."""
+    parent = pb.ParentInstanceInfo(
+        taskScheduledId=task_id,
+        orchestrationInstance=pb.OrchestrationInstance(instanceId=instance.instance_id),
+    )
+    parent.name.value = instance.name
+    if instance.version is not None:
+        parent.version.value = instance.version
+    parent.orchestrationInstance.executionId.value = instance.execution_id
+    return parent
+
+
+def _present(message: protobuf_message.Message, *fields: str) -> dict[str, Any]:
+    """The named message-typed fields of ``message`` that are set (to copy them as keyword arguments)."""
+    return {name: getattr(message, name) for name in fields if message.HasField(name)}
+
+
+def _record(instance: Instance, action: pb.OrchestratorAction, now: datetime, **event: Any) -> None:
+    """Append the history event that records an applied action (``event``: its one event-type field)."""
+    instance.history.append(pb.HistoryEvent(eventId=action.id, timestamp=timestamp(now), **event))
+
+
+def _schedule_task(instance: Instance, action: pb.OrchestratorAction, now: datetime, outbox: Outbox) -> None:
+    task = action.scheduleTask
+    trace = optional_field(task, "parentTraceContext")
+    scheduled = pb.TaskScheduledEvent(
+        name=task.name, parentTraceContext=trace, tags=task.tags, **_present(task, "version", "input")
+    )
+    _record(instance, action, now, taskScheduled=scheduled)
+    outbox.activities.append(
+        ActivityWorkItem(
+            instance_id=instance.instance_id,
+            execution_id=instance.execution_id,
+            task_id=action.id,
+            name=task.name,
+            version=optional_string(task, "version"),
+            input=optional_string(task, "input"),
+            tags=dict(task.tags),
+            trace_context=trace,
+        )
+    )
+
+
+def _create_sub_orchestration(instance: Instance, action: pb.OrchestratorAction, now: datetime, outbox: Outbox) -> None:
+    sub = action.createSubOrchestration
+    child_id = sub.instanceId if sub.instanceId.strip() else default_child_instance_id(instance.instance_id, action.id)
+    trace = optional_field(sub, "parentTraceContext")
+    created = pb.SubOrchestrationInstanceCreatedEvent(
+        instanceId=child_id, name=sub.name, parentTraceContext=trace, tags=sub.tags, **_present(sub, "version", "input")
+    )
+    _record(instance, action, now, subOrchestrationInstanceCreated=created)
+    parent = _parent_info(instance, action.id)
+    outbox.children.append(
+        ChildStart(
+            child_id,
+            sub.name,
+            optional_string(sub, "version"),
+            optional_string(sub, "input"),
+            dict(sub.tags),
+            parent,
+            trace,
+        )
+    )
+
+
+def _send_event(instance: Instance, action: pb.OrchestratorAction, now: datetime, outbox: Outbox) -> None:
+    send = action.sendEvent
+    _record(
+        instance,
+        action,
+        now,
+        eventSent=pb.EventSentEvent(
+            instanceId=send.instance.instanceId, name=send.name, input=optional_field(send, "data")
+        ),
+    )
+    outbox.messages.append(
+        Message(send.instance.instanceId, None, events.event_raised(now, send.name, optional_string(send, "data")))
+    )
+
+
+def _send_entity_message(instance: Instance, action: pb.OrchestratorAction, now: datetime, outbox: Outbox) -> None:
+    """Record the message in history (eventId = action id) and send it to its entity: a signal or call to its
+    target, a lock request to the entity at its position in the lock set, a release to its target."""
+    message = action.sendEntityMessage
+    kind = message.WhichOneof("EntityMessageType")
+    assert kind is not None  # validated
+    sent = pb.HistoryEvent()
+    getattr(sent, kind).CopyFrom(getattr(message, kind))
+    if kind == "entityOperationCalled" and not sent.entityOperationCalled.HasField("parentInstanceId"):
+        sent.entityOperationCalled.parentInstanceId.value = instance.instance_id
+    if kind == "entityLockRequested" and not sent.entityLockRequested.HasField("parentInstanceId"):
+        sent.entityLockRequested.parentInstanceId.value = instance.instance_id
+    recorded = pb.HistoryEvent()
+    recorded.CopyFrom(sent)
+    recorded.eventId = action.id
+    recorded.timestamp.CopyFrom(timestamp(now))
+    instance.history.append(recorded)
+    sent.eventId = -1
+    sent.timestamp.CopyFrom(timestamp(now))
+    fire_at = None
+    if kind == "entityOperationSignaled":
+        target = sent.entityOperationSignaled.targetInstanceId.value
+        if sent.entityOperationSignaled.HasField("scheduledTime"):
+            fire_at = to_datetime(sent.entityOperationSignaled.scheduledTime, "scheduledTime")
+    elif kind == "entityOperationCalled":
+        target = sent.entityOperationCalled.targetInstanceId.value
+    elif kind == "entityLockRequested":
+        target = sent.entityLockRequested.lockSet[sent.entityLockRequested.position]
+    else:
+        target = sent.entityUnlockSent.targetInstanceId.value
+    outbox.entity_messages.append(EntityMessage(target, sent, fire_at))
+
+
+def _finish(instance: Instance, action: pb.OrchestratorAction, now: datetime, outbox: Outbox) -> None:
+    complete = action.completeOrchestration
+    failure = bounded_failure(complete.failureDetails) if complete.HasField("failureDetails") else None
+    completed = pb.ExecutionCompletedEvent(
+        orchestrationStatus=complete.orchestrationStatus, failureDetails=failure, **_present(complete, "result")
+    )
+    _record(instance, action, now, executionCompleted=completed)
+    instance.status = complete.orchestrationStatus
+    instance.output = optional_string(complete, "result")
+    instance.failure_details = failure
+    instance.completed_at = now
+    instance.inbox = []
+    notice = parent_notice(instance, now)
+    if notice is not None:
+        outbox.messages.append(notice)
+
+
+def parent_notice(child: Instance, now: datetime) -> Message | None:
+    """The SubOrchestrationInstanceCompleted/Failed event an ended child owes its parent, if it has one."""
+    info = child.parent
+    if info is None:
+        return None
+    task_id = info.taskScheduledId
+    if child.status == pb.ORCHESTRATION_STATUS_COMPLETED:
+        event = events.sub_orchestration_completed(now, task_id, child.output)
+    else:
+        failure = child.failure_details or events.failure(
+            "SubOrchestration" + status_name(child.status).title(),
+            f"sub-orchestration '{child.instance_id}' ended with status {status_name(child.status)}",
+        )
+        event = events.sub_orchestration_failed(now, task_id, failure)
+    execution = optional_string(info.orchestrationInstance, "executionId") or None
+    return Message(info.orchestrationInstance.instanceId, execution, event)
+
+
+def _continue_as_new(
+    instance: Instance, complete: pb.CompleteOrchestrationAction, now: datetime, execution_id: str
+) -> None:
+    instance.execution_id = execution_id
+    instance.generation += 1
+    instance.task_attempts.clear()
+    if complete.HasField("newVersion"):
+        instance.version = complete.newVersion.value
+    instance.input = optional_string(complete, "result")
+    instance.output = None
+    instance.failure_details = None
+    instance.history = []
+    instance.status = pb.ORCHESTRATION_STATUS_RUNNING
+    carried = []
+    for event in complete.carryoverEvents:  # validated: external events only
+        copy = pb.HistoryEvent()
+        copy.CopyFrom(event)
+        carried.append(copy)
+    instance.inbox = [events.execution_started(now, instance), *carried, *instance.inbox]
