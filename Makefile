@@ -1,5 +1,5 @@
 # Developer entry points. Every target bootstraps .venv on first use, so a fresh clone needs only
-# Python >= 3.10 (plus Go and Node.js with npm for the interop tests).
+# Python >= 3.10 (plus Go, Node.js with npm, and a JDK >= 17 with Maven for the interop tests).
 #
 # Two distributions come out of this repository:
 #   durabletask-testkit      the fake sidecar (durabletask_testing) and the pytest plugin (durabletask_pytest);
@@ -25,11 +25,13 @@ install: $(STAMP)
 example: $(STAMP)
 	$(BIN)/python examples/human_interaction.py
 
-## Install what the interop tests need: durabletask-go, the JS SDK, the published SDK and Dapr 1.18/1.19 in
-## throwaway venvs.
+## Install what the interop tests need: durabletask-go (the sidecar, and the Go SDK test's modules), the JS SDK,
+## the Java SDK test's Maven artifacts, the published SDK and Dapr 1.18/1.19 in throwaway venvs.
 interop-prereqs: $(STAMP)
 	bash scripts/interop/install_durabletask_go.sh
+	bash scripts/interop/install_go_sdk_test.sh
 	bash scripts/interop/install_js_sdk.sh
+	bash scripts/interop/install_java_sdk_test.sh
 	$(BIN)/python scripts/published_venv.py
 	$(BIN)/python scripts/dapr_venvs.py
 

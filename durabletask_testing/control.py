@@ -325,6 +325,7 @@ class ControlServer:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
+                self.send_header("Connection", "close")  # one request per connection: say so (Java's client asks)
                 self.end_headers()
                 self.wfile.write(data)
 

@@ -82,3 +82,20 @@ def fake_cli_sidecar(tmp_path: Path) -> Iterator[SidecarProcess]:
         yield sidecar
     finally:
         sidecar.stop()
+
+
+@pytest.fixture
+def fake_cli_manual(tmp_path: Path) -> Iterator[SidecarProcess]:
+    """Our fake started as ``python -m durabletask_testing serve --port 0 --clock manual``.
+
+    Both lines it prints are read: ``address`` (the sidecar) and ``control_url`` (its control API), which the
+    other languages' tests receive as DURABLETASK_SIDECAR_ADDRESS and DURABLETASK_CONTROL_URL.
+    """
+    require(importlib.util.find_spec("durabletask_testing.__main__") is not None,
+            "the fake sidecar's command line (durabletask_testing/__main__.py) does not exist yet")
+    sidecar = start_fake_cli(tmp_path / "fake", clock="manual")
+    try:
+        require(sidecar.control_url is not None, "the CLI fake printed no control API URL")
+        yield sidecar
+    finally:
+        sidecar.stop()

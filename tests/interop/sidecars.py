@@ -27,6 +27,7 @@ DEFAULT_PUBLISHED_PYTHON = INTEROP_DIR / "published-venv" / "bin" / "python"
 
 _GO_READY = re.compile(r"server listening at (\S+:\d+)")
 _FAKE_READY = re.compile(r"listening on (\S+:\d+)")
+_FAKE_CONTROL = re.compile(r"control API on (http://\S+)")
 
 
 class SidecarStartError(RuntimeError):
@@ -67,6 +68,7 @@ class SidecarProcess:
     address: str
     log_path: Path
     db_path: Path | None = None
+    control_url: str | None = None  # the fake's control API ("http://HOST:PORT"), from its second line
     _log_handle: object = field(default=None, repr=False)
 
     def log_tail(self, lines: int = 40) -> str:
@@ -96,7 +98,7 @@ def _tail(path: Path, lines: int) -> str:
 
 
 def _start(name: str, argv: list[str], ready: re.Pattern[str], workdir: Path, timeout: float,
-           env: dict[str, str] | None = None) -> SidecarProcess:
+           env: dict[str, str] | None = None, control: re.Pattern[str] | None = None) -> SidecarProcess:
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / f"{name}.log"
     log_handle = open(log_path, "wb")
@@ -106,15 +108,19 @@ def _start(name: str, argv: list[str], ready: re.Pattern[str], workdir: Path, ti
     deadline = time.monotonic() + timeout
     try:
         while True:
-            match = ready.search(log_path.read_text(errors="replace"))
-            if match:
+            log = log_path.read_text(errors="replace")
+            match = ready.search(log)
+            control_match = control.search(log) if control is not None else None
+            if match and (control is None or control_match):
                 sidecar.address = _loopback(match.group(1))
+                sidecar.control_url = control_match.group(1) if control_match else None
                 break
             if process.poll() is not None:
                 raise SidecarStartError(
                     f"{name} exited with code {process.returncode} before listening:\n{sidecar.log_tail()}")
             if time.monotonic() > deadline:
-                raise SidecarStartError(f"{name} did not report its address within {timeout:.1f}s:\n"
+                what = "its address and control URL" if control is not None else "its address"
+                raise SidecarStartError(f"{name} did not report {what} within {timeout:.1f}s:\n"
                                         f"{sidecar.log_tail()}")
             time.sleep(0.005)  # polling a log file for a condition, bounded by the deadline
         wait_for_grpc(sidecar.address, max(0.5, deadline - time.monotonic()))
@@ -149,8 +155,13 @@ def start_durabletask_go(workdir: Path, binary: Path | None = None, timeout: flo
     return sidecar
 
 
-def start_fake_cli(workdir: Path, python: str | None = None, timeout: float = 15.0) -> SidecarProcess:
-    """Start our fake sidecar through its command line with the real clock on an ephemeral port."""
-    argv = [python or sys.executable, "-m", "durabletask_testing", "serve", "--port", "0", "--clock", "real"]
+def start_fake_cli(workdir: Path, python: str | None = None, timeout: float = 15.0,
+                   clock: str = "real") -> SidecarProcess:
+    """Start our fake sidecar through its command line on an ephemeral port (``--clock real`` by default).
+
+    Both lines it prints are read: the sidecar's address (``SidecarProcess.address``) and its control API's
+    URL (``SidecarProcess.control_url``), which moves a ``manual`` clock and injects faults from another process.
+    """
+    argv = [python or sys.executable, "-m", "durabletask_testing", "serve", "--port", "0", "--clock", clock]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return _start("fake-sidecar", argv, _FAKE_READY, workdir, timeout, env=env)
+    return _start("fake-sidecar", argv, _FAKE_READY, workdir, timeout, env=env, control=_FAKE_CONTROL)

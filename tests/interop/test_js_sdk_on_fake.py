@@ -1,5 +1,9 @@
 """The JavaScript Durable Task SDK (``@microsoft/durabletask-js`` from npm) runs on our fake, started by its CLI.
 
+``tests/interop/js/timer.test.js`` and ``fault.test.js`` are ``node --test`` suites that move the fake's manual
+clock 24 hours and inject faults through its control API (``tests/interop/js/control.js``, plain ``fetch``); the
+wrapper below runs them against a ``--clock manual`` CLI fake and checks each test passed.
+
 ``tests/interop/js/chaining.js`` connects the SDK's worker and client to the fake, runs a function-chaining
 orchestration (three activity calls) and one that waits for an external event the client raises, and prints
 one JSON line. This test checks that line and then reads the instances' histories back from the fake.
@@ -20,6 +24,7 @@ import pytest
 
 from durabletask.internal import orchestrator_service_pb2 as pb
 
+from . import other_sdks
 from .conftest import require
 from .history_sources import GrpcHistorySource
 from .sidecars import SidecarProcess
@@ -103,3 +108,20 @@ def test_js_sdk_runs_chaining_and_external_event_on_the_fake(fake_cli_sidecar: S
     assert [(r.name, json.loads(r.input.value)) for r in raised] == [("approved", "Ada")]
     assert started_names(event_history) == ["approval"]
     assert event_kinds(event_history)["executionCompleted"] == 1
+
+
+NODE_TESTS = ["timer.test.js", "fault.test.js"]
+TIMER_TEST = "the 24-hour timeout fires when the clock moves 24 hours"
+NODE_TEST_NAMES = [
+    TIMER_TEST,
+    "an injected activity failure is retried by the SDK's retry policy",
+    "a lost activity result makes the fake dispatch the activity again",
+]
+
+
+def test_js_sdk_time_travel_and_faults_through_the_control_api(fake_cli_manual: SidecarProcess, node: str) -> None:
+    # One file at a time: each test resets the one fake they share.
+    argv = [node, "--test", "--test-concurrency=1", "--test-reporter=tap", *NODE_TESTS]
+    run = other_sdks.run(argv, JS_DIR, other_sdks.sidecar_env(fake_cli_manual), timeout=60,
+                         parse=other_sdks.parse_tap)
+    other_sdks.check(run, NODE_TEST_NAMES, TIMER_TEST, fake_cli_manual)
