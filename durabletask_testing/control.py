@@ -15,6 +15,7 @@ The routes (all times ISO-8601 UTC, durations in seconds):
 - ``POST /v1/wait-until-idle`` ``{"timeout": 10}`` -> ``{"idle": true}``
 - ``GET /v1/instances``; ``GET /v1/instances/{id}``; ``GET /v1/instances/{id}/history`` (protobuf JSON of each
   event); ``GET /v1/instances/{id}/timeline`` (``text/plain``)
+- ``GET /v1/entities``; ``GET /v1/entities/{id}``: durable entities with their state, lock and operations
 - ``POST /v1/faults`` ``{"kind": "fail_activity", "activity": "charge", "times": 2}`` (every FaultPlan kind);
   ``DELETE /v1/faults``; ``GET /v1/faults/log``
 - ``POST /v1/reset`` ``{"clock": "manual", "start_time": "..."}`` (both optional): empty the fake between tests
@@ -40,6 +41,7 @@ from .vocabulary import parse_iso, status_name
 
 if TYPE_CHECKING:
     from .engine import InstanceSnapshot
+    from .engine.views import EntitySnapshot
     from .faults import FaultPlan
     from .sidecar import FakeSidecar
 
@@ -54,6 +56,8 @@ ROUTES = (
     ("GET", "/v1/instances/{instance_id}"),
     ("GET", "/v1/instances/{instance_id}/history"),
     ("GET", "/v1/instances/{instance_id}/timeline"),
+    ("GET", "/v1/entities"),
+    ("GET", "/v1/entities/{entity_id}"),
     ("POST", "/v1/faults"),
     ("DELETE", "/v1/faults"),
     ("GET", "/v1/faults/log"),
@@ -115,6 +119,26 @@ def snapshot_json(snapshot: InstanceSnapshot) -> dict[str, Any]:
     }
 
 
+def entity_json(entity: EntitySnapshot) -> dict[str, Any]:
+    """An entity snapshot as JSON: state, lock, queue and the operations it ran."""
+    return {
+        "entity_id": entity.entity_id,
+        "name": entity.name,
+        "key": entity.key,
+        "state": entity.state,
+        "last_modified": _iso(entity.last_modified),
+        "queued": entity.queued,
+        "locked_by": entity.locked_by,
+        "lock_owner": entity.lock_owner,
+        "in_flight": entity.in_flight,
+        "operations": [
+            {"request_id": r.request_id, "operation": r.operation, "caller": r.caller, "outcome": r.outcome,
+             "at": _iso(r.at), "error_type": r.error_type}
+            for r in entity.operations
+        ],
+    }
+
+
 def clock_json(sidecar: FakeSidecar) -> dict[str, Any]:
     clock = sidecar.clock
     return {"mode": clock.mode, "now": _iso(clock.now()), "start_time": _iso(clock.start_time)}
@@ -150,6 +174,13 @@ def _add_fault(plan: FaultPlan, body: dict[str, Any]) -> None:
         "disconnect_workers": lambda: plan.disconnect_workers(after=int(_number(body, "after", default=0))),
         "fail_rpc": lambda: plan.fail_rpc(_name(body, "method"), code=str(body.get("code", "UNAVAILABLE")),
                                           times=_times(body)),
+        "fail_entity": lambda: plan.fail_entity(
+            _name(body, "entity"), times=_times(body),
+            **{k: str(body[k]) for k in ("message", "error_type") if k in body}),
+        "lose_entity_result": lambda: plan.lose_entity_result(_name(body, "entity"), times=_times(body)),
+        "lose_result_at": lambda: plan.lose_result_at(
+            _name(body, "result"),  # type: ignore[arg-type]  # checked by the plan: activity or orchestrator
+            int(_number(body, "step"))),
         "chaos": lambda: _add_chaos(plan, body),
     }
     adder = adders.get(kind) if isinstance(kind, str) else None
@@ -219,6 +250,13 @@ class ControlApi:
             return HTTPStatus.OK, [snapshot_json(s) for s in sidecar.instances()]
         if len(route) in (2, 3) and route[0] == "instances" and method == "GET":
             return self._instance(route[1], route[2] if len(route) == 3 else "")
+        if route == ["entities"] and method == "GET":
+            return HTTPStatus.OK, [entity_json(e) for e in sidecar.entities()]
+        if len(route) == 2 and route[0] == "entities" and method == "GET":
+            entity = sidecar.entity(route[1])
+            if entity is None:
+                raise ControlError(HTTPStatus.NOT_FOUND, f"no entity {route[1][:200]!r}")
+            return HTTPStatus.OK, entity_json(entity)
         if route == ["faults"] and method == "POST":
             _add_fault(sidecar.faults, body)
             return HTTPStatus.OK, {"faults": repr(sidecar.faults)}

@@ -18,6 +18,8 @@ from urllib.parse import quote
 from google.protobuf import json_format
 
 from .engine import InstanceSnapshot
+from .engine.entities import OperationRecord
+from .engine.views import EntitySnapshot
 from .faults import FaultRecord
 from .protocol import orchestrator_service_pb2 as pb
 from .vocabulary import STATUS_VALUES, as_utc, parse_iso
@@ -144,6 +146,17 @@ class RemoteFaultPlan:
     def fail_rpc(self, method: str, *, code: Any = "UNAVAILABLE", times: int | None = 1) -> RemoteFaultPlan:
         return self._add("fail_rpc", method=method, code=str(getattr(code, "name", code)), times=times)
 
+    def fail_entity(self, entity: str, *, times: int | None = 1, message: str | None = None,
+                    error_type: str | None = None) -> RemoteFaultPlan:
+        extra = {k: v for k, v in (("message", message), ("error_type", error_type)) if v is not None}
+        return self._add("fail_entity", entity=entity, times=times, **extra)
+
+    def lose_entity_result(self, entity: str, *, times: int | None = 1) -> RemoteFaultPlan:
+        return self._add("lose_entity_result", entity=entity, times=times)
+
+    def lose_result_at(self, kind: str, step: int) -> RemoteFaultPlan:
+        return self._add("lose_result_at", result=kind, step=step)
+
     def chaos(self, seed: int, *, rate: float, kinds: Any = None,
               max_delay: timedelta | None = None) -> RemoteFaultPlan:
         fields: dict[str, Any] = {"seed": seed, "rate": rate}
@@ -232,9 +245,36 @@ class RemoteFake:
         events = self._connection.call("GET", f"instances/{quote(instance_id, safe='')}/history")
         return [json_format.ParseDict(event, pb.HistoryEvent()) for event in events]
 
+    def entities(self) -> list[EntitySnapshot]:
+        """Snapshots of every durable entity: state, lock, waiting operations and the operations it ran."""
+        return [_entity(item) for item in self._connection.call("GET", "entities")]
+
+    def entity(self, entity_id: str) -> EntitySnapshot | None:
+        """One entity's snapshot (its id as ``@name@key``), or None."""
+        try:
+            return _entity(self._connection.call("GET", f"entities/{quote(entity_id, safe='')}"))
+        except RemoteFakeError as error:
+            if " 404 " in str(error):
+                return None
+            raise
+
     def timeline(self, instance_id: str) -> str:
         """An instance's history as readable text."""
         return str(self._connection.call("GET", f"instances/{quote(instance_id, safe='')}/timeline"))
+
+
+def _entity(item: dict[str, Any]) -> EntitySnapshot:
+    now = datetime.now(timezone.utc)
+    operations = tuple(
+        OperationRecord(request_id=r["request_id"], operation=r["operation"], caller=r["caller"],
+                        outcome=r["outcome"], at=_time(r["at"]) or now, error_type=r["error_type"])
+        for r in item["operations"]
+    )
+    return EntitySnapshot(
+        entity_id=item["entity_id"], name=item["name"], key=item["key"], state=item["state"],
+        last_modified=_time(item["last_modified"]) or now, queued=item["queued"], locked_by=item["locked_by"],
+        lock_owner=item["lock_owner"], in_flight=bool(item.get("in_flight")), operations=operations,
+    )
 
 
 def _snapshot(item: dict[str, Any]) -> InstanceSnapshot:

@@ -71,6 +71,9 @@ class ExternalSidecar:
     def history(self, instance_id: str) -> NoReturn:
         _skip_at_test(NEEDS_INSPECTION_REASON)
 
+    def entities(self) -> NoReturn:
+        _skip_at_test(NEEDS_INSPECTION_REASON)
+
     def wait_until_idle(self, timeout: float | None = None) -> NoReturn:
         _skip_at_test(NEEDS_INSPECTION_REASON)
 

@@ -162,8 +162,9 @@ def render_report(
     faults: Sequence[FaultView] | None = None,
     chaos_seed: int | None = None,
     width: int = DEFAULT_VALUE_WIDTH,
+    entities: Sequence[Any] = (),
 ) -> str:
-    """The whole report section as text."""
+    """The whole report section as text (``entities``: the fake's EntitySnapshot objects, if any)."""
     lines: list[str] = list(header)
     if origin is not None:
         shown = origin if origin.tzinfo is not None else origin.replace(tzinfo=timezone.utc)  # naive means UTC
@@ -173,6 +174,9 @@ def render_report(
     for view in instances:
         lines.append("")
         lines.extend(_render_instance(view, origin, width))
+    for entity in entities:
+        lines.append("")
+        lines.extend(_render_entity(entity, origin, width))
     if faults is not None:
         lines.append("")
         lines.append(f"chaos seed: {chaos_seed}" if chaos_seed is not None else "chaos seed: none (no chaos run)")
@@ -186,6 +190,22 @@ def render_report(
                 detail = f"  {shorten(fault.detail, width)}" if fault.detail else ""
                 lines.append(f"  {format_offset(fault.time, origin)}  {fault.kind}{where}{task}{detail}")
     return "\n".join(lines).strip("\n")
+
+
+def _render_entity(entity: Any, origin: datetime | None, width: int) -> list[str]:
+    """An entity: its state, lock and queue, then the operations it ran, one line each."""
+    state = "no state" if entity.state is None else f"state {shorten(entity.state, width)}"
+    lock = f", locked by {entity.lock_owner!r}" if entity.locked_by else ""
+    queued = f", {entity.queued} waiting" if entity.queued else ""
+    lines = [f"entity {entity.entity_id!r}: {state}{lock}{queued}"]
+    if entity.operations:
+        lines.append(f"  operations ({len(entity.operations)}):")
+    for record in entity.operations[-MAX_EVENTS_SHOWN:]:
+        source = f"called by {record.caller!r}" if record.caller else "signal"
+        failure = f" {record.error_type}" if record.error_type else ""
+        when = format_offset(record.at, origin)
+        lines.append(f"    {when}  {record.operation:<20} {record.outcome}{failure}  ({source})")
+    return lines
 
 
 def _render_instance(view: InstanceView, origin: datetime | None, width: int) -> list[str]:

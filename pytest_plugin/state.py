@@ -70,6 +70,7 @@ class DurableTestState:
             header=header,
             faults=faults,
             chaos_seed=seed,
+            entities=self.sidecar.entities(),
         )
 
     def _external_report(self) -> str:

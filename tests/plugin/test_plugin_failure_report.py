@@ -82,3 +82,39 @@ def test_failure_report_shows_timelines_final_state_and_faults(pytester: pytest.
     # Passing tests carry no report section.
     passed = output[output.index("PASSES"):]
     assert "durabletask: orchestration timelines" not in passed
+
+
+ENTITY_TESTS = '''
+from durabletask import entities
+
+
+def counter(ctx, amount):
+    if ctx.operation == "add":
+        ctx.set_state(ctx.get_state(int, 0) + amount)
+    return ctx.get_state(int, 0)
+
+
+def add_twice(ctx, _):
+    entity = entities.EntityInstanceId("counter", "c1")
+    yield ctx.call_entity(entity, "add", 2)
+    return (yield ctx.call_entity(entity, "add", 3))
+
+
+def test_counter_reaches_ten(durable_worker, durable_client):
+    durable_worker.add_entity(counter)
+    durable_worker.start_with(orchestrators=[add_twice])
+    instance_id = durable_client.schedule_new_orchestration(add_twice)
+    state = durable_client.wait_for_orchestration_completion(instance_id, timeout=10)
+    assert state.get_output() == 10
+'''
+
+
+def test_failure_report_shows_entities_with_state_and_operations(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_entity_report=ENTITY_TESTS)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*entity '@counter@c1': state 5*",
+        "*operations (2):*",
+        "*add * completed  (called by '*')*",
+    ])

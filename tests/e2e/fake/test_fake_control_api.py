@@ -90,6 +90,9 @@ def test_faults_set_through_the_control_api_are_injected_and_logged(remote: Remo
     assert "card network down" in state.failure_details.message
     [record] = remote.faults.log
     assert (record.kind, record.instance_id) == ("fail_activity", instance_id)
+    remote.faults.fail_entity("tally", times=2).lose_entity_result("tally").lose_result_at("activity", 3)
+    plan = _plan_repr(remote)
+    assert "fail_entity(tally)" in plan and "lose_entity_result(tally)" in plan, plan
     remote.faults.chaos(42, rate=0.5)
     assert remote.faults.seed == 42
     remote.faults.clear()
@@ -105,6 +108,13 @@ def test_reset_empties_the_fake_between_tests(remote: RemoteFake, sdk: tuple) ->
     remote.reset()
     assert remote.instances() == [] and remote.faults.log == []
     assert remote.instance("missing") is None
+
+
+def _plan_repr(remote: RemoteFake) -> str:
+    """The fake's fault plan as the control API describes it after adding a harmless rule."""
+    status, body = _raw(remote.control_url, "POST", "faults", {"kind": "disconnect_workers", "after": 1000})
+    assert status == 200
+    return str(body["faults"])
 
 
 def _raw(url: str, method: str, path: str, body: object = None, token: str | None = TOKEN) -> tuple[int, dict]:  # type: ignore[type-arg]
@@ -159,5 +169,29 @@ def test_the_openapi_document_lists_exactly_the_routes_served(fake: FakeSidecar)
     assert documented == set(ROUTES)
     with ControlServer(fake, api_token=TOKEN) as control:
         for method, path in ROUTES:  # each route answers (a 404 may only say the instance is missing)
-            status, body = _raw(control.url, method, path.removeprefix("/v1/").replace("{instance_id}", "x"), {})
-            assert status != 404 or "no instance" in body["error"], (method, path, status, body)
+            route = path.removeprefix("/v1/").replace("{instance_id}", "x").replace("{entity_id}", "@e@x")
+            status, body = _raw(control.url, method, route, {})
+            assert status != 404 or body["error"].startswith(("no instance", "no entity")), (method, path, body)
+
+
+def test_entities_are_listed_with_state_and_operations(remote: RemoteFake, fake: FakeSidecar) -> None:
+    from durabletask import entities
+
+    def tally(ctx: entities.EntityContext, amount: int) -> int:
+        ctx.set_state(ctx.get_state(int, 0) + amount)
+        return int(ctx.get_state(int, 0))
+
+    remote.reset(clock="auto")
+    metadata = [("authorization", f"Bearer {TOKEN}")]
+    with worker.TaskHubGrpcWorker(host_address=fake.address, metadata=metadata) as w:
+        w.add_entity(tally)
+        w.start()
+        c = client.TaskHubGrpcClient(host_address=fake.address, metadata=metadata)
+        c.signal_entity(entities.EntityInstanceId("tally", "t1"), "add", 4)
+        assert remote.wait_until_idle(timeout=10)
+        c.close()
+    [entity] = remote.entities()
+    assert (entity.entity_id, entity.state, entity.locked_by) == ("@tally@t1", "4", None)
+    assert [(r.operation, r.outcome, r.caller) for r in entity.operations] == [("add", "completed", None)]
+    assert remote.entity("@tally@t1") == entity
+    assert remote.entity("@tally@none") is None
