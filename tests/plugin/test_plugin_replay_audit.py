@@ -61,16 +61,22 @@ def test_coin_unaudited(durable_worker, durable_client):
 '''
 
 
+# The default (7 replays) misses a coin-flip branch with probability 0.5**7 (< 1%): too often for a test suite
+# that runs these files several times. 40 replays make a miss a 1-in-10**12 event.
+CERTAIN = "[pytest]\ndurabletask_replay_audit_repeats = 40\n"
+
+
 def test_the_audit_fails_passed_tests_whose_orchestrators_branch_on_wall_clock_or_random(
     pytester: pytest.Pytester,
 ) -> None:
     pytester.makepyfile(test_flows=NON_DETERMINISTIC)
+    pytester.makeini(CERTAIN)
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, failed=2)
     result.stdout.fnmatch_lines([
         "*test_flows.py::test_wall_clock passed, but the replay audit found non-deterministic orchestrator code*",
         "*orchestration instance '*' (orchestrator 'by_wall_clock') did not replay deterministically:",
-        "*replay * of 7: diverges at step 1 (action 1): recorded TaskScheduled(id=1, name='pick', version=None, "
+        "*replay * of 40: diverges at step 1 (action 1): recorded TaskScheduled(id=1, name='pick', version=None, "
         "input='\"*\"'), code produced TaskScheduled(id=1, name='pick', version=None, input='\"*\"')",
         "*recorded timeline*",
         "*-- step 1",
@@ -162,6 +168,7 @@ def test_the_audit_through_the_replay_only_sidecar_catches_the_same(pytester: py
     pytester.makeconftest("import durabletask_pytest.replay_audit as audit\n"
                           "audit.THROUGH_PROTOCOL_WITH_OUR_SDK = True\n")
     pytester.makepyfile(test_flows=NON_DETERMINISTIC)
+    pytester.makeini(CERTAIN)
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, failed=2)
     result.stdout.fnmatch_lines(["*(orchestrator 'by_coin') did not replay deterministically:"])
