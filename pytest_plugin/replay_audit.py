@@ -107,6 +107,8 @@ def _plan(state: DurableTestState) -> list[_Group]:
             continue
         worker = owner[0]
         history = list(state.sidecar.history(snapshot.instance_id))
+        if any(event.WhichOneof("eventType") == "executionRewound" for event in history):
+            continue  # a rewound history was rewritten by the worker: its steps no longer line up with replays
         found, requests = work_items(snapshot.instance_id, history)
         if not requests:
             continue

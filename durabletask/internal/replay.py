@@ -21,6 +21,7 @@ from durabletask.internal.actions import CONFIRMATIONS
 from durabletask.internal.execution import Execution
 from durabletask.internal.orchestration_context import RuntimeOrchestrationContext
 from durabletask.internal.registry import OrchestratorNotRegisteredError, Registry
+from durabletask.internal.rewind import is_rewind_request, rewind_action
 from durabletask.internal.timers import DEFAULT_MAXIMUM_TIMER_INTERVAL
 from durabletask.internal.versioning import VersionFailureStrategy, check_orchestration_version
 
@@ -92,6 +93,8 @@ class OrchestrationExecutor:
             raise task.OrchestrationStateError("The new history event list must have at least one event in it.")
         execution = Execution(instance_id, self._registry, self._maximum_timer_interval)
         try:
+            if is_rewind_request(past_events, new_events):  # answered with the rewritten history, no replay
+                return ExecutionResult([rewind_action(past_events, new_events)], None)
             for event in past_events:
                 self._apply(execution, event)
             execution.is_replaying = False

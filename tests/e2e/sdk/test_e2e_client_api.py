@@ -177,3 +177,35 @@ def test_async_client_wait_timeout_raises_timeout_error(durable_worker, durable_
             await c.wait_for_orchestration_completion(iid, timeout=0.2)
     with pytest.raises(TimeoutError):
         asyncio.run(scenario())
+
+
+ATTEMPTS: list[str] = []
+
+
+def flaky_once(ctx: task.ActivityContext, name: str) -> str:
+    ATTEMPTS.append(name)
+    if ATTEMPTS.count(name) == 1:
+        raise RuntimeError(f"{name}: first call fails")
+    return f"{name} done"
+
+
+def two_steps(ctx: task.OrchestrationContext, _: None):  # type: ignore[no-untyped-def]
+    first = yield ctx.call_activity(flaky_once, input="ok-first")  # fails once, is not retried
+    return first
+
+
+def child_then_parent(ctx: task.OrchestrationContext, _: None):  # type: ignore[no-untyped-def]
+    return (yield ctx.call_sub_orchestrator(two_steps))
+
+
+def test_rewind_reruns_the_failed_work_of_an_instance_and_its_children(durable_worker, durable_client):
+    ATTEMPTS.clear()
+    durable_worker.start_with(orchestrators=[two_steps, child_then_parent], activities=[flaky_once])
+    iid = durable_client.schedule_new_orchestration(child_then_parent)
+    failed = durable_client.wait_for_orchestration_completion(iid, timeout=10)
+    assert failed.runtime_status == client.OrchestrationStatus.FAILED
+    durable_client.rewind_orchestration(iid, reason="the bug is fixed")
+    state = durable_client.wait_for_orchestration_completion(iid, timeout=10)
+    assert state.runtime_status == client.OrchestrationStatus.COMPLETED, state.failure_details
+    assert state.get_output() == "ok-first done"
+    assert ATTEMPTS == ["ok-first", "ok-first"]  # the failed activity ran again, once
