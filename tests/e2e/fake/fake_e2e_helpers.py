@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -93,3 +94,13 @@ def connected(
     finally:
         c.close()
         w.stop()
+
+
+def reap(process: subprocess.Popen[str]) -> None:
+    """Kill a CLI process still running after its test, and close its pipes."""
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    for pipe in (process.stdout, process.stderr):
+        if pipe is not None:
+            pipe.close()

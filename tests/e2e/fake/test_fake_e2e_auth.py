@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import grpc
 import pytest
+from fake_e2e_helpers import reap
 from google.protobuf import empty_pb2
 
 from durabletask_testing import FakeSidecar, auth
@@ -51,11 +52,7 @@ def serving(*options: str, env: dict[str, str], stderr: list[str]) -> Iterator[t
         assert process.wait(timeout=10) == 0
         stderr.append(process.stderr.read())
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stdout.close()
-        process.stderr.close()
+        reap(process)
 
 
 def test_the_token_is_compared_in_constant_time(monkeypatch):

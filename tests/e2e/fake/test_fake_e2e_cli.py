@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 import grpc
 import pytest
+from fake_e2e_helpers import reap
 from google.protobuf import empty_pb2
 
 from durabletask_testing.__main__ import build_parser, main
@@ -32,11 +33,7 @@ def serving(*options: str) -> Iterator[tuple[subprocess.Popen, str]]:
         assert line.startswith("listening on ") and line.endswith("\n"), (line, process.stderr.read())
         yield process, line.removeprefix("listening on ").strip()
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stdout.close()
-        process.stderr.close()
+        reap(process)
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

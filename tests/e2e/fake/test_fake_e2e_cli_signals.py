@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from fake_e2e_helpers import reap
 
 SERVE = [sys.executable, "-m", "durabletask_testing", "serve", "--port", "0", "--clock", "manual"]
 
@@ -29,8 +30,4 @@ def test_sigterm_delivered_to_a_grpc_thread_still_stops_the_cli():
         assert process.wait(timeout=10) == 0
         assert process.stdout.read() == ""  # nothing else
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stdout.close()
-        process.stderr.close()
+        reap(process)

@@ -10,7 +10,7 @@ import time
 
 import grpc
 import pytest
-from fake_e2e_helpers import connected, hello, sequence
+from fake_e2e_helpers import connected, hello, reap, sequence
 from google.protobuf import empty_pb2
 
 from durabletask_testing import FakeSidecar
@@ -148,11 +148,7 @@ def test_cli_serves_on_a_free_port_and_exits_zero_on_sigterm():
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        process.stdout.close()
-        process.stderr.close()
+        reap(process)
 
 
 def test_cli_help_documents_every_option():
