@@ -193,7 +193,28 @@ def _run(group: _Group, state: DurableTestState, repeats: int) -> list[str]:
                 findings.append(_finding(state, instance_id, history, verdict, round_ + 1, rounds))
                 break
         offset += len(requests)
+    if not findings:
+        findings.extend(_other_hash_seeds(group))
     return findings
+
+
+def _other_hash_seeds(group: _Group) -> list[str]:
+    """The second pass for orchestrators that use sets: replays in processes with other string-hash seeds."""
+    from durabletask_testing.replay_history import orchestrator_name
+    from durabletask_testing.replayer import our_sdk_is_installed
+
+    from .hash_seed_audit import replay_under_other_seeds, uses_hash_order
+
+    table = group.source._stub_table
+    functions = {name: table.real("orchestrator", name) for name in group.names}
+    chosen = {name: fn for name, fn in functions.items() if fn is not None and uses_hash_order(fn)}
+    histories = [(instance_id, history) for instance_id, history, _, _ in group.plans
+                 if orchestrator_name(history) in chosen]
+    if not histories:
+        return []
+    through_worker = THROUGH_PROTOCOL_WITH_OUR_SDK or not our_sdk_is_installed()
+    report = replay_under_other_seeds(chosen, histories, through_worker)
+    return [] if report is None else [f"orchestrations of {sorted(chosen)} did not replay deterministically: {report}"]
 
 
 def _finding(state: DurableTestState, instance_id: str, history: list[Any], verdict: Any, round_: int,

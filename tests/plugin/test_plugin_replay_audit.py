@@ -172,3 +172,48 @@ def test_the_audit_through_the_replay_only_sidecar_catches_the_same(pytester: py
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, failed=2)
     result.stdout.fnmatch_lines(["*(orchestrator 'by_coin') did not replay deterministically:"])
+
+
+SET_ORDER = '''
+def pick(ctx, choice):
+    return choice
+
+
+def by_set(ctx, _):
+    # Wrong: the iteration order of a set of strings depends on the process's hash seed.
+    names = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta"}
+    return (yield ctx.call_activity(pick, input=next(iter(names))))
+
+
+def by_sorted_set(ctx, _):
+    names = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta"}
+    return (yield ctx.call_activity(pick, input=sorted(names)[0]))
+
+
+def run(durable_worker, durable_client, orchestrator):
+    durable_worker.start_with(orchestrators=[orchestrator], activities=[pick])
+    instance_id = durable_client.schedule_new_orchestration(orchestrator)
+    state = durable_client.wait_for_orchestration_completion(instance_id, timeout=10)
+    assert state.serialized_output is not None
+
+
+def test_set(durable_worker, durable_client):
+    run(durable_worker, durable_client, by_set)
+
+
+def test_sorted_set(durable_worker, durable_client):
+    run(durable_worker, durable_client, by_sorted_set)
+'''
+
+
+def test_iterating_a_set_of_strings_is_caught_by_replays_under_other_hash_seeds(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_sets=SET_ORDER)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines([
+        "*test_sets.py::test_set passed, but the replay audit found non-deterministic orchestrator code*",
+        "*orchestrations of ?'by_set'? did not replay deterministically: replayed in another process with "
+        "PYTHONHASHSEED=*",
+        "*diverges at step 1*",
+    ])
+    assert "test_sorted_set passed, but" not in result.stdout.str()
