@@ -379,7 +379,10 @@ class ControlServer:
                 self._answer(status, payload)
 
             def _body(self) -> dict[str, Any]:
-                length = int(self.headers.get("Content-Length") or 0)
+                declared = self.headers.get("Content-Length") or "0"
+                if not declared.isdigit():
+                    raise ControlError(HTTPStatus.BAD_REQUEST, f"Content-Length is not a byte count: {declared[:40]!r}")
+                length = int(declared)
                 if length > MAX_BODY_BYTES:
                     raise ControlError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY_BYTES} bytes")
                 raw = self.rfile.read(length) if length else b""

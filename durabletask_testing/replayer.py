@@ -142,7 +142,13 @@ class WorkerRunner:
         self._server = server if server is not None else ReplayServer().start()
         self._session: ReplaySession = self._server.open_session()
         self._timeout = timeout
-        self._worker = start_worker(self._server.address, self._session.metadata)
+        try:
+            self._worker = start_worker(self._server.address, self._session.metadata)
+        except BaseException:
+            self._session.close()
+            if self._own_server:
+                self._server.stop()
+            raise
 
     def __call__(self, requests: Sequence[pb.OrchestratorRequest]) -> list[Answer]:
         return self._session.run(requests, self._timeout)

@@ -86,12 +86,12 @@ class DaprTestRuntime:
             finally:
                 started.set()
 
+        self.is_running = True  # from here on, shutdown() stops it, even if start() never returns
         threading.Thread(target=run, name="dapr-workflow-runtime-start", daemon=True).start()
         if not started.wait(self._start_timeout + 5):
             pytest.fail(f"WorkflowRuntime.start() did not return within {self._start_timeout + 5:g} s", pytrace=False)
         if failures:
             pytest.fail(f"WorkflowRuntime.start() failed: {failures[0]!r}", pytrace=False)
-        self.is_running = True
 
     def start_with(self, workflows: Iterable[Callable[..., Any]] = (),
                    activities: Iterable[Callable[..., Any]] = ()) -> DaprTestRuntime:

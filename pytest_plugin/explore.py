@@ -170,8 +170,12 @@ class Explorer:
         runner = ScheduleRunner(schedule)
         sidecar = FakeSidecar(clock=self._settings.clock, start_time=self._settings.start_time, schedule=runner)
         sidecar.start()
-        outcome = Outcome(schedule, runner, sidecar, sidecar.clock.now())
-        schedule.apply_faults(sidecar.faults)
+        try:
+            outcome = Outcome(schedule, runner, sidecar, sidecar.clock.now())
+            schedule.apply_faults(sidecar.faults)
+        except BaseException:
+            sidecar.stop()
+            raise
         started = time.perf_counter()
         try:
             with ExitStack() as stack:

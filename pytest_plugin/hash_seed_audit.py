@@ -14,7 +14,6 @@ say so). The cost, a few hundred milliseconds per such test, is paid only by tes
 from __future__ import annotations
 
 import dis
-import json
 import os
 import subprocess
 import sys
@@ -111,7 +110,4 @@ def replay_under_other_seeds(functions: dict[str, Callable[..., Any]], histories
             diverging = [line for line in result.stdout.splitlines() if "replays" not in line.split(": ", 1)[-1][:8]]
             return (f"replayed in another process with PYTHONHASHSEED={seed} (set iteration order of strings "
                     f"differs between processes), the code diverged:\n  " + "\n  ".join(diverging or [result.stdout]))
-        if result.returncode != 0:
-            detail = (result.stderr or result.stdout).strip().splitlines()[-5:]
-            return f"the replay in another process (PYTHONHASHSEED={seed}) could not run: " + json.dumps(detail)
-    return None
+    return None  # exit 2 means the other process could not import the code (e.g. --import-mode=importlib): no verdict

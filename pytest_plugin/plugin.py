@@ -257,8 +257,7 @@ def durable_settings(request: pytest.FixtureRequest) -> DurableSettings:
                 "(the real clock always reads wall time)",
                 pytrace=False,
             )
-        settings = DurableSettings(clock="real", freeze_time=settings.freeze_time, replay_audit=settings.replay_audit,
-                                   replay_audit_repeats=settings.replay_audit_repeats, dialect=settings.dialect)
+        settings = dataclasses.replace(settings, start_time=None)  # an ini start time does not apply to 'real'
     if _dapr_fixtures.uses_dapr(request.fixturenames):
         settings = dataclasses.replace(settings, dialect="dapr")
     return settings
@@ -412,7 +411,6 @@ def durable_deploy(request: pytest.FixtureRequest, durable_sidecar: DrivableSide
     """
     state = request.node.stash.get(STATE_KEY, None)
     deployed: list[Any] = []
-    from .environment import open_worker
 
     def deploy(orchestrators: Any = (), activities: Any = (), versioning: Any = None,
                idle_timeout: float = 10.0) -> Any:

@@ -26,6 +26,8 @@ from .state import DurableTestState
 EVENT_BUDGET = 300_000
 """At most this many history events are replayed per test; repeats beyond it are dropped (the first pass stays)."""
 REPLAY_TIMEOUT_SECONDS = 60.0
+"""The replay worker's answers to a test's work items may take this long, plus ``PER_ITEM_SECONDS`` each."""
+PER_ITEM_SECONDS = 0.5
 THROUGH_PROTOCOL_WITH_OUR_SDK = False
 """With our SDK the audit calls the worker's replay engine in-process; True sends it through the protocol too."""
 _server_lock = threading.Lock()
@@ -57,7 +59,9 @@ def shared_server() -> Any:
 def shut_down(timeout: float) -> None:
     """Stop the replay sidecar and wait (bounded) for replay workers still stopping."""
     global _server
-    for thread in list(_stoppers):
+    with _server_lock:
+        stopping = list(_stoppers)
+    for thread in stopping:
         thread.join(timeout)
     with _server_lock:
         server, _server = _server, None
@@ -137,8 +141,9 @@ def _starter(group: _Group) -> Callable[[str, list[tuple[str, str]]], Any]:
 
 def _stop(worker: Any) -> None:
     thread = threading.Thread(target=worker.stop, name="replay-audit-worker-stop", daemon=True)
-    _stoppers[:] = [t for t in _stoppers if t.is_alive()]
-    _stoppers.append(thread)
+    with _server_lock:
+        _stoppers[:] = [t for t in _stoppers if t.is_alive()]
+        _stoppers.append(thread)
     thread.start()
 
 
@@ -167,7 +172,8 @@ def _answers(group: _Group, batch: list[Any]) -> list[Any]:
 
     if our_sdk_is_installed() and not THROUGH_PROTOCOL_WITH_OUR_SDK:
         return _in_process(group)(batch)
-    runner = WorkerRunner(_starter(group), server=shared_server(), timeout=REPLAY_TIMEOUT_SECONDS)
+    runner = WorkerRunner(_starter(group), server=shared_server(),
+                          timeout=REPLAY_TIMEOUT_SECONDS + PER_ITEM_SECONDS * len(batch))
     try:
         return runner(batch)
     finally:

@@ -158,14 +158,16 @@ class Dispatcher:
         eligible: list[Instance] = []
         for instance_id in list(self._ready):
             instance = self._store.get(instance_id)
-            if instance is None or instance.in_flight is not None or not instance.inbox:
+            if instance is None or instance.in_flight is not None or not instance.has_work:
                 self._ready.remove(instance_id)
                 self._queued.discard(instance_id)
-            elif connection.wants_orchestration(instance.name):
+            elif connection.wants_orchestration(instance.name, instance.version) and not (
+                self._another_stream_preferred(instance, connection)
+            ):
                 eligible.append(instance)
         if not eligible:
             return None
-        held_activities = sum(1 for entry in self._held if not isinstance(entry[2], str))
+        held_activities = sum(1 for entry in self._held if isinstance(entry[2], ActivityWorkItem))
         quiet = Quiet(
             activities_pending=len(self._activities) + len(self._activities_in_flight) + held_activities,
             orchestrators_in_flight=len(self._orchestrators_in_flight),

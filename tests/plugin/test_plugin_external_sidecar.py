@@ -150,3 +150,25 @@ def test_instances_a_test_left_running_are_terminated_and_purged_at_its_teardown
     result.assert_outcomes(passed=1, failed=1)
     assert "ExternalCleanupWarning" not in result.stdout.str()
     assert real_sidecar.instances() == []
+
+
+def test_a_real_clock_marker_with_an_ini_start_time_stays_on_the_cli_fake(
+    pytester: pytest.Pytester, real_sidecar: FakeSidecar
+) -> None:
+    from durabletask_testing.control import ControlServer
+
+    pytester.makeini("[pytest]\ndurabletask_start_time = 2030-01-01T00:00:00Z\n")
+    pytester.makepyfile(test_real_clock='''
+import pytest
+
+
+@pytest.mark.durabletask(clock="real")
+def test_settings(durable_settings):
+    assert not durable_settings.uses_fake and durable_settings.has_fake_controls
+    assert durable_settings.start_time is None
+''')
+    with ControlServer(real_sidecar, api_token=API_TOKEN) as control:
+        result = pytester.runpytest("-p", "no:cacheprovider", f"--durabletask-sidecar={real_sidecar.address}",
+                                    f"--durabletask-control={control.url}",
+                                    f"--durabletask-metadata=authorization=Bearer {API_TOKEN}")
+    result.assert_outcomes(passed=1)

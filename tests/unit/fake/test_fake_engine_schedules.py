@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 from fake_engine_helpers import Harness, schedule_task
+from google.protobuf import wrappers_pb2
 
 from durabletask_testing.engine import Engine
+from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 from durabletask_testing.schedule_runner import ScheduleRunner
 from durabletask_testing.schedules import Crash, Schedule, ScheduleError, StepBounds, schedules, shrink_candidates
 
@@ -103,3 +105,19 @@ def test_a_crash_point_loses_that_result_and_the_activity_runs_again() -> None:
     again = harness.next_activity()
     assert (again.task_id, again.name) == (1, "charge")
     assert [r.kind for r in harness.engine.faults.log] == ["lose_activity_result"]
+
+
+def test_under_a_schedule_work_items_still_go_only_to_streams_whose_filters_take_them() -> None:
+    harness, _ = scheduled_harness(Schedule.parse("default"))
+    harness.engine.close(harness.connection)
+    harness.engine.disconnect(harness.connection)
+    v2_only = harness.engine.connect(pb.GetWorkItemsRequest(workItemFilters=pb.WorkItemFilters(
+        orchestrations=[pb.OrchestrationFilter(name="orch", versions=["2.0"])])))
+    harness.start(instance_id="v1", version=wrappers_pb2.StringValue(value="1.0"))
+    harness.start(instance_id="v2", version=wrappers_pb2.StringValue(value="2.0"))
+    item = harness.next_orchestrator(v2_only)
+    assert item.instance_id == "v2"  # matched by name and version
+    harness.finish(item)
+    assert harness.next(v2_only) is None  # the 1.0 instance waits for a worker that asked for it
+    any_version = harness.engine.connect(pb.GetWorkItemsRequest())
+    assert harness.next_orchestrator(any_version).instance_id == "v1"
