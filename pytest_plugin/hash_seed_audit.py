@@ -91,7 +91,8 @@ def replay_under_other_seeds(functions: dict[str, Callable[..., Any]], histories
         (folder / "_durable_hash_audit_factory.py").write_text(_factory_source(where))
         files = []
         for number, (instance_id, history) in enumerate(histories):
-            path = folder / f"history-{number}.json"
+            readable = "".join(c if c.isalnum() or c in "-_." else "_" for c in instance_id)[:80]
+            path = folder / f"instance-{readable}-{number}.json"  # the report names the file: name the instance
             write_history(history_document(instance_id, history), path)
             files.append(str(path))
         command = [sys.executable, "-m", "durabletask_testing", "replay", "--worker",
