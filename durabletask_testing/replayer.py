@@ -233,15 +233,16 @@ class Replayer:
         requests = [r for _ in range(repeat) for _, _, rs in plans for r in rs]
         answers = self._run(requests) if requests else []
         outcomes: list[ReplayOutcome] = []
-        for index, (history, found, _) in enumerate(plans):
+        offset = 0  # where this history's work items start within one round
+        for history, found, own_requests in plans:
             verdict = ReplayOutcome(history.instance_id, len(found), source=history.source)
-            offset = sum(len(rs) for _, _, rs in plans[:index])
             for round_ in range(repeat):
                 start = round_ * len(requests) // max(repeat, 1) + offset
                 verdict = judge(history.instance_id, found, answers[start:start + len(found)], history.source)
                 if not verdict.replays:
                     break
             outcomes.append(verdict)
+            offset += len(own_requests)
         return outcomes
 
     def close(self) -> None:

@@ -105,11 +105,13 @@ class EntityCalls:
         self._calls_by_request: dict[str, EntityCall] = {}
         self._locks_by_action: dict[int, task.CompletableTask[EntityLock]] = {}
         self._locks_by_section: dict[str, task.CompletableTask[EntityLock]] = {}
+        self._request_ids: dict[int, list[str]] = {}  # id(call) -> every request id it is filed under
 
     def add_call(self, action_id: int, request_id: str, call: EntityCall) -> None:
         """Track a new call (also under its own request id, in case its answer comes before replaying it)."""
         self._calls_by_action[action_id] = call
         self._calls_by_request[request_id] = call
+        self._request_ids[id(call)] = [request_id]
 
     def add_lock(self, action_id: int, section_id: str, lock_task: task.CompletableTask[EntityLock]) -> None:
         """Track a new lock request."""
@@ -121,6 +123,7 @@ class EntityCalls:
         call = self._calls_by_action.pop(action_id, None)
         if call is not None:
             self._calls_by_request[recorded_request_id] = call
+            self._request_ids.setdefault(id(call), []).append(recorded_request_id)
 
     def lock_confirmed(self, action_id: int, recorded_section_id: str) -> None:
         """History recorded the lock request with ``recorded_section_id``: the grant is matched by that id."""
@@ -134,7 +137,8 @@ class EntityCalls:
         """The call answered by ``request_id`` (None if unknown or already answered)."""
         call = self._calls_by_request.pop(request_id, None)
         if call is not None:
-            self._calls_by_request = {k: v for k, v in self._calls_by_request.items() if v is not call}
+            for alias in self._request_ids.pop(id(call), []):
+                self._calls_by_request.pop(alias, None)
         return call
 
     def take_lock(self, section_id: str) -> task.CompletableTask[EntityLock] | None:

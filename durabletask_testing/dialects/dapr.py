@@ -144,9 +144,11 @@ class DaprService:
             translated = convert(dapr_request, ours())
             if request == "OrchestratorResponse":
                 self._remember_task_ids(dapr_request)
-            answer = call(translated, context)
-            if request == "OrchestratorResponse":
-                self._tasks.completed(dapr_request.completionToken)
+            try:
+                answer = call(translated, context)
+            finally:  # the work item is done with, answered, refused or handed back: forget its token
+                if request in ("OrchestratorResponse", "AbandonOrchestrationTaskRequest"):
+                    self._tasks.completed(dapr_request.completionToken)
             return convert(answer, dapr_response())
 
         behaviour.__name__ = method
