@@ -10,11 +10,11 @@ from typing import Any
 import grpc
 import grpc.aio
 
-from durabletask import client as sync
 from durabletask import history, task
 from durabletask.entities import EntityInstanceId, EntityMetadata
 from durabletask.grpc_options import GrpcChannelOptions, GrpcClientResiliencyOptions
 from durabletask.internal import client_requests as requests
+from durabletask.internal import client_values as values
 from durabletask.internal import helpers
 from durabletask.internal import orchestrator_service_pb2 as pb
 from durabletask.internal import orchestrator_service_pb2_grpc as stubs
@@ -92,7 +92,7 @@ class AsyncTaskHubGrpcClient:
         return res.instanceId or req.instanceId
 
     async def get_orchestration_state(self, instance_id: str, *,
-                                      fetch_payloads: bool = True) -> sync.OrchestrationState | None:
+                                      fetch_payloads: bool = True) -> values.OrchestrationState | None:
         """The current state of an instance, or None if it does not exist."""
         req = pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=fetch_payloads)
         try:
@@ -101,7 +101,7 @@ class AsyncTaskHubGrpcClient:
             if err.code() == grpc.StatusCode.NOT_FOUND:
                 return None
             raise
-        return sync.new_orchestration_state(instance_id, res, self._data_converter)
+        return values.new_orchestration_state(instance_id, res, self._data_converter)
 
     async def get_orchestration_history(self, instance_id: str, *, execution_id: str | None = None,
                                         for_work_item_processing: bool = False) -> list[history.HistoryEvent]:
@@ -110,51 +110,51 @@ class AsyncTaskHubGrpcClient:
             requests.history_request(instance_id, execution_id, for_work_item_processing))
         return [history.from_protobuf(event) async for chunk in call for event in chunk.events]
 
-    async def get_all_orchestration_states(self, orchestration_query: sync.OrchestrationQuery | None = None
-                                           ) -> list[sync.OrchestrationState]:
+    async def get_all_orchestration_states(self, orchestration_query: values.OrchestrationQuery | None = None
+                                           ) -> list[values.OrchestrationState]:
         """States of all instances matching the query (follows continuation tokens)."""
-        query = orchestration_query or sync.OrchestrationQuery()
-        states: list[sync.OrchestrationState] = []
+        query = orchestration_query or values.OrchestrationQuery()
+        states: list[values.OrchestrationState] = []
         token: str | None = None
         while True:
-            res: pb.QueryInstancesResponse = await self._stub.QueryInstances(sync._query_request(query, token))
-            states.extend(sync.parse_orchestration_state(s, self._data_converter) for s in res.orchestrationState)
+            res: pb.QueryInstancesResponse = await self._stub.QueryInstances(values.query_request(query, token))
+            states.extend(values.parse_orchestration_state(s, self._data_converter) for s in res.orchestrationState)
             token = requests.next_token(res.continuationToken if res.HasField("continuationToken") else None,
                                         token)
             if token is None:
                 return states
 
-    async def list_instance_ids(self, runtime_status: list[sync.OrchestrationStatus] | None = None,
+    async def list_instance_ids(self, runtime_status: list[values.OrchestrationStatus] | None = None,
                                 completed_time_from: datetime | None = None,
                                 completed_time_to: datetime | None = None,
                                 page_size: int | None = None,
-                                continuation_token: str | None = None) -> sync.Page[str]:
+                                continuation_token: str | None = None) -> values.Page[str]:
         """One page of ids of terminal instances."""
         res: pb.ListInstanceIdsResponse = await self._stub.ListInstanceIds(requests.list_ids_request(
-            sync._status_values(runtime_status), completed_time_from, completed_time_to, page_size,
+            values.status_values(runtime_status), completed_time_from, completed_time_to, page_size,
             continuation_token))
         token = res.lastInstanceKey.value if res.HasField("lastInstanceKey") else None
-        return sync.Page(items=list(res.instanceIds), continuation_token=token)
+        return values.Page(items=list(res.instanceIds), continuation_token=token)
 
     async def wait_for_orchestration_start(self, instance_id: str, *, fetch_payloads: bool = False,
-                                           timeout: int = 60) -> sync.OrchestrationState | None:
+                                           timeout: int = 60) -> values.OrchestrationState | None:
         """Wait until the instance leaves PENDING; raises TimeoutError after ``timeout`` seconds."""
         req = pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=fetch_payloads)
         return await self._wait(self._stub.WaitForInstanceStart, req, timeout, "start")
 
     async def wait_for_orchestration_completion(self, instance_id: str, *, fetch_payloads: bool = True,
-                                                timeout: int = 60) -> sync.OrchestrationState | None:
+                                                timeout: int = 60) -> values.OrchestrationState | None:
         """Wait until the instance reaches a terminal status; raises TimeoutError after ``timeout`` seconds."""
         req = pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=fetch_payloads)
         return await self._wait(self._stub.WaitForInstanceCompletion, req, timeout, "complete")
 
     async def _wait(self, rpc: Any, req: pb.GetInstanceRequest, timeout: float,
-                    what: str) -> sync.OrchestrationState | None:
+                    what: str) -> values.OrchestrationState | None:
         try:
             res: pb.GetInstanceResponse = await rpc(req, timeout=timeout)
         except grpc.RpcError as err:
-            return sync._wait_error(err, req.instanceId, what)
-        return sync.new_orchestration_state(req.instanceId, res, self._data_converter)
+            return values.wait_error(err, req.instanceId, what)
+        return values.new_orchestration_state(req.instanceId, res, self._data_converter)
 
     async def raise_orchestration_event(self, instance_id: str, event_name: str, *,
                                         data: Any | None = None) -> None:
@@ -191,21 +191,21 @@ class AsyncTaskHubGrpcClient:
             instanceId=instance_id, restartWithNewInstanceId=restart_with_new_instance_id))
         return res.instanceId
 
-    async def purge_orchestration(self, instance_id: str, recursive: bool = True) -> sync.PurgeInstancesResult:
+    async def purge_orchestration(self, instance_id: str, recursive: bool = True) -> values.PurgeInstancesResult:
         """Delete a completed instance's state and history."""
         res: pb.PurgeInstancesResponse = await self._stub.PurgeInstances(pb.PurgeInstancesRequest(
             instanceId=instance_id, recursive=recursive, isOrchestration=True))
-        return sync.new_purge_instances_result(res)
+        return values.new_purge_instances_result(res)
 
     async def purge_orchestrations_by(self, created_time_from: datetime | None = None,
                                       created_time_to: datetime | None = None,
-                                      runtime_status: list[sync.OrchestrationStatus] | None = None,
+                                      runtime_status: list[values.OrchestrationStatus] | None = None,
                                       recursive: bool = False,
-                                      timeout: timedelta | None = None) -> sync.PurgeInstancesResult:
+                                      timeout: timedelta | None = None) -> values.PurgeInstancesResult:
         """Delete every terminal instance matching the filter."""
         res: pb.PurgeInstancesResponse = await self._stub.PurgeInstances(requests.purge_by_filter_request(
-            created_time_from, created_time_to, sync._status_values(runtime_status), recursive, timeout))
-        return sync.new_purge_instances_result(res)
+            created_time_from, created_time_to, values.status_values(runtime_status), recursive, timeout))
+        return values.new_purge_instances_result(res)
 
     # ------------------------------------------------------------------------------------- entities
 
@@ -224,13 +224,13 @@ class AsyncTaskHubGrpcClient:
             return None
         return EntityMetadata.from_entity_response(res, include_state, self._data_converter)
 
-    async def get_all_entities(self, entity_query: sync.EntityQuery | None = None) -> list[EntityMetadata]:
+    async def get_all_entities(self, entity_query: values.EntityQuery | None = None) -> list[EntityMetadata]:
         """Metadata of every matching entity."""
-        query = entity_query or sync.EntityQuery()
+        query = entity_query or values.EntityQuery()
         found: list[EntityMetadata] = []
         token: str | None = None
         while True:
-            res: pb.QueryEntitiesResponse = await self._stub.QueryEntities(sync._entity_query_request(query, token))
+            res: pb.QueryEntitiesResponse = await self._stub.QueryEntities(values.entity_query_request(query, token))
             found.extend(EntityMetadata.from_entity_metadata(e, query.include_state, self._data_converter)
                          for e in res.entities)
             token = requests.next_token(res.continuationToken if res.HasField("continuationToken") else None,
@@ -239,7 +239,7 @@ class AsyncTaskHubGrpcClient:
                 return found
 
     async def clean_entity_storage(self, remove_empty_entities: bool = True,
-                                   release_orphaned_locks: bool = True) -> sync.CleanEntityStorageResult:
+                                   release_orphaned_locks: bool = True) -> values.CleanEntityStorageResult:
         """Remove empty entities and release orphaned locks."""
         removed = released = 0
         token: str | None = None
@@ -252,4 +252,4 @@ class AsyncTaskHubGrpcClient:
             token = requests.next_token(res.continuationToken if res.HasField("continuationToken") else None,
                                         token)
             if token is None:
-                return sync.CleanEntityStorageResult(removed, released)
+                return values.CleanEntityStorageResult(removed, released)
