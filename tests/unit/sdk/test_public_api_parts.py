@@ -11,7 +11,12 @@ import pytest
 from google.protobuf import timestamp_pb2, wrappers_pb2
 
 from durabletask import entities, history, task
-from durabletask.grpc_options import GrpcChannelOptions, GrpcRetryPolicyOptions, GrpcWorkerResiliencyOptions
+from durabletask.grpc_options import (
+    GrpcChannelOptions,
+    GrpcClientResiliencyOptions,
+    GrpcRetryPolicyOptions,
+    GrpcWorkerResiliencyOptions,
+)
 from durabletask.internal import orchestrator_service_pb2 as pb
 from durabletask.serialization import DEFAULT_DATA_CONVERTER, DataConverter, JsonDataConverter
 
@@ -70,8 +75,20 @@ def test_channel_options_become_grpc_arguments():
     assert config["initialBackoff"] == "0.05s" and config["retryableStatusCodes"] == ["UNAVAILABLE"]
     with pytest.raises(ValueError):
         GrpcRetryPolicyOptions(max_attempts=1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="reconnect_backoff_cap_seconds"):
         GrpcWorkerResiliencyOptions(reconnect_backoff_base_seconds=5, reconnect_backoff_cap_seconds=1)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1.0, 0.0, 1e-12])
+def test_retry_back_off_must_be_a_positive_finite_duration(bad: float):
+    with pytest.raises(ValueError, match="initial_backoff_seconds|nanosecond"):
+        GrpcRetryPolicyOptions(initial_backoff_seconds=bad)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("-inf"), -0.5, "3"])
+def test_resiliency_options_refuse_non_finite_and_negative_values(bad: object):
+    with pytest.raises(ValueError, match="GrpcClientResiliencyOptions.min_recreate_interval_seconds"):
+        GrpcClientResiliencyOptions(min_recreate_interval_seconds=bad)  # type: ignore[arg-type]
 
 
 def test_entity_ids_parse_and_validate():
