@@ -8,8 +8,9 @@ at the front of its queue once the operations before it have run; a locked entit
 orchestration that holds it, everything else waits until that orchestration releases it. Lock sets are acquired one
 entity at a time in the order the orchestration gives (SDKs sort them), so two critical sections never deadlock.
 
-Nothing here takes a lock, reads a clock or touches a queue of work: :func:`take_batch`, :func:`grant_front_lock`
-and :func:`apply_batch` are functions of one entity, tested alone.
+Nothing here takes a lock, reads a clock or touches a queue of work. An :class:`Entity` changes only through its
+own methods (taking a batch, granting and releasing its lock, being handed out and taken back);
+:func:`apply_batch` is a function of one entity and a batch result that returns an :class:`EntityOutbox`.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
 from ..errors import invalid, not_found
+from ..faults import Site
 from ..vocabulary import optional_string, string_value, timestamp, to_datetime
-from .state import Connection
+from .state import Connection, WorkKind
 
 ENTITY_LOG_LIMIT = 256  # operation records kept per entity for inspection
 EntityWorkItemForm = Literal["v2", "batch"]
@@ -71,6 +73,8 @@ class OperationRecord:
 class EntityWorkItem:
     """A batch of operations handed to a worker and not yet completed."""
 
+    kind: ClassVar[WorkKind] = "entity"
+
     token: str
     entity_id: str
     state: str | None
@@ -102,6 +106,10 @@ class EntityWorkItem:
                 )
             )
         return pb.WorkItem(entityRequest=batch, completionToken=self.token)
+
+    def fault_site(self, owner: object = None) -> Site:
+        """Where fault decisions about this batch are asked (an entity is its own owner)."""
+        return Site(self.entity_id, self.entity_id, self.entity_id.split("@", 2)[1], attempt=self.attempt)
 
 
 @dataclass(eq=False, slots=True)
@@ -139,46 +147,93 @@ class Entity:
             return bool(self.queue) and not is_lock_request(self.queue[0])
         return any(not is_lock_request(e) and operation_of(e)[2] == self.lock_owner for e in self.queue)
 
+    def enqueue(self, message: pb.HistoryEvent) -> None:
+        """An operation or lock request arrives (last in the queue)."""
+        self.queue.append(message)
 
-def take_batch(entity: Entity, limit: int = 0) -> list[pb.HistoryEvent]:
-    """Take the operations that may run now off the queue: from the front up to the next lock request when
-    unlocked; only the lock holder's operations when locked (others keep their places)."""
-    taken: list[pb.HistoryEvent] = []
-    kept: list[pb.HistoryEvent] = []
-    for index, event in enumerate(entity.queue):
-        full = limit > 0 and len(taken) >= limit
-        if entity.locked_by is None:
-            if full or is_lock_request(event):
-                kept.extend(entity.queue[index:])
-                break
-            taken.append(event)
-        elif not full and not is_lock_request(event) and operation_of(event)[2] == entity.lock_owner:
-            taken.append(event)
-        else:
-            kept.append(event)
-    entity.queue = kept
-    return taken
+    def take_batch(self, limit: int = 0) -> list[pb.HistoryEvent]:
+        """Take the operations that may run now off the queue: from the front up to the next lock request when
+        unlocked; only the lock holder's operations when locked (others keep their places)."""
+        taken: list[pb.HistoryEvent] = []
+        kept: list[pb.HistoryEvent] = []
+        for index, event in enumerate(self.queue):
+            full = limit > 0 and len(taken) >= limit
+            if self.locked_by is None:
+                if full or is_lock_request(event):
+                    kept.extend(self.queue[index:])
+                    break
+                taken.append(event)
+            elif not full and not is_lock_request(event) and operation_of(event)[2] == self.lock_owner:
+                taken.append(event)
+            else:
+                kept.append(event)
+        self.queue = kept
+        return taken
 
+    def grant_front_lock(self) -> pb.EntityLockRequestedEvent | None:
+        """Grant the lock request at the front of an unlocked entity's queue when nothing runs; the granted
+        request."""
+        if self.locked_by is not None or self.in_flight is not None or not self.queue:
+            return None
+        if not is_lock_request(self.queue[0]):
+            return None
+        request = self.queue.pop(0).entityLockRequested
+        self.locked_by = request.criticalSectionId
+        self.lock_owner = optional_string(request, "parentInstanceId") or ""
+        return request
 
-def grant_front_lock(entity: Entity) -> pb.EntityLockRequestedEvent | None:
-    """Grant the lock request at the front of an unlocked entity's queue when nothing runs; the granted request."""
-    if entity.locked_by is not None or entity.in_flight is not None or not entity.queue:
-        return None
-    if not is_lock_request(entity.queue[0]):
-        return None
-    request = entity.queue.pop(0).entityLockRequested
-    entity.locked_by = request.criticalSectionId
-    entity.lock_owner = optional_string(request, "parentInstanceId") or ""
-    return request
+    def release_lock(self, critical_section_id: str) -> bool:
+        """Release the lock if ``critical_section_id`` holds it."""
+        if self.locked_by is None or self.locked_by != critical_section_id:
+            return False
+        self.locked_by = None
+        self.lock_owner = None
+        return True
 
+    def dispatched(self, item: EntityWorkItem) -> None:
+        """The batch ``item`` was handed out."""
+        self.dispatch_count += 1
+        self.in_flight = item
 
-def release_lock(entity: Entity, critical_section_id: str) -> bool:
-    """Release the lock if ``critical_section_id`` holds it."""
-    if entity.locked_by is None or entity.locked_by != critical_section_id:
-        return False
-    entity.locked_by = None
-    entity.lock_owner = None
-    return True
+    def batch_ended(self, item: EntityWorkItem) -> None:
+        """``item`` is no longer in flight (completed, abandoned, expired or its stream ended)."""
+        if self.in_flight is item:
+            self.in_flight = None
+
+    def take_back(self, item: EntityWorkItem, not_before: float | None) -> None:
+        """Undo the dispatch of ``item``: its operations go back to the front of the queue; ``not_before``
+        (monotonic seconds) delays the next hand-out."""
+        self.batch_ended(item)
+        self.queue = item.operations + self.queue
+        if not_before is not None:
+            self.held_until = not_before
+
+    def abandoned(self) -> int:
+        """A worker abandoned the batch; returns the abandons before this one."""
+        count = self.abandon_count
+        self.abandon_count += 1
+        return count
+
+    def made_progress(self) -> None:
+        """A batch result was accepted: the abandon back-off starts small again."""
+        self.abandon_count = 0
+
+    def commit_batch(
+        self,
+        records: list[OperationRecord],
+        unanswered: list[pb.HistoryEvent],
+        state: str | None,
+        keep_state: bool,
+        now: datetime,
+    ) -> None:
+        """A batch result was applied: its operation records, the operations it did not answer (back to the
+        front of the queue), the new state (unless ``keep_state``: the batch failed)."""
+        self.log.extend(records)
+        self.queue = unanswered + self.queue
+        if not keep_state:
+            self.state = state
+        self.last_modified = now
+        self.batches += 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +309,7 @@ def apply_batch(
     worker, or ``failure`` injected by a fault) fails every operation and keeps the old state.
     """
     outbox = EntityOutbox()
+    records: list[OperationRecord] = []
     batch_failure = failure
     if batch_failure is None and result.HasField("failureDetails"):
         batch_failure = result.failureDetails
@@ -273,7 +329,7 @@ def apply_batch(
             now,
             details.errorType if details is not None else None,
         )
-        entity.log.append(record)
+        records.append(record)
         if caller is None or not caller:
             continue
         if details is not None:
@@ -292,9 +348,7 @@ def apply_batch(
                 ),
             )
         outbox.replies.append(Reply(caller, reply))
-    entity.queue = item.operations[answered:] + entity.queue
     if batch_failure is None:
-        entity.state = optional_string(result, "entityState")
         for action in result.actions:
             if action.HasField("sendSignal"):
                 send = action.sendSignal
@@ -310,8 +364,8 @@ def apply_batch(
                 outbox.signals.append(Signal(send.instanceId, event, fire_at))
             elif action.HasField("startNewOrchestration"):
                 outbox.starts.append(action.startNewOrchestration)
-    entity.last_modified = now
-    entity.batches += 1
+    state = optional_string(result, "entityState")
+    entity.commit_batch(records, item.operations[answered:], state, batch_failure is not None, now)
     return outbox
 
 

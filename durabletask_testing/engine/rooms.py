@@ -1,4 +1,5 @@
-"""The engine's stateful parts, bundled for the stateless ones (router, timekeeper) that work on them."""
+"""The engine's stateful rooms in one bundle, for the parts that work on them (router, timekeeper, and through
+:class:`~.context.EngineContext` the engine's RPC groups)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,10 @@
-"""Instances and the routes between them: creating, delivering to, settling after a response, terminating
-and deleting instances. Holds no state of its own: it works on the store, dispatcher, timer queue and waiters
-it is given, under the engine's lock."""
+"""The routes between instances and entities: creating instances and children, delivering events, routing the
+outbox of an applied response or entity batch (``settle``, ``settle_entity``), granting entity locks, rewinding,
+terminating and deleting (iteratively, any depth).
+
+Its one state of its own is the sequence of request ids it gives the signals entities send; everything else it
+changes is in the rooms it is given (store, dispatcher, timer queue, waiters, entity store), through their
+methods and the records' own, under the engine's lock."""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
 from ..vocabulary import optional_field, status_name, timestamp, to_datetime
 from . import events
-from .entities import Entity, EntityOutbox, grant_front_lock, release_lock
+from .entities import Entity, EntityOutbox
 from .rooms import Rooms
 from .runtime import ChildRewind, ChildStart, Outbox, parent_notice
 from .state import ActivityWorkItem, Instance, OrchestratorWorkItem, WorkItem
@@ -46,6 +50,7 @@ class Router:
         *,
         parent: pb.ParentInstanceInfo | None = None,
         execution_id: str | None = None,
+        fault_key: str = "",
     ) -> Instance:
         now = self.clock.now()
         return Instance(
@@ -58,22 +63,21 @@ class Router:
             last_updated_at=now,
             parent=parent,
             tags=tags,
+            fault_key=fault_key,
         )
 
     def add_instance(
         self, instance: Instance, scheduled_start: datetime | None, trace_context: pb.TraceContext | None
     ) -> None:
         """Store a new instance (replacing an ended one of that id) with ExecutionStarted in its inbox."""
-        now = instance.created_at
-        instance.scheduled_start = scheduled_start
-        instance.inbox.append(
-            events.execution_started(now, instance, scheduled_start=scheduled_start, trace_context=trace_context)
+        started = events.execution_started(
+            instance.created_at, instance, scheduled_start=scheduled_start, trace_context=trace_context
         )
+        waits = instance.queue_start(started, scheduled_start)
         old = self._store.put(instance)
         if old is not None and old.in_flight is not None:
             self._dispatcher.release(old.in_flight)
-        if scheduled_start is not None and scheduled_start > now:
-            instance.waiting_for_start_time = True
+        if waits and scheduled_start is not None:
             self.push_timer(TimerEntry("start", scheduled_start, instance.instance_id, instance.execution_id))
         else:
             self.make_ready(instance)
@@ -84,10 +88,8 @@ class Router:
 
     def deliver(self, instance: Instance, event: pb.HistoryEvent) -> None:
         """Put an event in a live instance's inbox (events for ended instances are dropped)."""
-        if instance.is_terminal:
-            return
-        instance.inbox.append(event)
-        self.make_ready(instance)
+        if instance.receive(event):
+            self.make_ready(instance)
 
     def deliver_to(self, instance_id: str, execution_id: str | None, event: pb.HistoryEvent) -> None:
         instance = self._store.get(instance_id)
@@ -133,11 +135,16 @@ class Router:
             )
             self.deliver(parent, events.sub_orchestration_failed(now, task_id, failure))
             return
-        parent.children.add(child.instance_id)
+        parent.adopt(child.instance_id)
         instance = self.new_instance(
-            child.instance_id, child.name, child.version, child.input, child.tags, parent=child.parent
+            child.instance_id,
+            child.name,
+            child.version,
+            child.input,
+            child.tags,
+            parent=child.parent,
+            fault_key=f"{parent.execution_key}>{task_id}",
         )
-        instance.fault_key = f"{parent.execution_key}>{task_id}"
         self.add_instance(instance, None, child.trace_context)
 
     # -- rewind ------------------------------------------------------------------------------------
@@ -145,13 +152,8 @@ class Router:
     def rewind(self, instance: Instance, reason: str | None, parent_execution_id: str | None = None) -> None:
         """Make a FAILED instance run again: the worker receives ExecutionRewound and answers with the rewritten
         history (a rewindOrchestration action)."""
-        instance.expand_history()
-        instance.status = pb.ORCHESTRATION_STATUS_RUNNING
-        instance.output = None
-        instance.failure_details = None
-        instance.completed_at = None
-        instance.last_updated_at = self.clock.now()
-        instance.inbox = [events.execution_rewound(self.clock.now(), reason, parent_execution_id)]
+        now = self.clock.now()
+        instance.rewind(events.execution_rewound(now, reason, parent_execution_id), now)
         self.make_ready(instance)
         self._waiters.notify_instance(instance.instance_id)
 
@@ -163,9 +165,8 @@ class Router:
         if child is None:
             self.start_child(parent, start, now)
             return
-        if child.parent is not None:
-            child.parent.CopyFrom(start.parent)
-        parent.children.add(child.instance_id)
+        child.reparent(start.parent)
+        parent.adopt(child.instance_id)
         if child.status == pb.ORCHESTRATION_STATUS_FAILED:
             self.rewind(child, rewind.reason, parent.execution_id)
         elif child.is_terminal:  # ended otherwise: tell the parent again
@@ -179,20 +180,20 @@ class Router:
         """Deliver an operation, lock request or lock release to an entity (created on its first message)."""
         entity = self._entities.get_or_create(entity_id, self.clock.now())
         if event.HasField("entityUnlockSent"):
-            release_lock(entity, event.entityUnlockSent.criticalSectionId)
+            entity.release_lock(event.entityUnlockSent.criticalSectionId)
         else:
-            entity.queue.append(event)
+            entity.enqueue(event)
         self.pump_entity(entity)
 
     def pump_entity(self, entity: Entity) -> None:
         """Grant what the entity can grant now, queue a batch if one may run, forget it when nothing is left."""
         while True:
-            granted = grant_front_lock(entity)
+            granted = entity.grant_front_lock()
             if granted is None:
                 break
             owner = self._store.get(entity.lock_owner or "")
             if owner is None or owner.is_terminal:  # the orchestration that asked is gone: skip its request
-                release_lock(entity, granted.criticalSectionId)
+                entity.release_lock(granted.criticalSectionId)
                 continue
             if granted.position + 1 < len(granted.lockSet):
                 forwarded = pb.HistoryEvent(eventId=-1, timestamp=timestamp(self.clock.now()))
@@ -208,7 +209,7 @@ class Router:
         """An orchestration ended: release every entity lock it still holds."""
         for entity in self._entities:
             if entity.lock_owner == instance_id and entity.locked_by is not None:
-                release_lock(entity, entity.locked_by)
+                entity.release_lock(entity.locked_by)
                 self.pump_entity(entity)
 
     def settle_entity(self, entity: Entity, outbox: EntityOutbox, now: datetime) -> None:
@@ -227,8 +228,8 @@ class Router:
                 continue  # a live instance of that id exists: the start is dropped, as a duplicate start would be
             version = start.version.value if start.HasField("version") else None
             input_value = start.input.value if start.HasField("input") else None
-            instance = self.new_instance(instance_id, start.name, version, input_value, {})
-            instance.fault_key = f"{entity.entity_id}>{instance_id}"
+            key = f"{entity.entity_id}>{instance_id}"
+            instance = self.new_instance(instance_id, start.name, version, input_value, {}, fault_key=key)
             scheduled = None
             if start.HasField("scheduledTime"):
                 scheduled = to_datetime(start.scheduledTime, "startNewOrchestration.scheduledTime")
@@ -253,7 +254,7 @@ class Router:
             visited.add(current_id)
             self.deliver(instance, events.execution_terminated(self.clock.now(), reason, recurse))
             if instance.waiting_for_start_time:
-                instance.waiting_for_start_time = False
+                instance.start_time_reached()
                 self.make_ready(instance)
             if recurse:
                 pending.extend(sorted(instance.children, reverse=True))
@@ -287,15 +288,9 @@ class Router:
             self.deliver(instance, events.task_failed(now, item.task_id, failure))
             return
         assert isinstance(item, OrchestratorWorkItem)
-        instance.in_flight = None
-        instance.history.extend(item.new_events)
         failure = events.failure(
             "WorkItemEncodingError", f"the fake sidecar could not encode this orchestration's work item: {reason}"
         )
-        instance.history.append(events.execution_completed(now, pb.ORCHESTRATION_STATUS_FAILED, failure))
-        instance.status = pb.ORCHESTRATION_STATUS_FAILED
-        instance.failure_details = failure
-        instance.completed_at = instance.last_updated_at = now
-        instance.inbox = []
+        instance.fail_work_item(item, events.execution_completed(now, pb.ORCHESTRATION_STATUS_FAILED, failure), now)
         notice = parent_notice(instance, now)
         self.settle(instance, Outbox(messages=[notice] if notice is not None else []), now)

@@ -1,9 +1,10 @@
 """Applying an orchestrator's response to its instance: a function of the instance, the response and the time.
 
-:func:`apply_response` changes only the instance it is given and returns an :class:`Outbox` of what must
-happen elsewhere (activities to queue, timers to set, children to start, events for other instances,
-terminations), which the engine routes. It takes no lock, reads no clock and touches no queue, so it is
-tested on its own. The response must have passed :func:`~.validation.validate_response` first.
+:func:`apply_response` changes only the instance it is given, through the instance's own methods, and returns
+an :class:`Outbox` of what must happen elsewhere (activities to queue, timers to set, children to start or
+rewind, events for other instances and for entities, terminations), which the router routes. It takes no lock,
+reads no clock and touches no queue, so it is tested on its own. The response must have passed
+:func:`~.validation.validate_response` first.
 """
 
 from __future__ import annotations
@@ -112,15 +113,7 @@ def apply_response(
     if rewind is not None:
         _rewind(instance, rewind.rewindOrchestration, now, outbox)
         return outbox
-    instance.history.extend(new_events)
-    if instance.status == pb.ORCHESTRATION_STATUS_PENDING:
-        instance.status = pb.ORCHESTRATION_STATUS_RUNNING
-    for event in new_events:
-        if event.HasField("executionSuspended"):
-            instance.status = pb.ORCHESTRATION_STATUS_SUSPENDED
-        elif event.HasField("executionResumed") and instance.status == pb.ORCHESTRATION_STATUS_SUSPENDED:
-            instance.status = pb.ORCHESTRATION_STATUS_RUNNING
-    instance.custom_status = optional_string(response, "customStatus")
+    instance.commit(new_events, optional_string(response, "customStatus"))
     for action in response.actions:
         kind = action.WhichOneof("orchestratorActionType")
         if kind == "scheduleTask":
@@ -146,23 +139,17 @@ def apply_response(
                 _continue_as_new(instance, complete, now, new_execution_id())
                 break
             _finish(instance, action, now, outbox)
-    instance.last_updated_at = now
+    instance.touch(now)
     return outbox
 
 
 def _rewind(instance: Instance, action: pb.RewindOrchestrationAction, now: datetime, outbox: Outbox) -> None:
     """Replace the history with the worker's rewritten one (it already holds this work item's new events) and
     replay it; every sub-orchestration the history created and did not see complete is owed a rewind."""
-    instance.history = [_copy(event) for event in action.newHistory]
-    started = next(e.executionStarted for e in instance.history if e.HasField("executionStarted"))
-    instance.execution_id = optional_string(started.orchestrationInstance, "executionId") or instance.execution_id
-    instance.status = pb.ORCHESTRATION_STATUS_RUNNING
-    instance.output = None
-    instance.failure_details = None
-    instance.completed_at = None
-    instance.task_attempts.clear()
-    instance.wake = True
-    instance.last_updated_at = now
+    history = [_copy(event) for event in action.newHistory]
+    started = next(e.executionStarted for e in history if e.HasField("executionStarted"))
+    execution_id = optional_string(started.orchestrationInstance, "executionId") or instance.execution_id
+    instance.rewrite_history(history, execution_id, now)
     reason = None
     created: dict[int, pb.SubOrchestrationInstanceCreatedEvent] = {}
     for event in instance.history:
@@ -212,7 +199,7 @@ def _present(message: protobuf_message.Message, *fields: str) -> dict[str, Any]:
 
 def _record(instance: Instance, action: pb.OrchestratorAction, now: datetime, **event: Any) -> None:
     """Append the history event that records an applied action (``event``: its one event-type field)."""
-    instance.history.append(pb.HistoryEvent(eventId=action.id, timestamp=timestamp(now), **event))
+    instance.record(pb.HistoryEvent(eventId=action.id, timestamp=timestamp(now), **event))
 
 
 def _schedule_task(instance: Instance, action: pb.OrchestratorAction, now: datetime, outbox: Outbox) -> None:
@@ -289,7 +276,7 @@ def _send_entity_message(instance: Instance, action: pb.OrchestratorAction, now:
     recorded.CopyFrom(sent)
     recorded.eventId = action.id
     recorded.timestamp.CopyFrom(timestamp(now))
-    instance.history.append(recorded)
+    instance.record(recorded)
     sent.eventId = -1
     sent.timestamp.CopyFrom(timestamp(now))
     fire_at = None
@@ -312,12 +299,7 @@ def _finish(instance: Instance, action: pb.OrchestratorAction, now: datetime, ou
     completed = pb.ExecutionCompletedEvent(
         orchestrationStatus=complete.orchestrationStatus, failureDetails=failure, **_present(complete, "result")
     )
-    _record(instance, action, now, executionCompleted=completed)
-    instance.status = complete.orchestrationStatus
-    instance.output = optional_string(complete, "result")
-    instance.failure_details = failure
-    instance.completed_at = now
-    instance.inbox = []
+    instance.finish(pb.HistoryEvent(eventId=action.id, timestamp=timestamp(now), executionCompleted=completed), now)
     notice = parent_notice(instance, now)
     if notice is not None:
         outbox.messages.append(notice)
@@ -344,19 +326,11 @@ def parent_notice(child: Instance, now: datetime) -> Message | None:
 def _continue_as_new(
     instance: Instance, complete: pb.CompleteOrchestrationAction, now: datetime, execution_id: str
 ) -> None:
-    instance.execution_id = execution_id
-    instance.generation += 1
-    instance.task_attempts.clear()
-    if complete.HasField("newVersion"):
-        instance.version = complete.newVersion.value
-    instance.input = optional_string(complete, "result")
-    instance.output = None
-    instance.failure_details = None
-    instance.history = []
-    instance.status = pb.ORCHESTRATION_STATUS_RUNNING
+    new_version = complete.newVersion.value if complete.HasField("newVersion") else None
+    instance.continue_as_new(execution_id, new_version, optional_string(complete, "result"))
     carried = []
     for event in complete.carryoverEvents:  # validated: external events only
         copy = pb.HistoryEvent()
         copy.CopyFrom(event)
         carried.append(copy)
-    instance.inbox = [events.execution_started(now, instance), *carried, *instance.inbox]
+    instance.push_front([events.execution_started(now, instance), *carried])

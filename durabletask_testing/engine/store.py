@@ -1,4 +1,5 @@
-"""The instance store: every instance by id, in creation order, and the page tokens handed out for it."""
+"""The instance store: every instance by id, in creation order; the page tokens handed out for it; the per-name
+creation counters behind fault keys."""
 
 from __future__ import annotations
 

@@ -59,7 +59,7 @@ class Timekeeper:
         if entry.kind == "timer":
             self._router.deliver(instance, events.timer_fired(now, entry.timer_id, entry.fire_at))
         elif entry.kind == "start":
-            instance.waiting_for_start_time = False
+            instance.start_time_reached()
             self._router.make_ready(instance)
         elif entry.event is not None:
             entry.event.timestamp.CopyFrom(timestamp(now))

@@ -1,4 +1,5 @@
-"""The engine's time-ordered queue of durable timers, scheduled starts and delayed results."""
+"""The engine's time-ordered queue of durable timers, scheduled starts, delayed results and entity signals
+scheduled for later."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import pytest
 from fake_engine_helpers import START, Harness, complete, kinds, schedule_task, ts
 from google.protobuf.wrappers_pb2 import StringValue
 
-from durabletask_testing.engine.entities import Entity, grant_front_lock, release_lock, take_batch
+from durabletask_testing.engine.entities import Entity
 from durabletask_testing.errors import EngineError, ErrorCode
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
@@ -47,13 +47,13 @@ def test_an_entity_runs_operations_up_to_a_lock_request_then_only_the_lock_holde
         _signal_event("b"),
         _call_event("c", "orch"),
     ]
-    assert [e.entityOperationSignaled.operation for e in take_batch(entity)] == ["a"]
-    granted = grant_front_lock(entity)
+    assert [e.entityOperationSignaled.operation for e in entity.take_batch()] == ["a"]
+    granted = entity.grant_front_lock()
     assert granted is not None and entity.locked_by == "s1" and entity.lock_owner == "orch"
-    assert [e.entityOperationCalled.operation for e in take_batch(entity)] == ["c"]
+    assert [e.entityOperationCalled.operation for e in entity.take_batch()] == ["c"]
     assert not entity.has_batch()  # "b" waits for the release
-    assert not release_lock(entity, "another-section") and release_lock(entity, "s1")
-    assert [e.entityOperationSignaled.operation for e in take_batch(entity)] == ["b"]
+    assert not entity.release_lock("another-section") and entity.release_lock("s1")
+    assert [e.entityOperationSignaled.operation for e in entity.take_batch()] == ["b"]
 
 
 def _entity_item(h: Harness) -> pb.WorkItem:
@@ -235,8 +235,9 @@ def test_query_entities_filters_and_pages_and_clean_storage_releases_orphaned_lo
     assert [e.instanceId for e in rest.entities] == ["@counter@c"] and not rest.HasField("continuationToken")
     transient = h.engine.query_entities(pb.QueryEntitiesRequest(query=pb.EntityQuery(includeTransient=True)))
     assert "@other@x" in [e.instanceId for e in transient.entities]
-    entity = h.engine._entities.get("@counter@a")
-    entity.locked_by, entity.lock_owner = "s-gone", "gone-instance"
+    entity = h.engine._rooms.entities.require("@counter@a")  # locked by an orchestration that no longer exists:
+    entity.enqueue(_lock_event("s-gone", "gone-instance", "@counter@a"))
+    assert entity.grant_front_lock() is not None
     cleaned = h.engine.clean_entity_storage(pb.CleanEntityStorageRequest(releaseOrphanedLocks=True))
     assert cleaned.orphanedLocksReleased == 1 and h.engine.entity("@counter@a").locked_by is None
 

@@ -15,9 +15,7 @@ LATER = START + timedelta(minutes=1)
 
 
 def _instance(**extra) -> Instance:
-    instance = Instance("p", "orch", None, "exec-1", '"in"', START, START, **extra)
-    instance.fault_key = "orch#0"
-    return instance
+    return Instance("p", "orch", None, "exec-1", '"in"', START, START, fault_key="orch#0", **extra)
 
 
 def _response(*actions: pb.OrchestratorAction) -> pb.OrchestratorResponse:
@@ -97,8 +95,8 @@ def test_deep_failure_details_are_cut_with_a_note():
 
 def test_continue_as_new_starts_a_new_execution_with_carried_events_first():
     instance = _instance()
-    instance.inbox = [events.event_raised(START, "late", None)]
-    instance.task_attempts[0] = 3
+    instance.receive(events.event_raised(START, "late", None))
+    assert instance.next_task_attempt(0) == 0
     action = complete(result='"next"', status=pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW)
     action.completeOrchestration.carryoverEvents.append(events.event_raised(START, "kept", None))
     outbox = apply_response(
