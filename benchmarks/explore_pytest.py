@@ -100,7 +100,8 @@ import pytest
 def test_plain_run(client, run):
     purchase_order(client)
 '''
-PEER_CONFTEST = pytest_runs.PEER_CONFTEST.replace("from suite_functions import register", "from test_peer import register")
+PEER_CONFTEST = pytest_runs.PEER_CONFTEST.replace("from suite_functions import register",
+                                                  "from test_peer import register")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,9 +113,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.schedules < 1 or args.rounds < 1:
         parser.error("--schedules and --rounds must be at least 1")
     sdks = ("published", "ours") if args.sdk == "both" else ("published",)
-    import os
-
-    os.environ["DT_BENCH_SCHEDULES"] = str(args.schedules)
     totals: dict[str, list[float]] = {}
     by_crash: dict[str, dict[str, list[float]]] = {sdk: {} for sdk in sdks}
     with tempfile.TemporaryDirectory() as tmp:
@@ -122,14 +120,15 @@ def main(argv: list[str] | None = None) -> int:
         pytest_runs.write_folder(explore_folder, {"test_explore.py": EXPLORE_TEST})
         pytest_runs.write_folder(peer_folder, {"test_peer.py": PEER_TEST}, PEER_CONFTEST)
         rows_file = Path(tmp) / "outcomes.json"
-        os.environ["DT_BENCH_EXPLORE"] = str(rows_file)
+        env = {"DT_BENCH_SCHEDULES": str(args.schedules), "DT_BENCH_EXPLORE": str(rows_file)}
         for _ in range(args.rounds):
             for sdk in sdks:
-                run = pytest_runs.run_pytest(sdk, explore_folder, ["-o", "durabletask_replay_audit=false"])
+                run = pytest_runs.run_pytest(sdk, explore_folder, ["-o", "durabletask_replay_audit=false"],
+                                             extra_env=env)
                 totals.setdefault(sdk, []).append(sum(run.tests.values()))
                 for row in json.loads(rows_file.read_text()):
                     by_crash[sdk].setdefault(str(row["crash"] or "none"), []).append(row["seconds"])
-            peer = pytest_runs.run_pytest("published", peer_folder, [], plugin=False)
+            peer = pytest_runs.run_pytest("published", peer_folder, [], plugin=False, extra_env=env)
             totals.setdefault("peer", []).append(peer.session)
     print(f"{args.schedules} schedules of the purchase-order workflow ({args.rounds} round(s); medians):")
     for sdk in sdks:
@@ -137,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         total = median(totals[sdk])
         groups = ", ".join(f"{kind} {len(values) // args.rounds} x {ms(statistics.median(values))}"
                            for kind, values in sorted(by_crash[sdk].items()))
-        verdict = f" (target <= {TARGET_S:.0f} s): {'PASS' if total <= TARGET_S else 'FAIL'}" if sdk == "published" else ""
+        verdict = (f" (target <= {TARGET_S:.0f} s): {'PASS' if total <= TARGET_S else 'FAIL'}"
+                   if sdk == "published" else "")
         print(f"  {name}, durable_explore: {total:.2f} s{verdict}; per schedule by crash kind: {groups}")
     peer = median(totals["peer"])
     print(f"  peer: {args.schedules} plain runs on the published backend (session fixture): {peer:.2f} s")

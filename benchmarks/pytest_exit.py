@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
                 run = pytest_runs.run_pytest(sdk, Path(tmp) / variant, ["-k", args.k] if args.k else [],
                                              plugin=plugin)
                 if not run.summary:
-                    raise RuntimeError(f"{variant}: no summary line in pytest's output:\n" + "\n".join(run.output[-20:]))
+                    raise RuntimeError(f"{variant}: no summary line in pytest's output:\n"
+                                       + "\n".join(run.output[-20:]))
                 delays[variant].append(run.exit_after_summary)
                 after[variant].extend(line for line in run.printed_after_summary if line.strip())
     print(f"pytest's exit after its summary line ({args.rounds} rounds):")

@@ -50,7 +50,8 @@ def prepare(folder: Path, conftest: str, n: int) -> None:
 
 
 def per_test(run: pytest_runs.PytestRun) -> list[float]:
-    return run.per_test()[1:] or run.per_test()
+    samples: list[float] = run.per_test()
+    return samples[1:] or samples
 
 
 def measure(sdk: str, n: int, rounds: int, root: Path) -> dict[str, list[float]]:
@@ -93,7 +94,8 @@ def report(sdk: str, samples: dict[str, list[float]], n: int) -> None:
     print(f"  replay audit adds {audit:+.0%} (target <= +{TARGET_AUDIT:.0%}): {verdict(audit, TARGET_AUDIT)}")
     if "peer" in samples:
         peer = median(samples["peer"])
-        print(f"  peer: session fixture over the published backend {ms(peer):>9}; ours/peer {on / peer:.2f}x (audit on), "
+        print(f"  peer: session fixture over the published backend {ms(peer):>9}; "
+              f"ours/peer {on / peer:.2f}x (audit on), "
               f"{off / peer:.2f}x (audit off)")
     print(f"  empty test: {ms(median(samples['empty, plugin']))} with our plugin loaded, "
           f"{ms(median(samples['empty, no plugin']))} without; pytest process on {n} empty tests: "

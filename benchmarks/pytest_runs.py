@@ -133,11 +133,12 @@ def write_folder(folder: Path, files: dict[str, str], conftest: str = "") -> Non
 
 
 def run_pytest(sdk: str, folder: Path, arguments: list[str], *, plugin: bool = True,
-               timeout: float = sdk_envs.CHILD_TIMEOUT_S) -> PytestRun:
+               extra_env: dict[str, str] | None = None, timeout: float = sdk_envs.CHILD_TIMEOUT_S) -> PytestRun:
     """Run ``python -m pytest ARGS`` in ``folder`` under ``sdk``; raises if the tests did not all pass."""
     python, env = sdk_envs.interpreter(sdk, plugin=plugin)
     timings = folder / ".timings.json"
     timings.unlink(missing_ok=True)
+    env.update(extra_env or {})
     env[TIMINGS_ENV] = str(timings)
     command = [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *arguments]
     started = time.perf_counter()
