@@ -61,9 +61,11 @@ def child(arguments: list[str]) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("-n", type=int, required=True)
     parser.add_argument("--rounds", type=int, required=True)
+    parser.add_argument("--server", choices=("fake", "backend"), help="only this server (for profiling)")
     args = parser.parse_args(arguments)
     sdk = sdk_envs.sdk_in_use()
     servers = ("fake", "backend") if sdk == "published" else ("fake",)
+    servers = (args.server,) if args.server else servers
     warm: dict[str, list[float]] = {server: [] for server in servers}
     first: dict[str, list[float]] = {server: [] for server in servers}
     for server in servers:

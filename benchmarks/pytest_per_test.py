@@ -37,6 +37,7 @@ def test_cycle_{i}(client):
     assert output_of(client, f.chain, ["Tokyo", "Seattle", "London"]) == ["Hello Tokyo!", "Hello Seattle!",
                                                                          "Hello London!"]
 '''
+PHASES = ("setup", "call", "teardown", "other")
 HEADER = "import suite_functions as f\nfrom test_suite import output_of\n"
 
 
@@ -49,8 +50,8 @@ def prepare(folder: Path, conftest: str, n: int) -> None:
         shutil.copy(HERE / "suite_files" / name, folder / name)
 
 
-def per_test(run: pytest_runs.PytestRun) -> list[float]:
-    samples: list[float] = run.per_test()
+def per_test(run: pytest_runs.PytestRun, phase: str = "") -> list[float]:
+    samples: list[float] = run.per_phase(phase) if phase else run.per_test()
     return samples[1:] or samples
 
 
@@ -71,7 +72,10 @@ def measure(sdk: str, n: int, rounds: int, root: Path) -> dict[str, list[float]]
         for audit in ("true", "false"):
             run = pytest_runs.run_pytest(sdk, plugin_folder, ["-o", f"durabletask_replay_audit={audit}",
                                                               "test_cycles.py"])
-            add(f"audit {'on' if audit == 'true' else 'off'}", per_test(run))
+            key = f"audit {'on' if audit == 'true' else 'off'}"
+            add(key, per_test(run))
+            for phase in PHASES:
+                add(f"{key} {phase}", per_test(run, phase))
         if sdk == "published":
             add("peer", per_test(pytest_runs.run_pytest(sdk, peer_folder, ["test_cycles.py"], plugin=False)))
         with_plugin = pytest_runs.run_pytest(sdk, plugin_folder, ["test_empty.py"])
@@ -88,8 +92,9 @@ def report(sdk: str, samples: dict[str, list[float]], n: int) -> None:
     on, off = median(samples["audit on"]), median(samples["audit off"])
     target = TARGET_MS[sdk]
     print(f"{name}, per test through pytest ({n} tests per process; medians):")
-    print(f"  our plugin, audit on    {ms(on):>9}  (target <= {target:.0f} ms): {verdict(on * 1000, target)}")
-    print(f"  our plugin, audit off   {ms(off):>9}")
+    for key, label in (("audit on", f"  (target <= {target:.0f} ms): {verdict(on * 1000, target)}"), ("audit off", "")):
+        phases = ", ".join(f"{phase} {ms(median(samples[f'{key} {phase}']))}" for phase in PHASES)
+        print(f"  our plugin, {key:<10} {ms(median(samples[key])):>9}{label}; {phases} (other: the audit, hooks)")
     audit = (on - off) / off
     print(f"  replay audit adds {audit:+.0%} (target <= +{TARGET_AUDIT:.0%}): {verdict(audit, TARGET_AUDIT)}")
     if "peer" in samples:

@@ -33,7 +33,12 @@ import json, os, time
 import pytest
 
 _TESTS = {}
+_PHASES = {}
 _SESSION = {}
+
+
+def pytest_runtest_logreport(report):
+    _PHASES.setdefault(report.nodeid, {})[report.when] = report.duration
 
 
 @pytest.hookimpl(wrapper=True)
@@ -54,7 +59,7 @@ def pytest_sessionfinish(session, exitstatus):
     path = os.environ.get("DT_BENCH_TIMINGS")
     if path:
         with open(path, "w") as out:
-            json.dump({"tests": _TESTS, "session": time.perf_counter() - _SESSION["start"]}, out)
+            json.dump({"tests": _TESTS, "phases": _PHASES, "session": time.perf_counter() - _SESSION["start"]}, out)
 '''
 
 PLUGIN_CONFTEST = '''
@@ -114,6 +119,7 @@ class PytestRun:
     wall: float
     tests: dict[str, float]
     session: float
+    phases: dict[str, dict[str, float]]
     output: list[str]
     summary: str = ""
     exit_after_summary: float = float("nan")
@@ -121,6 +127,13 @@ class PytestRun:
 
     def per_test(self) -> list[float]:
         return list(self.tests.values())
+
+    def per_phase(self, phase: str) -> list[float]:
+        """Seconds of one phase (``setup``, ``call``, ``teardown``) per test; ``other``: the protocol's rest (the
+        replay audit runs while the call's report is made, outside the call's duration)."""
+        if phase != "other":
+            return [self.phases.get(nodeid, {}).get(phase, 0.0) for nodeid in self.tests]
+        return [seconds - sum(self.phases.get(nodeid, {}).values()) for nodeid, seconds in self.tests.items()]
 
 
 def write_folder(folder: Path, files: dict[str, str], conftest: str = "") -> None:
@@ -154,7 +167,7 @@ def run_pytest(sdk: str, folder: Path, arguments: list[str], *, plugin: bool = T
     if returncode != 0 or not timings.exists():
         raise RuntimeError(f"pytest under the {sdk} SDK exited {returncode}:\n" + "\n".join(output[-40:]))
     data: dict[str, Any] = json.loads(timings.read_text())
-    run = PytestRun(returncode, ended - started, data["tests"], data["session"], output)
+    run = PytestRun(returncode, ended - started, data["tests"], data["session"], data["phases"], output)
     summary_at = [index for index, (_, text) in enumerate(lines) if SUMMARY.search(text)]
     if summary_at:
         index = summary_at[-1]
