@@ -23,6 +23,7 @@ from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 from ..clock import Clock
 from ..errors import EngineError, ErrorCode, invalid, precondition
 from ..faults import FaultPlan, Site
+from ..views import EntitySnapshot, InstanceSnapshot
 from ..vocabulary import optional_field, optional_string, status_name, string_value, timestamp, to_datetime
 from . import events
 from .dispatcher import Dispatcher
@@ -53,8 +54,6 @@ from .validation import (
     validate_response,
 )
 from .views import (
-    EntitySnapshot,
-    InstanceSnapshot,
     entity_metadata,
     entity_snapshot,
     matches_query,

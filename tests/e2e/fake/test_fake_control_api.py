@@ -16,8 +16,7 @@ import pytest
 
 from durabletask import client, task, worker
 from durabletask_testing import FakeSidecar
-from durabletask_testing.control import ControlServer
-from durabletask_testing.remote import RemoteFake, RemoteFakeError
+from durabletask_testing.control import ControlServer, RemoteFake, RemoteFakeError
 
 TOKEN = "control-s3cret"
 
