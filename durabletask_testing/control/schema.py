@@ -212,11 +212,11 @@ method's parameter order."""
 
 def _decode(spec: FaultField, value: Any) -> Any:
     field, kind = spec.json, spec.type
-    if kind == "name":
+    if kind in ("name", "result"):
         if not isinstance(value, str) or not value:
             raise SchemaError(f"{field} must be a non-empty string")
         return value
-    if kind in ("text", "code", "result"):
+    if kind in ("text", "code"):
         return str(value)
     if kind == "count":
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
@@ -256,10 +256,8 @@ def fault_arguments(body: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
         raise SchemaError(f"kind must be one of {', '.join(sorted(FAULT_KINDS))}; got {kind!r}")
     arguments: dict[str, Any] = {}
     for spec in FAULT_KINDS[kind]:
-        if spec.json in body:
-            arguments[spec.param] = _decode(spec, body[spec.json])
-        elif spec.required:
-            raise SchemaError(f"{kind}: {spec.json} is required")
+        if spec.json in body or spec.required:  # a missing required field is refused as a wrong one
+            arguments[spec.param] = _decode(spec, body.get(spec.json))
     return kind, arguments
 
 

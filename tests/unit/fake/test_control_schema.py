@@ -96,7 +96,8 @@ def test_a_function_target_travels_as_its_name() -> None:
     [
         ({"kind": "nope"}, "kind must be one of"),
         ({}, "kind must be one of"),
-        ({"kind": "fail_activity"}, "fail_activity: activity is required"),
+        ({"kind": "fail_activity"}, "activity must be a non-empty string"),
+        ({"kind": "delay_activity", "activity": "a"}, "seconds must be a number"),
         ({"kind": "fail_activity", "activity": ""}, "activity must be a non-empty string"),
         ({"kind": "fail_activity", "activity": "a", "times": "2"}, "times must be an integer or null"),
         ({"kind": "lose_result_at", "result": "activity", "step": 1.5}, "step must be a whole number"),
