@@ -14,7 +14,13 @@ Quick start::
         sidecar.faults.fail_activity("charge", times=2)     # failure injection at engine decision points
         sidecar.instances(), sidecar.history(instance_id)   # read-only inspection
 
-Standalone process for any SDK: ``python -m durabletask_testing serve --port 0 --clock auto``.
+Standalone process for any SDK: ``python -m durabletask_testing serve --port 0 --clock auto``; drive it from
+Python with ``RemoteFake(control_url)``.
+
+One package per feature: ``engine/`` (the pure state machine), ``shell/`` (gRPC), ``control/`` (the HTTP/JSON
+control API, server and client), ``exploration/`` (schedules), ``dialects/`` (Dapr's wire format), ``cli/``;
+beside them the shared kernel (clock, vocabulary, errors, faults, views, timeline, protocol) and the replay
+modules.
 """
 
 from __future__ import annotations
@@ -23,21 +29,28 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .clock import Clock
-    from .engine import InstanceSnapshot
+    from .control import RemoteFake, RemoteFakeError
     from .errors import EngineError, ErrorCode
     from .faults import FaultPlan, FaultRecord
+    from .replayer import Replayer
     from .sidecar import FakeSidecar
+    from .views import EntitySnapshot, InstanceSnapshot, OperationRecord
 
 # Loaded on first use (PEP 562), so that importing a light submodule such as durabletask_testing.timeline does
 # not import gRPC and the engine.
 _EXPORTS = {
     "Clock": ".clock",
     "EngineError": ".errors",
+    "EntitySnapshot": ".views",
     "ErrorCode": ".errors",
     "FakeSidecar": ".sidecar",
     "FaultPlan": ".faults",
     "FaultRecord": ".faults",
-    "InstanceSnapshot": ".engine",
+    "InstanceSnapshot": ".views",
+    "OperationRecord": ".views",
+    "RemoteFake": ".control",
+    "RemoteFakeError": ".control",
+    "Replayer": ".replayer",
 }
 
 
@@ -55,9 +68,14 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Clock",
     "EngineError",
+    "EntitySnapshot",
     "ErrorCode",
     "FakeSidecar",
     "FaultPlan",
     "FaultRecord",
     "InstanceSnapshot",
+    "OperationRecord",
+    "RemoteFake",
+    "RemoteFakeError",
+    "Replayer",
 ]

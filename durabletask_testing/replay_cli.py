@@ -51,7 +51,7 @@ def export(args: argparse.Namespace) -> int:
     """Run ``export``."""
     try:
         if args.control:
-            from .remote import RemoteFake
+            from .control import RemoteFake
 
             document = export_history(RemoteFake(args.control), args.instance_id)
         else:

@@ -12,16 +12,13 @@ import grpc
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 
-from .admission import Admission
-from .auth import ApiTokenInterceptor
 from .clock import Clock
 from .dialects import DEFAULT_DIALECT, check_dialect
-from .engine import DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_WORK_ITEM_LEASE, Engine, InstanceSnapshot
+from .engine import DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_WORK_ITEM_LEASE, Engine
 from .engine.scheduling import SchedulePolicy
-from .engine.views import EntitySnapshot
 from .faults import FaultPlan
-from .limits import Limits
-from .server import DEFAULT_HEALTH_PING_INTERVAL, FakeSidecarServicer
+from .shell import DEFAULT_HEALTH_PING_INTERVAL, Admission, ApiTokenInterceptor, FakeSidecarServicer, Limits
+from .views import EntitySnapshot, InstanceSnapshot
 
 # Short RPCs (completions, start, raise, queries) run on a few threads: more threads only contend for the GIL
 # (measured: with one 256-thread pool the fake used 7-17% more CPU in the chain and fan-out benchmarks). Work-item
@@ -48,10 +45,10 @@ class FakeSidecar:
     ``clock`` is ``"auto"`` (default), ``"manual"``, ``"real"`` or a :class:`Clock`. ``port=0`` picks a
     free port; read the result from :attr:`address` after :meth:`start`. ``max_long_polls`` and
     ``max_work_item_streams`` bound the calls of each kind served at once (more are refused with
-    RESOURCE_EXHAUSTED); ``limits`` bounds strings and whole requests (:class:`~.limits.Limits`). A work
+    RESOURCE_EXHAUSTED); ``limits`` bounds strings and whole requests (:class:`~.shell.Limits`). A work
     item not completed within ``work_item_lease`` (a timedelta or seconds; None: never) is dispatched again.
     ``dialect="dapr"`` speaks Dapr Workflow's fork of the protocol (see :mod:`.dialects.dapr`).
-    ``schedule`` (exploration, :class:`~durabletask_testing.schedule_runner.ScheduleRunner`) decides the order and
+    ``schedule`` (exploration, :class:`~durabletask_testing.exploration.ScheduleRunner`) decides the order and
     batching of orchestrator work items instead of first come, first served.
     """
 

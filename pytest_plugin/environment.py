@@ -22,11 +22,11 @@ if TYPE_CHECKING:
 def open_sidecar(settings: DurableSettings, api_token: str | None = None, schedule: Any = None) -> Iterator[Any]:
     """A started FakeSidecar configured by ``settings`` (with frozen time if asked), stopped on exit.
 
-    ``schedule`` (a :class:`~durabletask_testing.schedules.ScheduleRunner`) decides its dispatch order.
+    ``schedule`` (a :class:`~durabletask_testing.exploration.ScheduleRunner`) decides its dispatch order.
 
     With an external address it yields an :class:`~durabletask_pytest.external.ExternalSidecar` instead
     (and skips the test if it asks for frozen time, which needs the virtual clock); with an external address
-    and a control URL, a :class:`~durabletask_testing.remote.RemoteFake` reset for this test.
+    and a control URL, a :class:`~durabletask_testing.RemoteFake` reset for this test.
     """
     if not settings.uses_fake and settings.control_url is None:
         if settings.freeze_time:
@@ -52,7 +52,7 @@ def open_sidecar(settings: DurableSettings, api_token: str | None = None, schedu
 
 def _remote_fake(settings: DurableSettings, api_token: str | None) -> Iterator[Any]:
     """The CLI fake behind ``settings.control_url``, emptied and set to this test's clock."""
-    from durabletask_testing.remote import RemoteFake
+    from durabletask_testing.control import RemoteFake
 
     remote = RemoteFake(settings.control_url or "", api_token=api_token)
     remote.reset(clock=settings.clock, start_time=settings.start_time)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from durabletask_testing.schedules import (
+from durabletask_testing.exploration import (
     Schedule,
     ScheduleError,
     StepBounds,
@@ -29,7 +29,7 @@ from .settings import DurableSettings
 
 if TYPE_CHECKING:
     from durabletask_testing import Clock, FakeSidecar, FaultPlan
-    from durabletask_testing.schedule_runner import ScheduleRunner
+    from durabletask_testing.exploration import ScheduleRunner
 
     from .sdk_wrappers import DurableTestClient, DurableTestWorker
 
@@ -163,7 +163,7 @@ class Explorer:
     def run_one(self, scenario: Scenario, schedule: Schedule) -> Outcome:
         """Run ``scenario`` once under ``schedule`` on a fresh fake sidecar; the error it raised, if any."""
         from durabletask_testing import FakeSidecar
-        from durabletask_testing.schedule_runner import ScheduleRunner
+        from durabletask_testing.exploration import ScheduleRunner
 
         from .environment import _frozen_if_asked, open_client, open_worker
 
@@ -293,7 +293,7 @@ def runner_for(request: pytest.FixtureRequest) -> ScheduleRunner | None:
     spec = callspec.params.get(SCHEDULE_PARAM) if callspec is not None else None
     if spec is None:
         return None
-    from durabletask_testing.schedule_runner import ScheduleRunner
+    from durabletask_testing.exploration import ScheduleRunner
 
     try:
         return ScheduleRunner(Schedule.parse(spec))

@@ -1,6 +1,6 @@
 """What the plugin needs of "a sidecar it can drive": the fake, or a stand-in for an external sidecar.
 
-``durabletask_testing.FakeSidecar`` satisfies it, and so does ``durabletask_testing.remote.RemoteFake`` (a CLI
+``durabletask_testing.FakeSidecar`` satisfies it, and so does ``durabletask_testing.RemoteFake`` (a CLI
 fake driven through its control API); so does :class:`~durabletask_pytest.external.ExternalSidecar`, whose
 fake-only members skip the test instead of answering.
 """

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from durabletask_testing.schedules import BATCH_MODES, CRASH_KINDS, ORDER_MODES, Crash, Schedule
+from durabletask_testing.exploration import BATCH_MODES, CRASH_KINDS, ORDER_MODES, Crash, Schedule
 
 if TYPE_CHECKING:
     from durabletask_testing import FaultPlan

@@ -1,7 +1,7 @@
 """The Dapr dialect at the gRPC boundary: Dapr's wire format in, the fake's own messages to the servicer.
 
 Every RPC deserializes Dapr's request with the dialect's classes (:mod:`.dapr_schema`), copies it into the
-fake's message (:mod:`.convert`), calls the ordinary :class:`~durabletask_testing.server.FakeSidecarServicer`
+fake's message (:mod:`.convert`), calls the ordinary :class:`~durabletask_testing.shell.FakeSidecarServicer`
 method (faults, limits and errors as for any SDK) and writes the answer back in Dapr's numbering. What only
 Dapr has is handled here:
 
@@ -28,9 +28,8 @@ from google.protobuf.message import Message
 
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
-from ..auth import ApiTokenInterceptor
 from ..messages import bounded
-from ..server import FakeSidecarServicer
+from ..shell import ApiTokenInterceptor, FakeSidecarServicer
 from . import dapr_schema as schema
 from .convert import convert
 

@@ -1,8 +1,8 @@
 """The fake sidecar's pure engine (no gRPC): see :class:`Engine`."""
 
+from ..views import InstanceSnapshot
 from .core import DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_WORK_ITEM_LEASE, Engine
 from .state import TERMINAL_STATUSES, Connection, Instance, status_name
-from .views import InstanceSnapshot
 
 __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",

@@ -24,6 +24,7 @@ from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
 from ..clock import Clock
 from ..faults import FaultPlan
+from ..views import EntitySnapshot, InstanceSnapshot
 from .clients import ClientRpcs
 from .context import ABANDON_BACKOFF_INITIAL, ABANDON_BACKOFF_MAX, EngineContext
 from .dispatcher import Dispatcher
@@ -35,7 +36,6 @@ from .scheduling import SchedulePolicy
 from .state import Connection
 from .store import InstanceStore
 from .timers import TimerQueue
-from .views import EntitySnapshot, InstanceSnapshot
 from .waiters import Waiters, WaitTarget
 from .work import WorkItems
 

@@ -25,6 +25,7 @@ from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
 from ..errors import invalid, not_found
 from ..faults import Site
+from ..views import OperationRecord
 from ..vocabulary import optional_string, string_value, timestamp, to_datetime
 from .state import Connection, WorkKind
 
@@ -55,18 +56,6 @@ def operation_of(event: pb.HistoryEvent) -> tuple[str, str, str | None]:
 
 def is_lock_request(event: pb.HistoryEvent) -> bool:
     return bool(event.HasField("entityLockRequested"))
-
-
-@dataclass(frozen=True, slots=True)
-class OperationRecord:
-    """One operation an entity ran (or that failed), as the inspection API shows it."""
-
-    request_id: str
-    operation: str
-    caller: str | None  # the calling orchestration; None for a signal
-    outcome: Literal["completed", "failed"]
-    at: datetime
-    error_type: str | None = None
 
 
 @dataclass(eq=False, slots=True)

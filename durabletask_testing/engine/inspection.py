@@ -5,17 +5,13 @@ from __future__ import annotations
 
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
+from ..views import EntitySnapshot, InstanceSnapshot
 from .context import Part
 from .state import Connection
 from .validation import (
     require_text,
 )
-from .views import (
-    EntitySnapshot,
-    InstanceSnapshot,
-    entity_snapshot,
-    snapshot,
-)
+from .views import entity_snapshot, snapshot
 
 HISTORY_CHUNK_SIZE = 256
 

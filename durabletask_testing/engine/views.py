@@ -1,40 +1,16 @@
-"""Read-only views of instances: protocol OrchestrationState messages and Python snapshots."""
+"""Read-only views of the engine's records: protocol OrchestrationState/EntityMetadata messages, and the
+snapshots of :mod:`durabletask_testing.views`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from datetime import datetime
+from dataclasses import fields
 
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
-from ..vocabulary import status_name, timestamp, to_datetime
-from .entities import Entity, OperationRecord
+from ..views import EntitySnapshot, InstanceSnapshot
+from ..vocabulary import timestamp, to_datetime
+from .entities import Entity
 from .state import Instance
-
-
-@dataclass(frozen=True)
-class InstanceSnapshot:
-    """An instance as the fake sees it at one moment (a copy; changing it changes nothing)."""
-
-    instance_id: str
-    name: str
-    version: str | None
-    status: int  # a pb.OrchestrationStatus value
-    input: str | None
-    output: str | None
-    custom_status: str | None
-    failure_details: pb.TaskFailureDetails | None
-    created_at: datetime
-    last_updated_at: datetime
-    parent_instance_id: str | None
-    execution_id: str = ""
-    completed_at: datetime | None = None
-    dispatch_count: int = 0  # orchestrator work items handed out so far (replays, re-dispatches included)
-
-    @property
-    def status_name(self) -> str:
-        """The status without its prefix, e.g. ``"COMPLETED"``."""
-        return status_name(self.status)
 
 
 def snapshot(instance: Instance) -> InstanceSnapshot:
@@ -91,22 +67,6 @@ def matches_query(instance: Instance, query: pb.InstanceQuery) -> bool:
     if query.HasField("instanceIdPrefix") and not instance.instance_id.startswith(query.instanceIdPrefix.value):
         return False
     return True
-
-
-@dataclass(frozen=True)
-class EntitySnapshot:
-    """An entity as the fake sees it at one moment (a copy)."""
-
-    entity_id: str
-    name: str
-    key: str
-    state: str | None  # the serialized state; None when the entity has none (it does not exist)
-    last_modified: datetime
-    queued: int  # operations and lock requests waiting
-    locked_by: str | None  # critical section id holding the lock
-    lock_owner: str | None  # the orchestration holding the lock
-    in_flight: bool  # a batch is with a worker
-    operations: tuple[OperationRecord, ...]  # the operations it ran, oldest first (the last few hundred)
 
 
 def entity_snapshot(entity: Entity) -> EntitySnapshot:

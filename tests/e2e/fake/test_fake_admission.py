@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from durabletask_testing.admission import Admission
+from durabletask_testing.shell import Admission
 
 
 def test_a_call_that_gets_no_new_thread_waits_for_a_busy_one(monkeypatch):

@@ -7,17 +7,18 @@ Driven through a real SDK worker and client over gRPC; the control API is served
 from __future__ import annotations
 
 import json
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from durabletask import client, task, worker
 from durabletask_testing import FakeSidecar
-from durabletask_testing.control import ControlServer
-from durabletask_testing.remote import RemoteFake, RemoteFakeError
+from durabletask_testing.control import ControlServer, RemoteFake, RemoteFakeError
 
 TOKEN = "control-s3cret"
 
@@ -195,3 +196,49 @@ def test_entities_are_listed_with_state_and_operations(remote: RemoteFake, fake:
     assert [(r.operation, r.outcome, r.caller) for r in entity.operations] == [("add", "completed", None)]
     assert remote.entity("@tally@t1") == entity
     assert remote.entity("@tally@none") is None
+
+
+class _Answers(BaseHTTPRequestHandler):
+    """A server posing as the control API: fixed answers per path (a 404 for an unknown one)."""
+
+    answers: dict[str, object] = {}
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        answer = self.answers.get(self.path)
+        status, payload = (404, {"error": "no route"}) if answer is None else (200, answer)
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_remote_fake_refuses_an_answer_without_a_time_and_tells_a_404_by_its_status() -> None:
+    from durabletask_testing.control import RemoteFakeNotFound
+
+    _Answers.answers = {
+        "/v1/info": {"api": "durabletask-testing-control", "version": 1, "sidecar": "127.0.0.1:1", "clock": {}},
+        "/v1/clock": {"mode": "manual", "start_time": "2024-01-01T00:00:00Z"},  # no "now"
+        "/v1/instances/%20404%20": {"error": "a 200 whose text says 404 is no 404"},
+    }
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        remote = RemoteFake(f"http://127.0.0.1:{server.server_address[1]}")
+        with pytest.raises(RemoteFakeError, match="GET /v1/clock: the answer does not fit .*'now'"):
+            remote.clock.now()
+        with pytest.raises(RemoteFakeError, match="does not fit"):
+            remote.instance(" 404 ")
+        assert remote.instance("missing") is None
+        with pytest.raises(RemoteFakeNotFound) as refused:
+            remote.history("missing")
+        assert refused.value.status == 404
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

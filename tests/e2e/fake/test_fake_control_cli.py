@@ -11,7 +11,7 @@ from pathlib import Path
 
 from durabletask_pytest.remote_detect import detect_control_url
 
-from durabletask_testing.remote import RemoteFake
+from durabletask_testing.control import RemoteFake
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 

@@ -15,9 +15,9 @@ import pytest
 from fake_e2e_helpers import reap
 from google.protobuf import empty_pb2
 
-from durabletask_testing import FakeSidecar, auth
-from durabletask_testing.auth import TOKEN_ENV_VAR, TokenError, resolve_token
+from durabletask_testing import FakeSidecar
 from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
+from durabletask_testing.shell import TOKEN_ENV_VAR, TokenError, auth, resolve_token
 
 SERVE = [sys.executable, "-m", "durabletask_testing", "serve", "--port", "0", "--clock", "manual"]
 TOKEN = "t0k3n-from-elsewhere"
@@ -130,7 +130,7 @@ def test_token_sources_in_order_of_precedence(tmp_path):
 
 
 def test_cli_help_names_the_safer_token_sources(capsys):
-    from durabletask_testing.__main__ import main
+    from durabletask_testing.cli import main
 
     with pytest.raises(SystemExit):
         main(["serve", "--help"])

@@ -15,7 +15,7 @@ import pytest
 from fake_e2e_helpers import reap
 from google.protobuf import empty_pb2
 
-from durabletask_testing.__main__ import build_parser, main
+from durabletask_testing.cli import build_parser, main
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 

@@ -8,10 +8,10 @@ import grpc
 import pytest
 
 from durabletask_testing import FakeSidecar
-from durabletask_testing.limits import Limits
 from durabletask_testing.messages import MAX_MESSAGE_CHARS
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
+from durabletask_testing.shell import Limits
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED

@@ -167,3 +167,22 @@ def test_idle_work_item_streams_receive_health_pings():
         assert next(stream).HasField("healthPing")
         stream.cancel()
         channel.close()
+
+
+def test_an_unexpected_error_in_a_streaming_rpc_answers_internal_and_the_server_keeps_serving(
+    sidecar, stub, monkeypatch
+) -> None:
+    engine = sidecar._engine
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug in the engine")
+
+    monkeypatch.setattr(engine, "stream_instance_history", broken)
+    code, details = _code(lambda: list(stub.StreamInstanceHistory(pb.StreamInstanceHistoryRequest(instanceId="x"),
+                                                                  timeout=5)))
+    assert code == grpc.StatusCode.INTERNAL
+    assert "StreamInstanceHistory failed inside the fake sidecar" in details and "a bug in the engine" in details
+    monkeypatch.setattr(engine, "next_work_item", broken)
+    code, details = _code(lambda: list(stub.GetWorkItems(pb.GetWorkItemsRequest(), timeout=5)))
+    assert code == grpc.StatusCode.INTERNAL and "GetWorkItems failed inside the fake sidecar" in details
+    assert not stub.GetInstance(pb.GetInstanceRequest(instanceId="x"), timeout=5).exists

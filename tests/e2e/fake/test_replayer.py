@@ -13,7 +13,7 @@ import pytest
 
 from durabletask import client, worker
 from durabletask_testing import FakeSidecar
-from durabletask_testing.__main__ import main
+from durabletask_testing.cli import main
 from durabletask_testing.control import ControlServer
 from durabletask_testing.history_file import load_history, write_history
 from durabletask_testing.replayer import Replayer, export_history, sdk_worker_starter

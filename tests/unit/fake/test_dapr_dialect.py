@@ -9,7 +9,7 @@ import grpc
 import pytest
 
 from durabletask_testing import FakeSidecar
-from durabletask_testing.__main__ import build_parser
+from durabletask_testing.cli import build_parser
 from durabletask_testing.dialects import dapr_schema as schema
 from durabletask_testing.dialects.convert import convert
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb

@@ -9,12 +9,13 @@ import pytest
 from fake_engine_helpers import START
 
 from durabletask_testing.engine import events
-from durabletask_testing.engine.entities import EntityStore, OperationRecord
+from durabletask_testing.engine.entities import EntityStore
 from durabletask_testing.engine.queues import ActivityQueue, EntityQueue, OrchestratorQueue, WorkQueue
 from durabletask_testing.engine.scheduling import Quiet
 from durabletask_testing.engine.state import ActivityWorkItem, Connection, Instance
 from durabletask_testing.engine.store import InstanceStore
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
+from durabletask_testing.views import OperationRecord
 
 LATER = START + timedelta(minutes=1)
 ENTITY = "@counter@c1"

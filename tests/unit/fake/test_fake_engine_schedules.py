@@ -7,9 +7,16 @@ from fake_engine_helpers import Harness, schedule_task
 from google.protobuf import wrappers_pb2
 
 from durabletask_testing.engine import Engine
+from durabletask_testing.exploration import (
+    Crash,
+    Schedule,
+    ScheduleError,
+    ScheduleRunner,
+    StepBounds,
+    schedules,
+    shrink_candidates,
+)
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
-from durabletask_testing.schedule_runner import ScheduleRunner
-from durabletask_testing.schedules import Crash, Schedule, ScheduleError, StepBounds, schedules, shrink_candidates
 
 
 @pytest.mark.parametrize("spec", [

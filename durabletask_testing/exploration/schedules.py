@@ -5,7 +5,7 @@ are ordered (``order``), how many of them one orchestrator work item carries (``
 it deviates (``at``: step numbers, None for all) and where a worker "crashes" (``crash``). Its spec string
 (``str(schedule)``, parsed by :meth:`Schedule.parse`) is what ``--durabletask-seed`` takes to rerun it.
 
-:class:`~durabletask_testing.schedule_runner.ScheduleRunner` applies one schedule to one fake sidecar.
+:class:`~durabletask_testing.exploration.ScheduleRunner` applies one schedule to one fake sidecar.
 This module is pure (no protobuf, no engine), so the pytest plugin can import it at start-up.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, cast, get_args
 
 if TYPE_CHECKING:
-    from .faults import FaultPlan
+    from ..faults import FaultPlan
 
 OrderMode = Literal["default", "reverse", "random"]
 BatchMode = Literal["whole", "single", "random"]

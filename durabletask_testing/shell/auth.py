@@ -16,7 +16,7 @@ from typing import Any
 
 import grpc
 
-from .messages import bounded
+from ..messages import bounded
 
 TOKEN_ENV_VAR = "DURABLETASK_TESTING_API_TOKEN"
 

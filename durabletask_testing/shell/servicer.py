@@ -1,7 +1,7 @@
-"""The gRPC shell of the fake sidecar: translates TaskHubSidecarService RPCs into engine calls.
+"""The servicer: translates TaskHubSidecarService RPCs into engine calls.
 
-No state lives here. Engine errors become gRPC statuses with the engine's message; unexpected
-errors become INTERNAL with a message, never a crashed server.
+No state lives here. In every RPC, unary and streaming, engine errors become gRPC statuses with the engine's
+message, and unexpected errors become INTERNAL with a message, never a crashed server.
 """
 
 from __future__ import annotations
@@ -18,18 +18,19 @@ from google.protobuf import empty_pb2
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 
+from ..engine import Engine
+from ..engine.waiters import WaitTarget
+from ..errors import EngineError, ErrorCode
+from ..messages import bounded
 from .admission import Admission
-from .engine import Engine
-from .engine.waiters import WaitTarget
-from .errors import EngineError, ErrorCode
 from .limits import Limits, check_request
-from .messages import bounded
 
 logger = logging.getLogger("durabletask_testing.server")
 
 DEFAULT_HEALTH_PING_INTERVAL = 30.0
 
 F = TypeVar("F", bound=Callable[..., Any])
+S = TypeVar("S", bound=Callable[..., Iterator[Any]])
 
 
 def abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
@@ -52,6 +53,27 @@ def _unary(method: F) -> F:
         try:
             self._check_limits(request)
             return method(self, request, context)
+        except EngineError as error:
+            _refuse(context, error)
+        except Exception as error:  # never let a bug take the server down
+            logger.exception("unexpected error in %s", name)
+            abort(context, grpc.StatusCode.INTERNAL, f"{name} failed inside the fake sidecar: {error!r}")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _streaming(method: S) -> S:
+    """Wrap a server-streaming RPC like :func:`_unary`. The wrapped method ends the call by raising
+    :class:`EngineError`, never by aborting: an abort raises a plain ``Exception``, which the wrapper would map to
+    INTERNAL."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def wrapper(self: FakeSidecarServicer, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        self._check_rpc_fault(name, context)
+        try:
+            self._check_limits(request)
+            yield from method(self, request, context)
         except EngineError as error:
             _refuse(context, error)
         except Exception as error:  # never let a bug take the server down
@@ -198,16 +220,11 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
     ) -> pb.RestartInstanceResponse:
         return self._engine.restart_instance(request)
 
+    @_streaming
     def StreamInstanceHistory(
         self, request: pb.StreamInstanceHistoryRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.HistoryChunk]:
-        self._check_rpc_fault("StreamInstanceHistory", context)
-        try:
-            self._check_limits(request)
-            chunks = self._engine.stream_instance_history(request)
-        except EngineError as error:
-            _refuse(context, error)
-        yield from chunks
+        yield from self._engine.stream_instance_history(request)
 
     @_unary
     def RewindInstance(
@@ -239,26 +256,19 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
 
     # ------------------------------------------------------------------ worker RPCs
 
+    @_streaming
     def GetWorkItems(self, request: pb.GetWorkItemsRequest, context: grpc.ServicerContext) -> Iterator[pb.WorkItem]:
-        self._check_rpc_fault("GetWorkItems", context)
         engine = self._engine
-        try:
-            self._check_limits(request)
-            connection = engine.connect(request)
-        except EngineError as error:
-            _refuse(context, error)
+        connection = engine.connect(request)
         if not context.add_callback(lambda: engine.close(connection)):  # the call has already ended
             engine.close(connection)
         try:
             while True:
-                try:
-                    item = engine.next_work_item(connection, self._ping_interval)
-                except EngineError as error:
-                    _refuse(context, error)
+                item = engine.next_work_item(connection, self._ping_interval)
                 if item is not None:
                     yield item
                 elif engine.stopped:
-                    abort(context, grpc.StatusCode.UNAVAILABLE, "the fake sidecar is shutting down")
+                    raise EngineError(ErrorCode.UNAVAILABLE, "the fake sidecar is shutting down")
                 elif connection.closed:
                     return
                 else:

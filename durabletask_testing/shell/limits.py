@@ -18,8 +18,8 @@ from typing import Any
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from .errors import EngineError, ErrorCode, invalid
-from .messages import echo
+from ..errors import EngineError, ErrorCode, invalid
+from ..messages import echo
 
 KIB = 1024
 MIB = 1024 * KIB

@@ -1,10 +1,10 @@
-"""The control API: HTTP/JSON beside the sidecar protocol, so tests in any language drive a fake sidecar.
+"""The control API's server: HTTP/JSON beside the sidecar protocol, so tests in any language drive a fake sidecar.
 
 Served by ``python -m durabletask_testing serve`` (on its own loopback port; ``--control-port``) and available to
 any in-process :class:`~durabletask_testing.FakeSidecar` through :class:`ControlServer`. Every route is under
-``/v1``; requests and responses are JSON; errors answer ``{"error": "<message>"}`` with a 4xx/5xx status. When
-the sidecar has an API token, every request needs ``Authorization: Bearer <token>``. The full description is
-docs/control-api.md and the OpenAPI document docs/control-api.openapi.json.
+``/v1``; requests and responses are JSON in the format of :mod:`.schema`; errors answer ``{"error": "<message>"}``
+with a 4xx/5xx status. When the sidecar has an API token, every request needs ``Authorization: Bearer <token>``.
+The full description is docs/control-api.md and the OpenAPI document docs/control-api.openapi.json.
 
 The routes (all times ISO-8601 UTC, durations in seconds):
 
@@ -26,47 +26,20 @@ from __future__ import annotations
 import hmac
 import json
 import threading
-from collections.abc import Callable
-from datetime import datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from google.protobuf import json_format
-
-from .clock import CLOCK_MODES, as_utc
-from .timeline import format_history, format_offset
-from .vocabulary import parse_iso, status_name
+from ..timeline import format_history, format_offset
+from ..vocabulary import status_name
+from . import schema
+from .schema import SchemaError, iso
 
 if TYPE_CHECKING:
-    from .engine import InstanceSnapshot
-    from .engine.views import EntitySnapshot
-    from .faults import FaultPlan
-    from .sidecar import FakeSidecar
+    from ..sidecar import FakeSidecar
 
-# Every route, as documented in docs/control-api.openapi.json (a test keeps the two equal).
-ROUTES = (
-    ("GET", "/v1/info"),
-    ("GET", "/v1/clock"),
-    ("POST", "/v1/clock/advance"),
-    ("POST", "/v1/clock/advance-to"),
-    ("POST", "/v1/wait-until-idle"),
-    ("GET", "/v1/instances"),
-    ("GET", "/v1/instances/{instance_id}"),
-    ("GET", "/v1/instances/{instance_id}/history"),
-    ("GET", "/v1/instances/{instance_id}/timeline"),
-    ("GET", "/v1/entities"),
-    ("GET", "/v1/entities/{entity_id}"),
-    ("POST", "/v1/faults"),
-    ("DELETE", "/v1/faults"),
-    ("GET", "/v1/faults/log"),
-    ("POST", "/v1/reset"),
-)
-API_NAME = "durabletask-testing-control"
-API_VERSION = 1
 MAX_BODY_BYTES = 1 << 20
-MAX_WAIT_SECONDS = 300.0
 
 
 class ControlError(Exception):
@@ -77,197 +50,72 @@ class ControlError(Exception):
         self.status = status
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else as_utc(moment).isoformat().replace("+00:00", "Z")
-
-
-def _parse_time(value: Any, field: str) -> datetime:
-    if not isinstance(value, str):
-        raise ControlError(HTTPStatus.BAD_REQUEST, f"{field} must be an ISO-8601 date-time string")
-    try:
-        return parse_iso(value)
-    except ValueError:
-        raise ControlError(HTTPStatus.BAD_REQUEST, f"{field} is not an ISO-8601 date-time: {value[:80]!r}") from None
-
-
-def _number(body: dict[str, Any], field: str, *, default: float | None = None, minimum: float = 0.0) -> float:
-    value = body.get(field, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ControlError(HTTPStatus.BAD_REQUEST, f"{field} must be a number")
-    if value < minimum:
-        raise ControlError(HTTPStatus.BAD_REQUEST, f"{field} must be at least {minimum}; got {value}")
-    return float(value)
-
-
-def snapshot_json(snapshot: InstanceSnapshot) -> dict[str, Any]:
-    """An instance snapshot as JSON."""
-    failure = snapshot.failure_details
-    return {
-        "instance_id": snapshot.instance_id,
-        "name": snapshot.name,
-        "version": snapshot.version,
-        "status": status_name(snapshot.status),
-        "input": snapshot.input,
-        "output": snapshot.output,
-        "custom_status": snapshot.custom_status,
-        "failure": None if failure is None else json_format.MessageToDict(failure),
-        "created_at": _iso(snapshot.created_at),
-        "last_updated_at": _iso(snapshot.last_updated_at),
-        "completed_at": _iso(snapshot.completed_at),
-        "parent_instance_id": snapshot.parent_instance_id,
-        "execution_id": snapshot.execution_id,
-    }
-
-
-def entity_json(entity: EntitySnapshot) -> dict[str, Any]:
-    """An entity snapshot as JSON: state, lock, queue and the operations it ran."""
-    return {
-        "entity_id": entity.entity_id,
-        "name": entity.name,
-        "key": entity.key,
-        "state": entity.state,
-        "last_modified": _iso(entity.last_modified),
-        "queued": entity.queued,
-        "locked_by": entity.locked_by,
-        "lock_owner": entity.lock_owner,
-        "in_flight": entity.in_flight,
-        "operations": [
-            {"request_id": r.request_id, "operation": r.operation, "caller": r.caller, "outcome": r.outcome,
-             "at": _iso(r.at), "error_type": r.error_type}
-            for r in entity.operations
-        ],
-    }
-
-
-def clock_json(sidecar: FakeSidecar) -> dict[str, Any]:
+def _clock(sidecar: FakeSidecar) -> dict[str, Any]:
     clock = sidecar.clock
-    return {"mode": clock.mode, "now": _iso(clock.now()), "start_time": _iso(clock.start_time)}
-
-
-# -- faults: one JSON shape per FaultPlan method ----------------------------------------------------------------
-
-def _times(body: dict[str, Any]) -> int | None:
-    times = body.get("times", 1)
-    if times is not None and (isinstance(times, bool) or not isinstance(times, int)):
-        raise ControlError(HTTPStatus.BAD_REQUEST, "times must be an integer or null (every time)")
-    return times
-
-
-def _name(body: dict[str, Any], field: str) -> str:
-    value = body.get(field)
-    if not isinstance(value, str) or not value:
-        raise ControlError(HTTPStatus.BAD_REQUEST, f"{field} must be a non-empty string")
-    return value
-
-
-def _add_fault(plan: FaultPlan, body: dict[str, Any]) -> None:
-    kind = body.get("kind")
-    adders: dict[str, Callable[[], Any]] = {
-        "fail_activity": lambda: plan.fail_activity(
-            _name(body, "activity"), times=_times(body),
-            **{k: str(body[k]) for k in ("message", "error_type") if k in body}),
-        "lose_activity_result": lambda: plan.lose_activity_result(_name(body, "activity"), times=_times(body)),
-        "lose_orchestrator_result": lambda: plan.lose_orchestrator_result(
-            _name(body, "orchestrator"), times=_times(body)),
-        "delay_activity": lambda: plan.delay_activity(
-            _name(body, "activity"), by=timedelta(seconds=_number(body, "seconds")), times=body.get("times")),
-        "disconnect_workers": lambda: plan.disconnect_workers(after=int(_number(body, "after", default=0))),
-        "fail_rpc": lambda: plan.fail_rpc(_name(body, "method"), code=str(body.get("code", "UNAVAILABLE")),
-                                          times=_times(body)),
-        "fail_entity": lambda: plan.fail_entity(
-            _name(body, "entity"), times=_times(body),
-            **{k: str(body[k]) for k in ("message", "error_type") if k in body}),
-        "lose_entity_result": lambda: plan.lose_entity_result(_name(body, "entity"), times=_times(body)),
-        "lose_result_at": lambda: plan.lose_result_at(
-            _name(body, "result"),  # type: ignore[arg-type]  # checked by the plan: activity or orchestrator
-            int(_number(body, "step"))),
-        "chaos": lambda: _add_chaos(plan, body),
-    }
-    adder = adders.get(kind) if isinstance(kind, str) else None
-    if adder is None:
-        raise ControlError(HTTPStatus.BAD_REQUEST, f"kind must be one of {', '.join(sorted(adders))}; got {kind!r}")
-    try:
-        adder()
-    except (TypeError, ValueError) as error:
-        raise ControlError(HTTPStatus.BAD_REQUEST, f"{kind}: {error}") from None
-
-
-def _add_chaos(plan: FaultPlan, body: dict[str, Any]) -> None:
-    options: dict[str, Any] = {}
-    if "kinds" in body:
-        kinds = body["kinds"]
-        if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
-            raise ControlError(HTTPStatus.BAD_REQUEST, "kinds must be a list of fault kind names")
-        options["kinds"] = kinds
-    if "max_delay_seconds" in body:
-        options["max_delay"] = timedelta(seconds=_number(body, "max_delay_seconds"))
-    plan.chaos(int(_number(body, "seed")), rate=_number(body, "rate"), **options)
-
-
-def _fault_log(plan: FaultPlan) -> list[dict[str, Any]]:
-    return [
-        {"time": _iso(r.time), "kind": str(r.kind), "instance_id": r.instance_id, "task_id": r.task_id,
-         "detail": r.detail}
-        for r in plan.log
-    ]
+    return schema.clock_json(clock.mode, clock.now(), clock.start_time)
 
 
 # -- routing ------------------------------------------------------------------------------------------------------
 
 class ControlApi:
-    """The routes over one FakeSidecar: ``handle(method, path, body)`` -> (status, content type, payload)."""
+    """The routes over one FakeSidecar: ``handle(method, path, body)`` -> (status, payload)."""
 
     def __init__(self, sidecar: FakeSidecar) -> None:
         self._sidecar = sidecar
 
     def handle(self, method: str, path: str, body: dict[str, Any]) -> tuple[HTTPStatus, Any]:
         """Answer one request; raises ControlError for a request it refuses."""
+        try:
+            return self._route(method, path, body)
+        except SchemaError as error:
+            raise ControlError(HTTPStatus.BAD_REQUEST, str(error)) from None
+
+    def _route(self, method: str, path: str, body: dict[str, Any]) -> tuple[HTTPStatus, Any]:
         parts = [unquote(p) for p in path.split("?", 1)[0].strip("/").split("/")]
         if not parts or parts[0] != "v1":
             raise ControlError(HTTPStatus.NOT_FOUND, f"unknown path {path[:200]!r}; every route starts with /v1")
         route = parts[1:]
         sidecar = self._sidecar
         if route == ["info"] and method == "GET":
-            return HTTPStatus.OK, {"api": API_NAME, "version": API_VERSION, "sidecar": sidecar.address,
-                                   "clock": clock_json(sidecar)}
+            return HTTPStatus.OK, schema.info_json(sidecar.address, _clock(sidecar))
         if route == ["clock"] and method == "GET":
-            return HTTPStatus.OK, clock_json(sidecar)
+            return HTTPStatus.OK, _clock(sidecar)
         if route == ["clock", "advance"] and method == "POST":
             self._require_virtual_clock()
-            sidecar.clock.advance(timedelta(seconds=_number(body, "seconds")))
-            return HTTPStatus.OK, clock_json(sidecar)
+            sidecar.clock.advance(schema.parse_advance(body))
+            return HTTPStatus.OK, _clock(sidecar)
         if route == ["clock", "advance-to"] and method == "POST":
             self._require_virtual_clock()
+            when = schema.parse_advance_to(body)
             try:
-                sidecar.clock.advance_to(_parse_time(body.get("time"), "time"))
+                sidecar.clock.advance_to(when)
             except ValueError as error:
                 raise ControlError(HTTPStatus.CONFLICT, str(error)) from None
-            return HTTPStatus.OK, clock_json(sidecar)
+            return HTTPStatus.OK, _clock(sidecar)
         if route == ["wait-until-idle"] and method == "POST":
-            timeout = min(_number(body, "timeout", default=10.0), MAX_WAIT_SECONDS)
-            return HTTPStatus.OK, {"idle": sidecar.wait_until_idle(timeout)}
+            return HTTPStatus.OK, schema.idle_json(sidecar.wait_until_idle(schema.parse_wait(body)))
         if route == ["instances"] and method == "GET":
-            return HTTPStatus.OK, [snapshot_json(s) for s in sidecar.instances()]
+            return HTTPStatus.OK, [schema.instance_json(s) for s in sidecar.instances()]
         if len(route) in (2, 3) and route[0] == "instances" and method == "GET":
             return self._instance(route[1], route[2] if len(route) == 3 else "")
         if route == ["entities"] and method == "GET":
-            return HTTPStatus.OK, [entity_json(e) for e in sidecar.entities()]
+            return HTTPStatus.OK, [schema.entity_json(e) for e in sidecar.entities()]
         if len(route) == 2 and route[0] == "entities" and method == "GET":
             entity = sidecar.entity(route[1])
             if entity is None:
                 raise ControlError(HTTPStatus.NOT_FOUND, f"no entity {route[1][:200]!r}")
-            return HTTPStatus.OK, entity_json(entity)
+            return HTTPStatus.OK, schema.entity_json(entity)
         if route == ["faults"] and method == "POST":
-            _add_fault(sidecar.faults, body)
+            schema.add_fault(sidecar.faults, body)
             return HTTPStatus.OK, {"faults": repr(sidecar.faults)}
         if route == ["faults"] and method == "DELETE":
             sidecar.faults.clear()
             return HTTPStatus.OK, {"faults": repr(sidecar.faults)}
         if route == ["faults", "log"] and method == "GET":
-            return HTTPStatus.OK, {"seed": sidecar.faults.seed, "log": _fault_log(sidecar.faults)}
+            return HTTPStatus.OK, schema.fault_log_json(sidecar.faults.seed, sidecar.faults.log)
         if route == ["reset"] and method == "POST":
             self._reset(body)
-            return HTTPStatus.OK, {"clock": clock_json(sidecar)}
+            return HTTPStatus.OK, {"clock": _clock(sidecar)}
         raise ControlError(HTTPStatus.NOT_FOUND, f"no route {method} {path[:200]!r}")
 
     def _require_virtual_clock(self) -> None:
@@ -280,25 +128,19 @@ class ControlApi:
         if snapshot is None:
             raise ControlError(HTTPStatus.NOT_FOUND, f"no instance {instance_id[:200]!r}")
         if what == "":
-            return HTTPStatus.OK, snapshot_json(snapshot)
+            return HTTPStatus.OK, schema.instance_json(snapshot)
         history = self._sidecar.history(instance_id)
         if what == "history":
-            return HTTPStatus.OK, [json_format.MessageToDict(event) for event in history]
+            return HTTPStatus.OK, schema.history_json(history)
         if what == "timeline":
             origin = snapshot.created_at
             header = (f"instance {snapshot.instance_id!r} ({snapshot.name}): {status_name(snapshot.status)}, "
-                      f"created {_iso(origin)}, last updated {format_offset(snapshot.last_updated_at, origin)}")
+                      f"created {iso(origin)}, last updated {format_offset(snapshot.last_updated_at, origin)}")
             return HTTPStatus.OK, "\n".join([header, *format_history(history, origin, indent="  ")]) + "\n"
         raise ControlError(HTTPStatus.NOT_FOUND, f"no route GET instances/<id>/{what[:50]}")
 
     def _reset(self, body: dict[str, Any]) -> None:
-        mode = body.get("clock")
-        start_time = body.get("start_time")
-        if mode is not None and mode not in CLOCK_MODES:
-            raise ControlError(HTTPStatus.BAD_REQUEST, f"clock must be one of {', '.join(CLOCK_MODES)}; got {mode!r}")
-        start = None if start_time is None else _parse_time(start_time, "start_time")
-        if mode == "real" and start is not None:
-            raise ControlError(HTTPStatus.BAD_REQUEST, "start_time cannot be combined with clock 'real'")
+        mode, start = schema.parse_reset(body)
         self._sidecar.reset()
         if mode is not None or start is not None:
             self._sidecar.clock.reconfigure(mode or self._sidecar.clock.mode, start)

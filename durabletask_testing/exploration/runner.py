@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
-from .engine.scheduling import Quiet
-from .engine.state import Instance
+from ..engine.scheduling import Quiet
+from ..engine.state import Instance
 from .schedules import Schedule
 
 CLIENT_HOLD_LIMIT = 0.2  # seconds a work item waits for a client to block before it is handed out anyway

@@ -1,0 +1,37 @@
+"""The command line, ``python -m durabletask_testing COMMAND``: ``serve`` (:mod:`.serve`: the fake as a process),
+``export`` and ``replay`` (the replay commands of :mod:`durabletask_testing.replay_cli`)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from .. import replay_cli
+from . import serve
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand (``--help`` documents every option)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m durabletask_testing",
+        description="In-memory fake Durable Task sidecar (TaskHubSidecarService over gRPC) with a virtual clock.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve.add_command(commands)
+    replay_cli.add_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m durabletask_testing``: the exit status of the chosen subcommand."""
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return serve.serve(args)
+    if args.command == "export":
+        return replay_cli.export(args)
+    if args.command == "replay":
+        return replay_cli.replay(args)
+    return 2  # pragma: no cover - argparse enforces the command
+
+
+__all__ = ["build_parser", "main"]

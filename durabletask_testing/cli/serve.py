@@ -1,0 +1,244 @@
+"""``python -m durabletask_testing serve [options]``: runs the fake sidecar as a process.
+
+Any Durable Task SDK (Python, Java, .NET, JavaScript, Go) can then connect to it. When ready it prints
+``listening on HOST:PORT`` and, on a second line, ``control API on http://HOST:PORT`` (the HTTP/JSON control
+API of docs/control-api.md; not with ``--no-control``), and serves until SIGINT or SIGTERM, then exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import signal
+import socket
+import sys
+from datetime import datetime
+from types import FrameType
+from typing import Any
+
+from ..clock import CLOCK_MODES
+from ..control import ControlServer
+from ..dialects import DEFAULT_DIALECT, DIALECTS
+from ..engine import DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_WORK_ITEM_LEASE
+from ..shell import DEFAULT_HEALTH_PING_INTERVAL, TOKEN_ENV_VAR, Limits, resolve_token
+from ..sidecar import DEFAULT_MAX_LONG_POLLS, FakeSidecar
+from ..vocabulary import parse_iso
+
+
+def _iso_datetime(text: str) -> datetime:
+    try:
+        return parse_iso(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 date-time: {text!r}") from error
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from error
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be between 0 and 65535: {port}")
+    return port
+
+
+def add_command(commands: Any) -> None:
+    """Add ``serve`` to the subcommands of the parser (``--help`` documents every option)."""
+    serve = commands.add_parser(
+        "serve",
+        help="serve the fake sidecar until SIGINT or SIGTERM",
+        description="Serve the fake sidecar. Prints 'listening on HOST:PORT' once ready; exits 0 on SIGINT/SIGTERM.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, local only)")
+    serve.add_argument("--port", type=_port, default=4001, help="port to listen on; 0 picks a free one (default: 4001)")
+    serve.add_argument(
+        "--clock",
+        choices=CLOCK_MODES,
+        default="real",
+        help="real: wall time; manual: time moves only when told; auto: skips to the next timer while a "
+        "client waits for completion and nothing else is running (default: real)",
+    )
+    serve.add_argument(
+        "--start-time",
+        type=_iso_datetime,
+        default=None,
+        metavar="ISO-8601",
+        help="start time of a manual/auto clock, e.g. 2024-01-01T00:00:00Z (default: now, whole seconds)",
+    )
+    serve.add_argument(
+        "--api-token",
+        default=None,
+        metavar="TOKEN",
+        help="require 'authorization: Bearer TOKEN' metadata on every call. Other local users can read a "
+        f"command line: prefer --api-token-file or the environment variable {TOKEN_ENV_VAR} "
+        "(default: no token)",
+    )
+    serve.add_argument(
+        "--api-token-file",
+        default=None,
+        metavar="PATH",
+        help="read the API token from this file (surrounding whitespace ignored; keep it chmod 600) "
+        f"(default: --api-token, else ${TOKEN_ENV_VAR} if set, else no token)",
+    )
+    serve.add_argument(
+        "--max-payload-bytes",
+        type=int,
+        default=DEFAULT_MAX_PAYLOAD_BYTES,
+        metavar="N",
+        help=f"largest accepted input/output/event payload in bytes (default: {DEFAULT_MAX_PAYLOAD_BYTES})",
+    )
+    serve.add_argument(
+        "--max-request-bytes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="largest accepted request message in bytes, at least --max-payload-bytes "
+        "(default: 64 MiB or 4 payloads, whichever is larger)",
+    )
+    serve.add_argument(
+        "--work-item-lease",
+        type=float,
+        default=DEFAULT_WORK_ITEM_LEASE.total_seconds(),
+        metavar="SECONDS",
+        help="a work item whose completion does not arrive within this many seconds is dispatched again; 0 turns "
+        f"leases off (default: {DEFAULT_WORK_ITEM_LEASE.total_seconds():g})",
+    )
+    serve.add_argument(
+        "--control-host",
+        default="127.0.0.1",
+        help="interface of the control API (HTTP/JSON: clock, faults, inspection, reset; see docs/control-api.md); "
+        "default: 127.0.0.1, local only",
+    )
+    serve.add_argument(
+        "--control-port", type=_port, default=0, help="port of the control API; 0 picks a free one (default: 0)"
+    )
+    serve.add_argument("--no-control", action="store_true",
+                       help="do not serve the control API (default: serve it on --control-host/--control-port)")
+    serve.add_argument(
+        "--max-long-polls",
+        type=int,
+        default=DEFAULT_MAX_LONG_POLLS,
+        metavar="N",
+        help="most WaitForInstanceStart/WaitForInstanceCompletion calls served at once; more are refused with "
+        f"RESOURCE_EXHAUSTED (default: {DEFAULT_MAX_LONG_POLLS})",
+    )
+    serve.add_argument(
+        "--dialect",
+        choices=DIALECTS,
+        default=DEFAULT_DIALECT,
+        help="protocol dialect: durabletask (the published protocol: every Durable Task SDK) or dapr (Dapr "
+        f"Workflow's fork: its SDKs; also accepts 'dapr-api-token' metadata) (default: {DEFAULT_DIALECT})",
+    )
+    serve.add_argument(
+        "--health-ping-interval",
+        type=float,
+        default=DEFAULT_HEALTH_PING_INTERVAL,
+        metavar="SECONDS",
+        help="idle seconds before a work-item stream gets a health ping (the dapr dialect sends them only to "
+        f"workers that ask) (default: {DEFAULT_HEALTH_PING_INTERVAL:g})",
+    )
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _Stop(Exception):
+    """Raised in the main thread by SIGINT or SIGTERM."""
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    # Runs in the main thread, whichever thread the OS gave the signal to; raising ends the main thread's wait.
+    # Later signals are ignored while the sidecar stops.
+    for stop_signal in STOP_SIGNALS:
+        signal.signal(stop_signal, signal.SIG_IGN)
+    raise _Stop
+
+
+def _sidecar_from(args: argparse.Namespace) -> FakeSidecar:
+    """The sidecar the options describe; ValueError naming the option when they do not fit together."""
+    if args.clock == "real" and args.start_time is not None:
+        raise ValueError("--start-time needs --clock manual or auto")
+    if args.work_item_lease < 0:
+        raise ValueError("--work-item-lease must not be negative")
+    positive = (
+        ("--max-payload-bytes", args.max_payload_bytes),
+        ("--max-long-polls", args.max_long_polls),
+        ("--max-request-bytes", args.max_request_bytes),
+        ("--health-ping-interval", args.health_ping_interval),
+    )
+    for option, value in positive:
+        if value is not None and value <= 0:
+            raise ValueError(f"{option} must be positive")
+    token, warning = resolve_token(args.api_token, args.api_token_file, os.environ)
+    if warning is not None:
+        print(f"warning: {warning}", file=sys.stderr)
+    return FakeSidecar(
+        clock=args.clock,
+        host=args.host,
+        port=args.port,
+        start_time=args.start_time,
+        api_token=token,
+        max_payload_bytes=args.max_payload_bytes,
+        max_long_polls=args.max_long_polls,
+        limits=Limits(request_bytes=args.max_request_bytes),
+        work_item_lease=args.work_item_lease or None,
+        health_ping_interval=args.health_ping_interval,
+        dialect=args.dialect,
+    )
+
+
+def _serve_until_signalled(sidecar: FakeSidecar, args: argparse.Namespace | None = None) -> None:
+    """Start ``sidecar`` (and its control API unless ``--no-control``), print the address (and the control URL on
+    a second line), and return after SIGINT or SIGTERM with both stopped.
+
+    A signal may be given to any thread of the process (gRPC has its own); the Python handler only runs once
+    the main thread runs. The main thread therefore sleeps on the signal wakeup fd, which every signal writes
+    to, rather than on a lock that only the thread receiving the signal would be woken from.
+    """
+    previous = {signum: signal.signal(signum, _raise_stop) for signum in STOP_SIGNALS}
+    wakeup_reader, wakeup_writer = socket.socketpair()
+    wakeup_writer.setblocking(False)
+    previous_wakeup_fd = signal.set_wakeup_fd(wakeup_writer.fileno())
+    control: ControlServer | None = None
+    try:
+        sidecar.start()
+        if args is not None and not args.no_control:
+            control = ControlServer(sidecar, args.control_host, args.control_port, sidecar.api_token).start()
+            sidecar.advertise_control(control.url)
+        print(f"listening on {sidecar.address}", flush=True)
+        if control is not None:
+            print(f"control API on {control.url}", flush=True)
+        while True:
+            select.select([wakeup_reader], [], [])
+            wakeup_reader.recv(64)
+    except _Stop:
+        pass
+    finally:
+        if control is not None:
+            control.stop()
+        sidecar.stop()
+        signal.set_wakeup_fd(previous_wakeup_fd)
+        wakeup_reader.close()
+        wakeup_writer.close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the sidecar until a termination signal arrives: 0 then, 2 for bad options, 1 when it cannot listen."""
+    try:
+        sidecar = _sidecar_from(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        _serve_until_signalled(sidecar, args)
+    except RuntimeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # the control API's port
+        print(f"error: cannot serve the control API on {args.control_host}:{args.control_port}: {error}",
+              file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,37 @@
+"""The gRPC shell: TaskHubSidecarService RPCs in, engine calls out; no state of its own.
+
+The servicer (:class:`FakeSidecarServicer`) translates each RPC and maps errors to statuses; around it the API
+token interceptor (:mod:`.auth`), the size limits checked before the engine sees a request (:mod:`.limits`) and
+the admission of blocking RPCs to pools of their own (:mod:`.admission`).
+"""
+
+from .admission import Admission
+from .auth import TOKEN_ENV_VAR, ApiTokenInterceptor, TokenError, check_token, resolve_token
+from .limits import Limits, check_request
+from .servicer import (
+    CONTROL_METADATA_KEY,
+    DEFAULT_HEALTH_PING_INTERVAL,
+    LONG_POLL_RPCS,
+    NOT_IMPLEMENTED_RPCS,
+    WORK_ITEM_STREAM_RPCS,
+    FakeSidecarServicer,
+    abort,
+)
+
+__all__ = [
+    "Admission",
+    "ApiTokenInterceptor",
+    "CONTROL_METADATA_KEY",
+    "DEFAULT_HEALTH_PING_INTERVAL",
+    "FakeSidecarServicer",
+    "LONG_POLL_RPCS",
+    "Limits",
+    "NOT_IMPLEMENTED_RPCS",
+    "TOKEN_ENV_VAR",
+    "TokenError",
+    "WORK_ITEM_STREAM_RPCS",
+    "abort",
+    "check_request",
+    "check_token",
+    "resolve_token",
+]
