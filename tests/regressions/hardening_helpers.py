@@ -182,3 +182,21 @@ def start_instance(address: str, name: str = "nobody_runs_this", *, metadata: li
         return c.schedule_new_orchestration(name)
     finally:
         c.close()
+
+
+def published_python() -> tuple[Path, dict[str, str]]:
+    """The published-SDK venv's python and an environment with only the testkit on PYTHONPATH; skips the test
+    when the venv is not installed."""
+    import pytest
+
+    python = ROOT / ".interop" / "published-venv" / "bin" / "python"
+    if not python.exists():
+        pytest.skip("the published-SDK venv (.interop/published-venv) is not installed")
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from published_venv import import_root_of_testkit
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHASHSEED", "PYTEST_ADDOPTS")}
+    env["PYTHONPATH"] = str(import_root_of_testkit())
+    return python, env
