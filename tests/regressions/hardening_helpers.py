@@ -200,3 +200,12 @@ def published_python() -> tuple[Path, dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHASHSEED", "PYTEST_ADDOPTS")}
     env["PYTHONPATH"] = str(import_root_of_testkit())
     return python, env
+
+
+def wait_for(predicate: Any, timeout: float, what: str) -> None:
+    """Poll ``predicate`` until true; AssertionError naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout} s")
+        time.sleep(0.01)  # a poll interval, not a wait for something to happen
