@@ -113,7 +113,14 @@ BAD_BODIES = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 8: non-finite or huge numbers in the control API answer 500")
+# Whole-number fields (seed, after) already refuse Infinity since the control schema landed.
+ALREADY_REFUSED = {"chaos-seed-Infinity", "disconnect-Infinity"}
+ITEM_8 = pytest.mark.xfail(strict=True,
+                           reason="issue 25 item 8: non-finite or huge numbers in the control API answer 500")
+BAD_BODIES = [param if param.id in ALREADY_REFUSED else pytest.param(*param.values, id=param.id, marks=ITEM_8)
+              for param in BAD_BODIES]
+
+
 @pytest.mark.parametrize(("path", "raw", "field"), BAD_BODIES)
 def test_out_of_range_numbers_are_a_400_naming_the_field(fake: Served, path: str, raw: bytes, field: str) -> None:
     status, payload = post(fake, path, raw)
