@@ -41,7 +41,7 @@ class _Timer:
         self.test[report.nodeid] += report.duration
 
     def wrap(self) -> None:
-        from durabletask_pytest import replay_audit
+        from durabletask_pytest.audit import replay as replay_audit
 
         original = replay_audit.audit
 

@@ -18,9 +18,9 @@ Standalone process for any SDK: ``python -m durabletask_testing serve --port 0 -
 Python with ``RemoteFake(control_url)``.
 
 One package per feature: ``engine/`` (the pure state machine), ``shell/`` (gRPC), ``control/`` (the HTTP/JSON
-control API, server and client), ``exploration/`` (schedules), ``dialects/`` (Dapr's wire format), ``cli/``;
-beside them the shared kernel (clock, vocabulary, errors, faults, views, timeline, protocol) and the replay
-modules.
+control API, server and client), ``replay/`` (replaying stored histories), ``exploration/`` (schedules),
+``dialects/`` (Dapr's wire format), ``cli/``; beside them the shared kernel (clock, vocabulary, errors, faults,
+views, timeline, protocol).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from .control import RemoteFake, RemoteFakeError
     from .errors import EngineError, ErrorCode
     from .faults import FaultPlan, FaultRecord
-    from .replayer import Replayer
+    from .replay import Replayer
     from .sidecar import FakeSidecar
     from .views import EntitySnapshot, InstanceSnapshot, OperationRecord
 
@@ -50,7 +50,7 @@ _EXPORTS = {
     "OperationRecord": ".views",
     "RemoteFake": ".control",
     "RemoteFakeError": ".control",
-    "Replayer": ".replayer",
+    "Replayer": ".replay",
 }
 
 

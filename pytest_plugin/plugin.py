@@ -186,7 +186,7 @@ def _parse_metadata(pairs: list[str]) -> list[tuple[str, str]]:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    audit = sys.modules.get("durabletask_pytest.replay_audit")
+    audit = sys.modules.get("durabletask_pytest.audit.replay")
     if audit is not None:
         audit.shut_down(BACKGROUND_STOP_WAIT_SECONDS)
     wrappers = sys.modules.get("durabletask_pytest.sdk_wrappers")
@@ -218,11 +218,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
 
 
 def _replay_audit(item: pytest.Item, report: pytest.TestReport) -> None:
-    """Fail a passed test whose orchestrations do not replay deterministically (see replay_audit.py)."""
+    """Fail a passed test whose orchestrations do not replay deterministically (see audit/replay.py)."""
     state = item.stash.get(STATE_KEY, None)
     if state is None or not state.workers:
         return
-    from .replay_audit import audit
+    from .audit.replay import audit
 
     try:
         findings = audit(state)

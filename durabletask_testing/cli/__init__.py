@@ -1,12 +1,12 @@
 """The command line, ``python -m durabletask_testing COMMAND``: ``serve`` (:mod:`.serve`: the fake as a process),
-``export`` and ``replay`` (the replay commands of :mod:`durabletask_testing.replay_cli`)."""
+``export`` and ``replay`` (the replay commands of :mod:`durabletask_testing.replay.cli`)."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
 
-from .. import replay_cli
+from ..replay import cli as replay_cli
 from . import serve
 
 

@@ -165,7 +165,7 @@ def test_deterministic_code_passes_the_audit_timers_fan_out_children_events_fail
 
 def test_the_audit_through_the_replay_only_sidecar_catches_the_same(pytester: pytest.Pytester) -> None:
     # With our SDK the audit calls its replay engine in-process; the protocol path (the published SDK's) must agree.
-    pytester.makeconftest("import durabletask_pytest.replay_audit as audit\n"
+    pytester.makeconftest("import durabletask_pytest.audit.replay as audit\n"
                           "audit.THROUGH_PROTOCOL_WITH_OUR_SDK = True\n")
     pytester.makepyfile(test_flows=NON_DETERMINISTIC)
     pytester.makeini(CERTAIN)

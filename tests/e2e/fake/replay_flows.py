@@ -69,5 +69,8 @@ def v2_worker(host_address: str, metadata: list[tuple[str, str]]) -> Any:
     from durabletask import worker
 
     built = worker.TaskHubGrpcWorker(host_address=host_address, metadata=metadata)
-    built._registry.add_orchestrator(order_v2, name="order")
+    if hasattr(built._registry, "add_named_orchestrator"):  # the published SDK: its worker takes no name
+        built._registry.add_named_orchestrator("order", order_v2)
+    else:
+        built.add_orchestrator(order_v2, name="order")
     return built

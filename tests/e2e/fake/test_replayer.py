@@ -15,8 +15,7 @@ from durabletask import client, worker
 from durabletask_testing import FakeSidecar
 from durabletask_testing.cli import main
 from durabletask_testing.control import ControlServer
-from durabletask_testing.history_file import load_history, write_history
-from durabletask_testing.replayer import Replayer, export_history, sdk_worker_starter
+from durabletask_testing.replay import Replayer, export_history, load_history, sdk_worker_starter, write_history
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))

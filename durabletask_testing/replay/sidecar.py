@@ -1,4 +1,4 @@
-"""A replay-only sidecar: hands prepared orchestrator work items to a worker and keeps what it answers.
+"""The replay-only sidecar: hands prepared orchestrator work items to a worker and keeps what it answers.
 
 It serves just enough of ``TaskHubSidecarService`` for an SDK's worker: ``Hello``, ``GetWorkItems`` (streams the
 prepared work items), ``CompleteOrchestratorTask`` (keeps the actions), the ``Abandon*`` calls, and an accepted

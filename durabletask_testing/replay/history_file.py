@@ -26,7 +26,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from .protocol import orchestrator_service_pb2 as pb
+from ..protocol import orchestrator_service_pb2 as pb
 
 FORMAT_NAME = "durabletask-history"
 FORMAT_VERSION = 1

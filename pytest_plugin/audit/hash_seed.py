@@ -79,7 +79,7 @@ def replay_under_other_seeds(functions: dict[str, Callable[..., Any]], histories
     ``functions`` maps registered names to module-level orchestrator functions; ``through_worker`` drives the
     installed SDK's worker through a replay-only sidecar (any SDK) instead of our SDK's replay engine.
     """
-    from durabletask_testing.history_file import history_document, write_history
+    from durabletask_testing.replay import history_document, write_history
 
     where = {name: location for name, fn in functions.items() if (location := importable(fn)) is not None}
     if not where or not histories:

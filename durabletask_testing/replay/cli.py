@@ -51,7 +51,7 @@ def export(args: argparse.Namespace) -> int:
     """Run ``export``."""
     try:
         if args.control:
-            from .control import RemoteFake
+            from ..control.client import RemoteFake  # the control API client (kernel only), for --control
 
             document = export_history(RemoteFake(args.control), args.instance_id)
         else:
@@ -69,8 +69,8 @@ def export(args: argparse.Namespace) -> int:
 def _stream_history(address: str, instance_id: str) -> list[Any]:
     import grpc
 
-    from .protocol import orchestrator_service_pb2 as pb
-    from .protocol import orchestrator_service_pb2_grpc as stubs
+    from ..protocol import orchestrator_service_pb2 as pb
+    from ..protocol import orchestrator_service_pb2_grpc as stubs
 
     with grpc.insecure_channel(address) as channel:
         stub = stubs.TaskHubSidecarServiceStub(channel)  # type: ignore[no-untyped-call]  # generated, untyped

@@ -1,0 +1,164 @@
+"""The replay audit: after a test passed, replay every orchestration it ran and compare the actions.
+
+Each instance on the test's fake (in-process or a CLI fake) whose orchestrator is registered on one of the test's
+workers is replayed from its recorded history, episode by episode, ``repeats`` times, by
+``durabletask_testing.replay`` (``Replayer.for_registration``: in-process through our SDK's replay engine, else a
+new worker of the installed SDK on the process's replay-only sidecar, one per test worker). The code is
+registered with the test worker's trampolines (so stubs answer as they did), its versioning options and its
+maximum timer interval. The first difference between a recorded and a produced action fails the test. Nothing on
+the test's fake changes. What the audit adds to the replay package: which instances to replay, the event budget,
+skipping refused instances, the report, and the hash-seed pass (:mod:`.hash_seed`).
+
+Not audited: instances the replay worker's versioning options refuse (another worker ran them), instances of
+stubbed orchestrators (test doubles), of names no test worker registered (run by another worker), of names
+registered with different functions on several workers (``durable_deploy``: their early steps ran on the old
+code), and rewound instances.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..state import DurableTestState
+
+EVENT_BUDGET = 300_000
+"""At most this many history events are replayed per test worker; repeats beyond it are dropped (one pass stays)."""
+REPLAY_TIMEOUT_SECONDS = 60.0
+"""The replay worker's answers to a test's work items may take this long, plus ``PER_ITEM_SECONDS`` each."""
+PER_ITEM_SECONDS = 0.5
+THROUGH_PROTOCOL_WITH_OUR_SDK = False
+"""With our SDK the audit calls its replay engine in-process; True sends the work items through a worker too."""
+
+
+@dataclass
+class _Group:
+    """The instances replayed by one replay worker: those of one test worker (its functions and versioning)."""
+
+    source: Any
+    names: set[str] = field(default_factory=set)
+    plans: list[Any] = field(default_factory=list)
+    """``durabletask_testing.replay.ReplayPlan`` of each instance"""
+
+
+def shut_down(timeout: float) -> None:
+    """Stop the process's replay sidecar and wait (bounded) for replay workers still stopping."""
+    from durabletask_testing.replay import workers
+
+    workers.shut_down(timeout)
+
+
+def audit(state: DurableTestState) -> str | None:
+    """Replay the test's instances; a report of the first divergences found, or None when all replay."""
+    settings = state.settings
+    if not settings.replay_audit or not settings.has_fake_controls:
+        return None
+    groups = _plan(state)
+    if not groups:
+        return None
+    findings = [text for group in groups for text in _run(group, state, settings.replay_audit_repeats)]
+    if not findings:
+        return None
+    return "\n\n".join(findings)
+
+
+def _owners(workers: list[Any]) -> dict[str, Any]:
+    """Orchestrator name -> the test worker whose real function answers it (None: not auditable)."""
+    owners: dict[str, Any] = {}
+    for worker in workers:
+        table = getattr(worker, "_stub_table", None)
+        names = worker.orchestrator_names() if hasattr(worker, "orchestrator_names") else set()
+        for name in names:
+            real = table.real("orchestrator", name) if table is not None else None
+            if real is None or table is None or table.is_stubbed("orchestrator", name):
+                owners[name] = None
+            elif name in owners and (owners[name] is None or owners[name][1] is not real):
+                owners[name] = None
+            else:
+                owners[name] = (worker, real)
+    return owners
+
+
+def _plan(state: DurableTestState) -> list[_Group]:
+    from durabletask_testing.replay import StoredHistory, plan
+
+    owners = _owners(list(state.workers))
+    groups: dict[int, _Group] = {}
+    for snapshot in state.sidecar.instances():
+        owner = owners.get(snapshot.name)
+        if owner is None:
+            continue
+        worker = owner[0]
+        history = list(state.sidecar.history(snapshot.instance_id))
+        if any(event.WhichOneof("eventType") == "executionRewound" for event in history):
+            continue  # a rewound history was rewritten by the worker: its steps no longer line up with replays
+        planned = plan(StoredHistory(snapshot.instance_id, history, name=snapshot.name))
+        if not planned.requests:
+            continue
+        group = groups.setdefault(id(worker), _Group(source=worker))
+        group.names.add(snapshot.name)
+        group.plans.append(planned)
+    return list(groups.values())
+
+
+def _registration(group: _Group) -> Any:
+    """The test worker's registration for the replay: its trampolines by name, versioning, timer interval."""
+    from durabletask_testing.replay import Registration
+
+    table = group.source._stub_table
+    orchestrators = {name: table.trampoline("orchestrator", name, table.real("orchestrator", name))
+                     for name in sorted(group.names)}
+    return Registration.of(orchestrators, getattr(group.source, "versioning", None),
+                           getattr(group.source, "maximum_timer_interval", None))
+
+
+def _run(group: _Group, state: DurableTestState, repeats: int) -> list[str]:
+    from durabletask_testing.replay import Replayer
+    from durabletask_testing.replay.workers import shared_server
+
+    through_worker = THROUGH_PROTOCOL_WITH_OUR_SDK
+    with Replayer.for_registration(_registration(group), through_worker=through_worker,
+                                   server=shared_server(), timeout=REPLAY_TIMEOUT_SECONDS,
+                                   per_item_timeout=PER_ITEM_SECONDS) as replayer:
+        outcomes = replayer.replay_plans(group.plans, repeats, event_budget=EVENT_BUDGET)
+    findings = [_finding(state, p.history.events, outcome) for p, outcome in zip(group.plans, outcomes)
+                if not outcome.replays and not outcome.refused]  # refused: versioning sent it to another worker
+    if not findings:
+        findings.extend(_other_hash_seeds(group, through_worker))
+    return findings
+
+
+def _other_hash_seeds(group: _Group, through_worker: bool) -> list[str]:
+    """The second pass for orchestrators that use sets: replays in processes with other string-hash seeds."""
+    from durabletask_testing.replay.episodes import orchestrator_name
+
+    from .hash_seed import replay_under_other_seeds, uses_hash_order
+
+    table = group.source._stub_table
+    functions = {name: table.real("orchestrator", name) for name in group.names}
+    chosen = {name: fn for name, fn in functions.items() if fn is not None and uses_hash_order(fn)}
+    histories = [(p.history.instance_id, p.history.events) for p in group.plans
+                 if orchestrator_name(p.history.events) in chosen]
+    if not histories:
+        return []
+    report = replay_under_other_seeds(chosen, histories, through_worker)
+    return [] if report is None else [f"orchestrations of {sorted(chosen)} did not replay deterministically: {report}"]
+
+
+def _finding(state: DurableTestState, history: list[Any], verdict: Any) -> str:
+    from durabletask_testing.replay.episodes import orchestrator_name
+    from durabletask_testing.timeline import format_history
+
+    name = orchestrator_name(history) or "?"
+    lines = [
+        f"orchestration instance {verdict.instance_id!r} (orchestrator {name!r}) did not replay deterministically:",
+        f"  replay {verdict.replay_round} of {verdict.rounds}: {verdict.describe()}",
+        "  recorded timeline (steps start at each OrchestratorStarted):",
+    ]
+    step = 0
+    for event, line in zip(history, format_history(history, state.origin, indent="    ")):
+        if event.WhichOneof("eventType") == "orchestratorStarted":
+            step += 1
+            lines.append(f"    -- step {step}")
+        lines.append(line)
+    return "\n".join(lines)

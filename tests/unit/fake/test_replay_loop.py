@@ -1,0 +1,116 @@
+"""The replay package's pure parts: the one replay loop (rounds, budget, verdicts) over a scripted runner, and the
+registration every SDK gets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from durabletask_testing.protocol import orchestrator_service_pb2 as pb
+from durabletask_testing.replay import Registration, Replayer, StoredHistory, plan
+from durabletask_testing.replay.replayer import rounds_within
+from durabletask_testing.replay.sidecar import Answer
+
+
+def _history(instance_id: str, activity: str = "charge") -> StoredHistory:
+    """Two steps: start and schedule ``activity``; its result and completion."""
+    events = [pb.HistoryEvent(eventId=-1, orchestratorStarted=pb.OrchestratorStartedEvent())]
+    started = pb.HistoryEvent(eventId=-1)
+    started.executionStarted.name = "flow"
+    started.executionStarted.orchestrationInstance.instanceId = instance_id
+    started.executionStarted.orchestrationInstance.executionId.value = "e1"
+    events.append(started)
+    events.append(pb.HistoryEvent(eventId=1, taskScheduled=pb.TaskScheduledEvent(name=activity)))
+    events.append(pb.HistoryEvent(eventId=-1, orchestratorStarted=pb.OrchestratorStartedEvent()))
+    events.append(pb.HistoryEvent(eventId=-1, taskCompleted=pb.TaskCompletedEvent(taskScheduledId=1)))
+    completed = pb.HistoryEvent(eventId=-1)
+    completed.executionCompleted.orchestrationStatus = pb.ORCHESTRATION_STATUS_COMPLETED
+    completed.executionCompleted.result.value = '"done"'
+    events.append(completed)
+    return StoredHistory(instance_id, events, source=f"{instance_id}.json")
+
+
+def _schedule(activity: str) -> pb.OrchestratorAction:
+    return pb.OrchestratorAction(id=1, scheduleTask=pb.ScheduleTaskAction(name=activity))
+
+
+def _complete() -> pb.OrchestratorAction:
+    action = pb.OrchestratorAction(completeOrchestration=pb.CompleteOrchestrationAction(
+        orchestrationStatus=pb.ORCHESTRATION_STATUS_COMPLETED))
+    action.completeOrchestration.result.value = '"done"'
+    return action
+
+
+class Scripted:
+    """A runner answering as recorded, except where ``wrong(call, request)`` returns another answer."""
+
+    def __init__(self, wrong: dict[int, Answer] | None = None) -> None:
+        self.calls: list[pb.OrchestratorRequest] = []
+        self.wrong = wrong or {}
+
+    def __call__(self, requests: Sequence[pb.OrchestratorRequest]) -> list[Answer]:
+        answers = []
+        for request in requests:
+            number = len(self.calls)
+            self.calls.append(request)
+            first_step = not any(e.HasField("orchestratorStarted") for e in request.pastEvents)
+            right = Answer([_schedule("charge")] if first_step else [_complete()], answered=True)
+            answers.append(self.wrong.get(number, right))
+        return answers
+
+
+def test_every_round_of_every_history_goes_in_one_batch_and_a_history_that_matches_replays() -> None:
+    runner = Scripted()
+    outcomes = Replayer(runner).replay_all([_history("a"), _history("b")], repeat=3)
+    assert [(o.instance_id, o.replays, o.steps, o.replay_round, o.rounds) for o in outcomes] == [
+        ("a", True, 2, 3, 3), ("b", True, 2, 3, 3)]
+    assert [r.instanceId for r in runner.calls] == ["a", "a", "b", "b"] * 3
+    assert {r.executionId.value for r in runner.calls} == {"e1"}
+    assert [len(r.pastEvents) for r in runner.calls[:2]] == [0, 3]  # step 2 sees step 1 as past events
+
+
+def test_the_first_round_that_does_not_replay_gives_the_verdict_and_names_the_step_and_action() -> None:
+    # Round 2 (calls 4..7) of history "b" (calls 6, 7): step 1 answers another activity.
+    runner = Scripted({6: Answer([_schedule("fraud_check")], answered=True)})
+    a, b = Replayer(runner).replay_all([_history("a"), _history("b")], repeat=3)
+    assert a.replays and not b.replays and (b.replay_round, b.rounds) == (2, 3)
+    assert b.describe() == ("diverges at step 1 (action 1): recorded TaskScheduled(id=1, name='charge', "
+                            "version=None, input=None), code produced TaskScheduled(id=1, name='fraud_check', "
+                            "version=None, input=None)")
+
+
+def test_an_abandoned_step_is_a_refusal_and_an_unanswered_one_a_problem() -> None:
+    refused = Replayer(Scripted({1: Answer(answered=True, abandoned=True)})).replay(_history("a"))
+    assert refused.refused and not refused.replays and "versioning options reject" in refused.describe()
+    silent = Replayer(Scripted({0: Answer()})).replay(_history("a"))
+    assert not silent.refused and silent.describe() == "cannot replay: the worker did not answer step 1"
+
+
+def test_the_event_budget_cuts_rounds_but_keeps_one_and_repeat_must_be_positive() -> None:
+    plans = [plan(_history("a"))]
+    assert plans[0].events == 2 + 3 + 2  # step 1: 2 new events; step 2: 3 past and 2 new
+    assert rounds_within(plans, 7, None) == 7
+    assert rounds_within(plans, 7, 20) == 2
+    assert rounds_within(plans, 7, 1) == 1
+    runner = Scripted()
+    (outcome,) = Replayer(runner).replay_plans(plans, 7, event_budget=20)
+    assert outcome.replays and outcome.rounds == 2 and len(runner.calls) == 4
+    with pytest.raises(ValueError, match="repeat must be at least 1, got 0"):
+        Replayer(runner).replay_plans(plans, 0)
+
+
+def test_a_history_without_work_items_replays_without_calling_the_code() -> None:
+    empty = StoredHistory("x", [])
+    runner = Scripted()
+    (outcome,) = Replayer(runner).replay_all([empty])
+    assert outcome.replays and outcome.steps == 0 and runner.calls == []
+
+
+def test_a_registration_keeps_names_from_a_mapping_and_lets_the_sdk_name_bare_functions() -> None:
+    def flow(ctx: object, _: object) -> None:
+        return None
+
+    assert Registration.of({"renamed": flow}, versioning="v").orchestrators == (("renamed", flow),)
+    assert Registration.of([flow]).orchestrators == ((None, flow),)
+    assert Registration.of([flow], maximum_timer_interval=5).maximum_timer_interval == 5
