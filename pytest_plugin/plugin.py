@@ -68,7 +68,11 @@ _METADATA_KEY = pytest.StashKey[list[tuple[str, str]]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("durabletask", "Durable Task workflow testing")
+    _add_command_line_options(parser.getgroup("durabletask", "Durable Task workflow testing"))
+    _add_ini_options(parser)
+
+
+def _add_command_line_options(group: pytest.OptionGroup) -> None:
     group.addoption(
         OPTION_SIDECAR,
         dest=OPTION_SIDECAR_DEST,
@@ -117,6 +121,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run durable_explore scenarios and explore=N tests under this one schedule only (the spec a failing "
         "exploration prints, e.g. 'order=reverse,at=2' or 'crash=activity@0')",
     )
+
+
+def _add_ini_options(parser: pytest.Parser) -> None:
     parser.addini(INI_DIALECT, "protocol dialect of the fake sidecar: durabletask or dapr (default: durabletask)",
                   default="")
     parser.addini(INI_CLOCK, "default clock of the fake sidecar: auto, manual or real (default: auto)", default="auto")

@@ -102,7 +102,7 @@ class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
 
         ``returns=value`` answers every call with ``value``; ``raises=exc`` fails every call with ``exc`` (an
         exception, its class, or a message); ``side_effect=f`` answers with ``f(call)`` (``call`` is a
-        :class:`~durabletask_pytest.stubs.StubCall`; ``f`` may raise). With none of them it returns None. The
+        :class:`~durabletask_pytest.sdk.stubs.StubCall`; ``f`` may raise). With none of them it returns None. The
         stub's ``calls`` list what it received. Works before or after the real function is registered, or without
         it; a name not registered yet must be stubbed before ``start()``.
         """
