@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 from durabletask_pytest.explore import Explorer, ExploreRun  # noqa: E402
-from durabletask_pytest.settings import DurableSettings  # noqa: E402
+from durabletask_pytest.fixtures.settings import DurableSettings  # noqa: E402
 from human_interaction import Approval, Order, purchase_order_workflow, register  # noqa: E402
 
 BIG_ORDER = Order(Cost=2500, Product="monitor", Quantity=10)

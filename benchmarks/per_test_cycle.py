@@ -24,8 +24,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from durabletask_pytest.environment import open_client, open_sidecar, open_worker
-from durabletask_pytest.settings import DurableSettings
+from durabletask_pytest.fixtures.environment import open_client, open_sidecar, open_worker
+from durabletask_pytest.fixtures.settings import DurableSettings
 
 CITIES = ("Tokyo", "Seattle", "London")
 

@@ -6,9 +6,9 @@ by the ``pytest11`` entry point (:mod:`durabletask_pytest.plugin`). This package
 and ``history_event_types`` for manual-clock tests that must let the worker catch up before moving time.
 """
 
-from .external import NEEDS_CLOCK_REASON, NEEDS_FAULTS_REASON, ExternalSidecar
-from .settings import DurableSettings, DurableSettingsError
-from .waiting import history_event_types, wait_until
+from .external.standin import NEEDS_CLOCK_REASON, NEEDS_FAULTS_REASON, ExternalSidecar
+from .fixtures.settings import DurableSettings, DurableSettingsError
+from .fixtures.waiting import history_event_types, wait_until
 
 __all__ = [
     "NEEDS_CLOCK_REASON",

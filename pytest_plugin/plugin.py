@@ -1,8 +1,11 @@
-"""pytest11 entry point of the Durable Task plugin: options, marker, fixtures and the failure report.
+"""pytest11 entry point of the Durable Task plugin: options, marker, hooks and the fixture definitions.
 
 Fixtures: ``durable_sidecar``, ``durable_client``, ``durable_worker``, ``durable_clock``, ``durable_faults``
-(and ``durable_settings``, the resolved configuration). Heavy imports (gRPC, the SDK, the fake) happen only
-when a test asks for a fixture, so installing the plugin costs nothing to unrelated test suites.
+(and ``durable_settings``, the resolved configuration), ``durable_explore``, ``durable_schedule``,
+``durable_timeline_snapshot``, ``durable_deploy``, ``dapr_workflow_runtime``, ``dapr_workflow_client``. Each is a
+thin wrapper over the rooms below: ``fixtures/``, ``sdk/``, ``report/``, ``explore/``, ``external/`` (and the
+replay audit). Heavy imports (gRPC, the SDK, the fake) happen only when a test asks for a fixture, so installing
+the plugin costs nothing to unrelated test suites.
 """
 
 from __future__ import annotations
@@ -14,12 +17,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
-from . import dapr as _dapr_fixtures
-from . import explore, external
-from .environment import open_client, open_sidecar, open_worker
-from .golden import OPTION_UPDATE, OPTION_UPDATE_DEST
-from .report import SECTION_TITLE
-from .settings import (
+from . import explore
+from .explore import marker as explore_marker
+from .external import standin
+from .fixtures.environment import open_client, open_sidecar, open_worker
+from .fixtures.settings import (
     DIALECTS,
     INI_CLOCK,
     INI_DIALECT,
@@ -29,6 +31,8 @@ from .settings import (
     INI_START_TIME,
     MARKER_HELP,
     MARKER_NAME,
+    OPTION_METADATA,
+    OPTION_METADATA_DEST,
     OPTION_SIDECAR,
     OPTION_SIDECAR_DEST,
     DurableSettings,
@@ -36,31 +40,39 @@ from .settings import (
     apply_markers,
     defaults_from_ini,
     parse_address,
+    parse_metadata,
 )
-from .state import STATE_KEY, DurableTestState
+from .fixtures.state import STATE_KEY, DurableTestState
+from .report.failure import SECTION_TITLE
+from .report.golden import OPTION_UPDATE, OPTION_UPDATE_DEST
+from .sdk.dapr import uses_dapr
 
 if TYPE_CHECKING:
     from durabletask_testing import Clock, FakeSidecar, FaultPlan
 
-    from .external import ExternalSidecar
-    from .sdk_wrappers import DurableTestClient, DurableTestWorker
-    from .sidecar_protocol import DrivableSidecar
+    from .external.standin import ExternalSidecar
+    from .sdk.client import DurableTestClient
+    from .sdk.dapr import DaprTestRuntime
+    from .sdk.worker import DurableTestWorker
+    from .seams import DrivableSidecar
 
-OPTION_METADATA = "--durabletask-metadata"
 OPTION_DIALECT = "--durabletask-dialect"
 OPTION_DIALECT_DEST = "durabletask_dialect"
 OPTION_CONTROL = "--durabletask-control"
 OPTION_CONTROL_DEST = "durabletask_control"
 # At the end of a session, how long to wait for each SDK worker still finishing its shutdown in the background.
 BACKGROUND_STOP_WAIT_SECONDS = 5.0
-OPTION_METADATA_DEST = "durabletask_metadata"
 
 _DEFAULTS_KEY = pytest.StashKey[DurableSettings]()
 _METADATA_KEY = pytest.StashKey[list[tuple[str, str]]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("durabletask", "Durable Task workflow testing")
+    _add_command_line_options(parser.getgroup("durabletask", "Durable Task workflow testing"))
+    _add_ini_options(parser)
+
+
+def _add_command_line_options(group: pytest.OptionGroup) -> None:
     group.addoption(
         OPTION_SIDECAR,
         dest=OPTION_SIDECAR_DEST,
@@ -109,6 +121,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run durable_explore scenarios and explore=N tests under this one schedule only (the spec a failing "
         "exploration prints, e.g. 'order=reverse,at=2' or 'crash=activity@0')",
     )
+
+
+def _add_ini_options(parser: pytest.Parser) -> None:
     parser.addini(INI_DIALECT, "protocol dialect of the fake sidecar: durabletask or dapr (default: durabletask)",
                   default="")
     parser.addini(INI_CLOCK, "default clock of the fake sidecar: auto, manual or real (default: auto)", default="auto")
@@ -134,7 +149,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
     address = config.getoption(OPTION_SIDECAR_DEST, default=None)
     try:
-        metadata = _parse_metadata(config.getoption(OPTION_METADATA_DEST, default=None) or [])
+        metadata = parse_metadata(config.getoption(OPTION_METADATA_DEST, default=None) or [])
         control_url = None
         if address is not None:
             address = parse_address(address, source=OPTION_SIDECAR)
@@ -150,7 +165,7 @@ def _control_url(config: pytest.Config, address: str, metadata: list[tuple[str, 
     given = config.getoption(OPTION_CONTROL_DEST, default=None)
     if given is not None and given.strip().lower() == "none":
         return None
-    from .remote_detect import detect_control_url
+    from .external.client import detect_control_url
 
     url = given.strip() if given else detect_control_url(address, metadata)
     worker_input = getattr(config, "workerinput", None)  # set in pytest-xdist workers
@@ -175,27 +190,17 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return f"durabletask: using the external sidecar at {defaults.external_address}"
 
 
-def _parse_metadata(pairs: list[str]) -> list[tuple[str, str]]:
-    metadata: list[tuple[str, str]] = []
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise DurableSettingsError(f"{OPTION_METADATA}: expected KEY=VALUE, got {pair!r}")
-        metadata.append((key.strip().lower(), value))
-    return metadata
-
-
 def pytest_sessionfinish(session: pytest.Session) -> None:
     audit = sys.modules.get("durabletask_pytest.audit.replay")
     if audit is not None:
         audit.shut_down(BACKGROUND_STOP_WAIT_SECONDS)
-    wrappers = sys.modules.get("durabletask_pytest.sdk_wrappers")
+    wrappers = sys.modules.get("durabletask_pytest.sdk.worker")
     if wrappers is not None:  # only when a test used a worker: let SDK shutdowns finish while output is open
         wrappers.wait_for_background_stops(BACKGROUND_STOP_WAIT_SECONDS)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    explore.parametrize_marked(metafunc, MARKER_NAME)
+    explore_marker.parametrize_marked(metafunc, MARKER_NAME)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -204,7 +209,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     if report.when == "call" and report.passed:
         _replay_audit(item, report)
     if report.when == "call" and report.failed:
-        section = explore.marker_report(item)
+        section = explore_marker.marker_report(item)
         if section is not None:
             report.sections.append(section)
         state = item.stash.get(STATE_KEY, None)
@@ -258,7 +263,7 @@ def durable_settings(request: pytest.FixtureRequest) -> DurableSettings:
                 pytrace=False,
             )
         settings = dataclasses.replace(settings, start_time=None)  # an ini start time does not apply to 'real'
-    if _dapr_fixtures.uses_dapr(request.fixturenames):
+    if uses_dapr(request.fixturenames):  # a Dapr app: the fake speaks its dialect
         settings = dataclasses.replace(settings, dialect="dapr")
     return settings
 
@@ -273,14 +278,17 @@ def durable_sidecar(
 ) -> Iterator[FakeSidecar | ExternalSidecar]:
     """A started FakeSidecar for this test (or, with --durabletask-sidecar, a handle on the external one)."""
     metadata = [] if durable_settings.uses_fake else _configured_metadata(request.config)
-    from .remote_detect import bearer_token
+    from .external.client import bearer_token
 
-    runner = explore.runner_for(request) if durable_settings.uses_fake else None
-    with open_sidecar(durable_settings, api_token=bearer_token(metadata), schedule=runner) as sidecar:
+    runner = explore_marker.runner_for(request) if durable_settings.uses_fake else None
+    with open_sidecar(durable_settings, api_token=bearer_token(metadata), schedule=runner,
+                      metadata=metadata) as sidecar:
         if runner is not None:
-            explore.remember_run(request.node, runner, sidecar)
+            explore_marker.remember_run(request.node, runner, sidecar)
         origin = sidecar.clock.now() if durable_settings.has_fake_controls else None
-        state = DurableTestState(settings=durable_settings, sidecar=sidecar, origin=origin, metadata=metadata)
+        external = sidecar if isinstance(sidecar, standin.ExternalSidecar) else None
+        state = DurableTestState(settings=durable_settings, sidecar=sidecar, origin=origin, metadata=metadata,
+                                 external=external)
         request.node.stash[STATE_KEY] = state
         yield sidecar
         state.clean_up_external()  # whatever the worker's teardown did not already clean up
@@ -322,7 +330,7 @@ def durable_clock(durable_settings: DurableSettings, durable_sidecar: DrivableSi
     For a CLI fake (``--durabletask-sidecar`` with its control API) a RemoteClock with the same methods.
     """
     if not durable_settings.has_fake_controls:
-        external.skip_needing_clock()
+        standin.skip_needing_clock()
     return cast("Clock", durable_sidecar.clock)
 
 
@@ -333,7 +341,7 @@ def durable_faults(durable_settings: DurableSettings, durable_sidecar: DrivableS
     For a CLI fake (``--durabletask-sidecar`` with its control API) a RemoteFaultPlan with the same methods.
     """
     if not durable_settings.has_fake_controls:
-        external.skip_needing_faults()
+        standin.skip_needing_faults()
     return cast("FaultPlan", durable_sidecar.faults)
 
 
@@ -349,7 +357,7 @@ def _metadata_for(state: DurableTestState | None) -> list[tuple[str, str]]:
 @pytest.fixture
 def durable_schedule(request: pytest.FixtureRequest) -> str | None:
     """The schedule spec this test item runs under (``@pytest.mark.durabletask(explore=N)``), else None."""
-    return cast("str | None", getattr(request, "param", None))
+    return cast("str | None", getattr(request, "param", None))  # pytest sets it on parametrized items only
 
 
 @pytest.fixture
@@ -360,7 +368,7 @@ def durable_explore(request: pytest.FixtureRequest, durable_settings: DurableSet
     first failing schedule is shrunk and reported with its timeline and the ``--durabletask-seed`` to rerun it.
     """
     if not durable_settings.uses_fake:
-        external.skip_needing_faults()
+        standin.skip_needing_faults()
 
     def remember(outcome: explore.Outcome) -> None:
         request.node.stash[STATE_KEY] = DurableTestState(
@@ -380,13 +388,13 @@ def durable_timeline_snapshot(
     ``__durable_timelines__/<test file>/<test name>[-label].txt`` beside the test; a difference fails with a
     diff. ``--durabletask-update-timelines`` writes the files instead.
     """
-    from .golden import TimelineMismatch, compare_with_snapshot, normalised_timeline, snapshot_path
+    from .report.golden import TimelineMismatch, compare_with_snapshot, normalised_timeline, snapshot_path
 
     update = bool(request.config.getoption(OPTION_UPDATE_DEST, default=False))
 
     def check(instance_id: str, label: str | None = None) -> None:
         if not durable_settings.has_fake_controls:
-            external.skip_needing_inspection()
+            standin.skip_needing_inspection()
         lines = normalised_timeline(durable_sidecar.history(instance_id))
         path = snapshot_path(request.path, request.node.name, label)
         try:
@@ -441,5 +449,24 @@ def durable_deploy(request: pytest.FixtureRequest, durable_sidecar: DrivableSide
         context.__exit__(None, None, None)
 
 
-dapr_workflow_runtime = _dapr_fixtures.dapr_workflow_runtime
-dapr_workflow_client = _dapr_fixtures.dapr_workflow_client
+@pytest.fixture
+def dapr_workflow_runtime(
+    request: pytest.FixtureRequest, durable_sidecar: DrivableSidecar
+) -> Iterator[DaprTestRuntime]:
+    """A Dapr ``WorkflowRuntime`` on this test's sidecar: ``start_with(workflows=[...], activities=[...])``."""
+    from .sdk.dapr import open_dapr_runtime
+
+    with open_dapr_runtime(durable_sidecar.address) as runtime:
+        state = request.node.stash.get(STATE_KEY, None)
+        if state is not None:
+            state.workers.append(runtime)
+        yield runtime
+
+
+@pytest.fixture
+def dapr_workflow_client(durable_sidecar: DrivableSidecar) -> Iterator[Any]:
+    """A Dapr ``DaprWorkflowClient`` connected to this test's sidecar."""
+    from .sdk.dapr import open_dapr_client
+
+    with open_dapr_client(durable_sidecar.address) as client:
+        yield client

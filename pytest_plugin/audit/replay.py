@@ -20,7 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..state import DurableTestState
+from ..fixtures.state import DurableTestState
+from ..seams import ManagedWorker
 
 EVENT_BUDGET = 300_000
 """At most this many history events are replayed per test worker; repeats beyond it are dropped (one pass stays)."""
@@ -35,7 +36,7 @@ THROUGH_PROTOCOL_WITH_OUR_SDK = False
 class _Group:
     """The instances replayed by one replay worker: those of one test worker (its functions and versioning)."""
 
-    source: Any
+    source: ManagedWorker
     names: set[str] = field(default_factory=set)
     plans: list[Any] = field(default_factory=list)
     """``durabletask_testing.replay.ReplayPlan`` of each instance"""
@@ -62,17 +63,16 @@ def audit(state: DurableTestState) -> str | None:
     return "\n\n".join(findings)
 
 
-def _owners(workers: list[Any]) -> dict[str, Any]:
+def _owners(workers: list[ManagedWorker]) -> dict[str, tuple[ManagedWorker, Any] | None]:
     """Orchestrator name -> the test worker whose real function answers it (None: not auditable)."""
-    owners: dict[str, Any] = {}
+    owners: dict[str, tuple[ManagedWorker, Any] | None] = {}
     for worker in workers:
-        table = getattr(worker, "_stub_table", None)
-        names = worker.orchestrator_names() if hasattr(worker, "orchestrator_names") else set()
-        for name in names:
+        table = worker.stub_table
+        for name in worker.orchestrator_names():
             real = table.real("orchestrator", name) if table is not None else None
             if real is None or table is None or table.is_stubbed("orchestrator", name):
                 owners[name] = None
-            elif name in owners and (owners[name] is None or owners[name][1] is not real):
+            elif name in owners and (owners[name] is None or owners[name][1] is not real):  # type: ignore[index]
                 owners[name] = None
             else:
                 owners[name] = (worker, real)
@@ -105,11 +105,11 @@ def _registration(group: _Group) -> Any:
     """The test worker's registration for the replay: its trampolines by name, versioning, timer interval."""
     from durabletask_testing.replay import Registration
 
-    table = group.source._stub_table
+    table = group.source.stub_table
+    assert table is not None  # _owners only groups workers with a stub table
     orchestrators = {name: table.trampoline("orchestrator", name, table.real("orchestrator", name))
                      for name in sorted(group.names)}
-    return Registration.of(orchestrators, getattr(group.source, "versioning", None),
-                           getattr(group.source, "maximum_timer_interval", None))
+    return Registration.of(orchestrators, group.source.versioning, group.source.maximum_timer_interval)
 
 
 def _run(group: _Group, state: DurableTestState, repeats: int) -> list[str]:
@@ -134,7 +134,9 @@ def _other_hash_seeds(group: _Group, through_worker: bool) -> list[str]:
 
     from .hash_seed import replay_under_other_seeds, uses_hash_order
 
-    table = group.source._stub_table
+    table = group.source.stub_table
+    if table is None:
+        return []
     functions = {name: table.real("orchestrator", name) for name in group.names}
     chosen = {name: fn for name, fn in functions.items() if fn is not None and uses_hash_order(fn)}
     histories = [(p.history.instance_id, p.history.events) for p in group.plans

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from durabletask_pytest.settings import DurableSettings  # noqa: E402
+from durabletask_pytest.fixtures.settings import DurableSettings  # noqa: E402
 
 from benchmarks import per_test_cycle  # noqa: E402
 

@@ -8,8 +8,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from types import SimpleNamespace
 
 import pytest
-from durabletask_pytest.channel import READY_BOUND_SECONDS, WaitForReadyInterceptor
-from durabletask_pytest.environment import open_client
+from durabletask_pytest.fixtures.channel import READY_BOUND_SECONDS, WaitForReadyInterceptor
+from durabletask_pytest.fixtures.environment import open_client
 
 from durabletask_testing import FakeSidecar
 

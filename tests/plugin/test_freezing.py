@@ -9,7 +9,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from durabletask_pytest.freezing import VirtualTimeFreezer
+from durabletask_pytest.fixtures.freezing import VirtualTimeFreezer
 
 VIRTUAL_START = datetime(2030, 6, 1, 12, 0, tzinfo=timezone.utc)
 

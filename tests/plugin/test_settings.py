@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from durabletask_pytest.settings import (
+from durabletask_pytest.fixtures.settings import (
     DurableSettings,
     DurableSettingsError,
     apply_markers,

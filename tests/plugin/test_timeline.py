@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from durabletask_pytest.report import FaultView, InstanceView, render_report
-from durabletask_pytest.timeline import (
+from durabletask_pytest.report.failure import FaultView, InstanceView, render_report
+from durabletask_pytest.report.timeline import (
     FAILURE_MESSAGE_LIMIT,
     format_event,
     format_failure,

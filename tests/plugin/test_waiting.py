@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 from durabletask_pytest import wait_until
-from durabletask_pytest.freezing import VirtualTimeFreezer
+from durabletask_pytest.fixtures.freezing import VirtualTimeFreezer
 
 
 def test_returns_the_first_truthy_value() -> None:

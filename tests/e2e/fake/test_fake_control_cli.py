@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from durabletask_pytest.remote_detect import detect_control_url
+from durabletask_pytest.external.client import detect_control_url
 
 from durabletask_testing.control import RemoteFake
 

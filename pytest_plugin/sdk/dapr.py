@@ -1,20 +1,28 @@
-"""Fixtures for Dapr Workflow apps: the app's own ``WorkflowRuntime`` and ``DaprWorkflowClient`` on the fake.
+"""The adapter for Dapr Workflow apps: the app's own ``WorkflowRuntime`` and ``DaprWorkflowClient`` on the fake.
 
-``dapr_workflow_runtime`` is a real ``dapr.ext.workflow.WorkflowRuntime`` (wrapped to register the test's
-workflows and activities and to start within a bounded time) and ``dapr_workflow_client`` a real
-``DaprWorkflowClient``, both connected to this test's sidecar: the in-process fake speaking the Dapr dialect,
+What the ``dapr_workflow_runtime`` fixture hands out is a real ``dapr.ext.workflow.WorkflowRuntime`` (wrapped to
+register the test's workflows and activities and to start within a bounded time) and ``dapr_workflow_client`` a
+real ``DaprWorkflowClient``, both connected to this test's sidecar: the in-process fake speaking the Dapr dialect,
 or, with ``--durabletask-sidecar``, a Dapr sidecar (or a ``serve --dialect dapr`` CLI fake). The fake runs in the
 test's process: its protocol bindings live under their own proto package, so they load beside Dapr's.
-``durable_clock``, ``durable_faults``, ``durable_sidecar`` and the failure report work as with any SDK.
+``durable_clock``, ``durable_faults``, ``durable_sidecar`` and the failure report work as with any SDK. The runtime
+is a :class:`~durabletask_pytest.seams.ManagedWorker` that registers nothing through a stub table (the replay
+audit leaves Dapr workflows alone).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from datetime import timedelta
+
+    from .stubs import StubTable
 
 DAPR_FIXTURES = ("dapr_workflow_runtime", "dapr_workflow_client")
 START_TIMEOUT_SECONDS = 10.0
@@ -109,34 +117,52 @@ class DaprTestRuntime:
             self.is_running = False
             self.runtime.shutdown()
 
+    def stop(self) -> None:
+        """The same as :meth:`shutdown` (what the plugin calls on every worker it manages)."""
+        self.shutdown()
+
+    @property
+    def stub_table(self) -> StubTable | None:
+        """None: Dapr workflows are registered with the runtime directly."""
+        return None
+
+    def orchestrator_names(self) -> set[str]:
+        """None of the workflows: the replay audit does not replay Dapr workflows."""
+        return set()
+
+    @property
+    def versioning(self) -> Any:
+        """None: versioning is part of each workflow's registration in Dapr."""
+        return None
+
+    @property
+    def maximum_timer_interval(self) -> timedelta | None:
+        """None: the audit does not replay Dapr workflows."""
+        return None
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.runtime, name)
 
 
-@pytest.fixture
-def dapr_workflow_runtime(request: pytest.FixtureRequest, durable_sidecar: Any) -> Iterator[DaprTestRuntime]:
-    """A Dapr ``WorkflowRuntime`` on this test's sidecar: ``start_with(workflows=[...], activities=[...])``."""
-    from .state import STATE_KEY
-
-    runtime = DaprTestRuntime(durable_sidecar.address)
-    state = request.node.stash.get(STATE_KEY, None)
-    if state is not None:
-        state.workers.append(runtime)
+@contextmanager
+def open_dapr_runtime(address: str) -> Iterator[DaprTestRuntime]:
+    """A DaprTestRuntime on the sidecar at ``address``, shut down on exit."""
+    runtime = DaprTestRuntime(address)
     try:
         yield runtime
     finally:
         runtime.shutdown()
 
 
-@pytest.fixture
-def dapr_workflow_client(durable_sidecar: Any) -> Iterator[Any]:
-    """A Dapr ``DaprWorkflowClient`` connected to this test's sidecar."""
+@contextmanager
+def open_dapr_client(address: str) -> Iterator[Any]:
+    """A Dapr ``DaprWorkflowClient`` connected to ``address``, closed on exit (Dapr 1.19 and later have close())."""
     wf = _import_workflow_sdk()
-    host, port = _host_and_port(durable_sidecar.address)
+    host, port = _host_and_port(address)
     client = wf.DaprWorkflowClient(host=host, port=port)
     try:
         yield client
     finally:
-        close = getattr(client, "close", None)
+        close = getattr(client, "close", None)  # Dapr's object: its 1.18 client has no close()
         if callable(close):
             close()

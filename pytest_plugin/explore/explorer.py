@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import pytest
-
 from durabletask_testing.exploration import (
     Schedule,
     ScheduleError,
@@ -25,13 +23,14 @@ from durabletask_testing.exploration import (
     shrink_candidates,
 )
 
-from .settings import DurableSettings
+from ..fixtures.settings import DurableSettings
 
 if TYPE_CHECKING:
     from durabletask_testing import Clock, FakeSidecar, FaultPlan
     from durabletask_testing.exploration import ScheduleRunner
 
-    from .sdk_wrappers import DurableTestClient, DurableTestWorker
+    from ..sdk.client import DurableTestClient
+    from ..sdk.worker import DurableTestWorker
 
 OPTION_SEED = "--durabletask-seed"
 OPTION_SEED_DEST = "durabletask_seed"
@@ -165,7 +164,7 @@ class Explorer:
         from durabletask_testing import FakeSidecar
         from durabletask_testing.exploration import ScheduleRunner
 
-        from .environment import _frozen_if_asked, open_client, open_worker
+        from ..fixtures.environment import frozen_if_asked, open_client, open_worker
 
         runner = ScheduleRunner(schedule)
         sidecar = FakeSidecar(clock=self._settings.clock, start_time=self._settings.start_time, schedule=runner)
@@ -179,7 +178,7 @@ class Explorer:
         started = time.perf_counter()
         try:
             with ExitStack() as stack:
-                stack.enter_context(_frozen_if_asked(self._settings, sidecar.clock))
+                stack.enter_context(frozen_if_asked(self._settings, sidecar.clock))
                 client = stack.enter_context(open_client(sidecar.address))
                 worker = stack.enter_context(open_worker(sidecar.address, now=sidecar.clock.now))
                 scenario(ExploreRun(sidecar, worker, client, schedule, runner))
@@ -264,61 +263,3 @@ def _as_schedule(value: str | Schedule) -> Schedule:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else "(no message)"
-
-
-# -- @pytest.mark.durabletask(explore=N): one test item per schedule ---------------------------------------
-
-SCHEDULE_SECTION_TITLE = "durabletask: schedule"
-SCHEDULE_PARAM = "durable_schedule"
-_RUN_KEY = pytest.StashKey[tuple["ScheduleRunner", Any]]()
-
-
-def parametrize_marked(metafunc: pytest.Metafunc, marker_name: str) -> None:
-    """Give a test marked ``explore=N`` one item per schedule (only the forced one with ``--durabletask-seed``)."""
-    count = next((m.kwargs["explore"] for m in metafunc.definition.iter_markers(marker_name)
-                  if "explore" in m.kwargs), 0)
-    if isinstance(count, bool) or not isinstance(count, int) or count <= 0:
-        return  # a bad value is reported by the durable_settings fixture
-    forced = metafunc.config.getoption(OPTION_SEED_DEST, None)
-    specs = [forced] if forced else [str(schedule) for schedule in schedules(count)]
-    ids = ["forced-schedule"] if forced else [f"schedule-{index}" for index in range(len(specs))]
-    if SCHEDULE_PARAM not in metafunc.fixturenames:
-        metafunc.fixturenames.append(SCHEDULE_PARAM)
-    metafunc.parametrize(SCHEDULE_PARAM, specs, indirect=True, ids=ids)
-
-
-def runner_for(request: pytest.FixtureRequest) -> ScheduleRunner | None:
-    """The schedule runner of a test item made by ``explore=N`` (None for other tests)."""
-    callspec = getattr(request.node, "callspec", None)
-    spec = callspec.params.get(SCHEDULE_PARAM) if callspec is not None else None
-    if spec is None:
-        return None
-    from durabletask_testing.exploration import ScheduleRunner
-
-    try:
-        return ScheduleRunner(Schedule.parse(spec))
-    except ScheduleError as error:
-        pytest.fail(f"{OPTION_SEED}: {error}", pytrace=False)
-
-
-def remember_run(item: pytest.Item, runner: ScheduleRunner, sidecar: Any) -> None:
-    """Apply the schedule's crash point to the item's fake and keep both for the failure report."""
-    runner.schedule.apply_faults(sidecar.faults)
-    item.stash[_RUN_KEY] = (runner, sidecar)
-
-
-def marker_report(item: pytest.Item) -> tuple[str, str] | None:
-    """The failure report section naming the schedule a marker-explored item ran under and how to rerun it."""
-    found = item.stash.get(_RUN_KEY, None)
-    if found is None:
-        return None
-    runner, sidecar = found
-    spec = str(runner.schedule)
-    lines = [f"schedule: {spec}  ({runner.schedule.describe()})", "what this schedule changed:"]
-    lines += [f"  - {str(d)}" for d in runner.deviations()]
-    lines += [f"  - {record}" for record in sidecar.faults.log]
-    if len(lines) == 2:
-        lines.append("  - (nothing was reordered, split or lost)")
-    path = item.nodeid.split("[", 1)[0]
-    lines.append(f"rerun exactly this schedule: pytest {path} {OPTION_SEED}='{spec}'")
-    return SCHEDULE_SECTION_TITLE, "\n".join(lines)

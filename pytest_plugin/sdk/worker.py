@@ -1,19 +1,18 @@
-"""The SDK worker and client as the fixtures hand them out: the real classes plus small test conveniences.
+"""The adapter for the ``durabletask`` API (ours and the published SDK): the worker as ``durable_worker`` hands it out.
 
-``DurableTestWorker`` *is* a ``TaskHubGrpcWorker`` of whichever SDK is installed (ours or the published
-``durabletask``; every SDK method works unchanged); it adds ``start_with(...)`` to register functions and start in
-one call, and ``stub_activity``/``stub_orchestrator`` to replace a function by name with a test double.
-``DurableTestClient`` *is* a ``TaskHubGrpcClient``; it remembers the instance ids it scheduled so the
-failure report can describe them when the sidecar is external.
+``DurableTestWorker`` *is* a ``TaskHubGrpcWorker`` of whichever of the two is installed (every SDK method works
+unchanged); it adds ``start_with(...)`` to register functions and start in one call, and
+``stub_activity``/``stub_orchestrator`` to replace a function by name with a test double. What it adds to the SDK's
+object lives in one :class:`WorkerExtras` under one attribute. It is a :class:`~durabletask_pytest.seams.ManagedWorker`.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
-from durabletask import client as dt_client
 from durabletask import worker as dt_worker
 
 from .stubs import _UNSET, Stub, StubKind, StubTable
@@ -36,8 +35,28 @@ def wait_for_background_stops(timeout: float) -> None:
         thread.join(timeout)
 
 
+@dataclass
+class WorkerExtras:
+    """What a DurableTestWorker keeps beside the SDK's own state."""
+
+    stubs: StubTable = field(default_factory=StubTable)
+    """The functions by name (real and stubbed) and the gate every call passes."""
+    registered: dict[StubKind, set[str]] = field(default_factory=lambda: {"activity": set(), "orchestrator": set()})
+    """The names registered with the SDK (each one a trampoline of the stub table)."""
+    versioning: Any = None
+    """The options given to ``use_versioning``, for the replay audit."""
+    running: bool = False
+    """Between ``start()`` and ``stop()`` (tracked here, so it reads the same with every SDK)."""
+
+
 class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
     """A TaskHubGrpcWorker connected to the test's sidecar, stopped automatically at teardown."""
+
+    _durable: WorkerExtras
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._durable = WorkerExtras()
+        super().__init__(*args, **kwargs)
 
     def register(
         self,
@@ -83,7 +102,7 @@ class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
 
         ``returns=value`` answers every call with ``value``; ``raises=exc`` fails every call with ``exc`` (an
         exception, its class, or a message); ``side_effect=f`` answers with ``f(call)`` (``call`` is a
-        :class:`~durabletask_pytest.stubs.StubCall`; ``f`` may raise). With none of them it returns None. The
+        :class:`~durabletask_pytest.sdk.stubs.StubCall`; ``f`` may raise). With none of them it returns None. The
         stub's ``calls`` list what it received. Works before or after the real function is registered, or without
         it; a name not registered yet must be stubbed before ``start()``.
         """
@@ -110,27 +129,25 @@ class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
     def unstub(self, function: str | Callable[..., Any]) -> None:
         """Remove the stubs of this name (activity and orchestrator): the real function answers again."""
         name = _name_of(function)
-        removed = [self._stub_table.remove_stub(kind, name) for kind in ("activity", "orchestrator")]
+        removed = [self._durable.stubs.remove_stub(kind, name) for kind in ("activity", "orchestrator")]
         if not any(removed):
             raise KeyError(f"no stub named {name!r} on this worker")
 
     @property
     def stubs(self) -> list[Stub]:
         """The stubs currently in place."""
-        return list(self._stub_table.stubs())
+        return list(self._durable.stubs.stubs())
 
     @property
-    def _stub_table(self) -> StubTable:
-        table = self.__dict__.get("_durable_stub_table")
-        if table is None:
-            table = self.__dict__["_durable_stub_table"] = StubTable()
-        return table
+    def stub_table(self) -> StubTable:
+        """The worker's functions by name: real ones, stubs, and the gate every call passes."""
+        return self._durable.stubs
 
     def _register(self, kind: StubKind, fn: Callable[..., Any], kwargs: dict[str, Any]) -> str:
         if kwargs.keys() - {"name"}:
             raise TypeError(f"add_{kind}() got unexpected keyword arguments {sorted(kwargs.keys() - {'name'})}")
         name = kwargs.get("name") or _name_of(fn)
-        table = self._stub_table
+        table = self._durable.stubs
         if table.has_real(kind, name):
             raise ValueError(f"A '{name}' {kind} already exists.")
         already_registered = name in self._registered_names(kind)  # by a stub, which stays in front
@@ -140,7 +157,7 @@ class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
         return name
 
     def _stub(self, kind: StubKind, function: str | Callable[..., Any], stub: Stub) -> Stub:
-        table = self._stub_table
+        table = self._durable.stubs
         table.set_stub(stub)
         if stub.name not in self._registered_names(kind):
             if self.is_running:
@@ -153,7 +170,7 @@ class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
         return stub
 
     def _registered_names(self, kind: StubKind) -> set[str]:
-        return self.__dict__.setdefault(f"_durable_registered_{kind}", set())  # type: ignore[no-any-return]
+        return self._durable.registered[kind]
 
     def _sdk_add(self, kind: StubKind, trampoline: Callable[..., Any]) -> None:
         if kind == "activity":
@@ -165,12 +182,12 @@ class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
     def use_versioning(self, version: Any) -> None:
         """Apply versioning options (the SDK's method); remembered for the replay audit."""
         super().use_versioning(version)
-        self.__dict__["_durable_versioning"] = version
+        self._durable.versioning = version
 
     @property
     def versioning(self) -> Any:
         """The versioning options given to :meth:`use_versioning`, or None."""
-        return self.__dict__.get("_durable_versioning")
+        return self._durable.versioning
 
     def orchestrator_names(self) -> set[str]:
         """The orchestrator names registered on this worker (real functions or stubs)."""
@@ -178,9 +195,9 @@ class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
 
     def start(self) -> None:
         """Start the worker (the SDK's method)."""
-        self._stub_table.reopen()
+        self._durable.stubs.reopen()
         super().start()
-        self.__dict__["_durable_running"] = True
+        self._durable.running = True
 
     def stop(self) -> None:
         """Stop the worker as the SDK does (waits for its shutdown); a no-op if it is not running.
@@ -189,7 +206,7 @@ class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
         """
         if not self.is_running:
             return
-        self.__dict__["_durable_running"] = False
+        self._durable.running = False
         super().stop()
 
     def stop_for_teardown(self) -> None:
@@ -203,7 +220,7 @@ class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
         """
         if not self.is_running:
             return
-        self.__dict__["_durable_running"] = False
+        self._durable.running = False
         sdk_stop = super().stop
         stopped = threading.Event()
 
@@ -219,7 +236,7 @@ class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
         with _BACKGROUND_STOPS_LOCK:
             _BACKGROUND_STOPS.add(stopper)
         stopper.start()
-        table = self._stub_table
+        table = self._durable.stubs
         table.close()  # from here on, work items that still reach the worker run none of the test's code
         if not stopped.wait(FAST_STOP_SECONDS):
             table.wait_until_no_call_runs(STOP_GRACE_SECONDS)
@@ -227,48 +244,7 @@ class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
     @property
     def is_running(self) -> bool:
         """True between ``start()`` and ``stop()`` (tracked here, so it reads the same with every SDK)."""
-        return bool(self.__dict__.get("_durable_running", False))
-
-
-class DurableTestClient(dt_client.TaskHubGrpcClient):
-    """A TaskHubGrpcClient connected to the test's sidecar that remembers which instances it scheduled."""
-
-    @property
-    def scheduled_instance_ids(self) -> list[str]:
-        """Instance ids returned by schedule_new_orchestration during this test, in order."""
-        return list(self.__dict__.setdefault("_durable_scheduled_ids", []))
-
-    def schedule_new_orchestration(self, *args: Any, **kwargs: Any) -> str:
-        """Schedule an orchestration (the SDK's method) and remember its instance id."""
-        instance_id = super().schedule_new_orchestration(*args, **kwargs)
-        self.__dict__.setdefault("_durable_scheduled_ids", []).append(instance_id)
-        return instance_id
-
-    def wait_for_orchestration_start(self, instance_id: str, *args: Any, **kwargs: Any) -> Any:
-        """The SDK's method; a TimeoutError says so when no worker of the test was started."""
-        try:
-            return super().wait_for_orchestration_start(instance_id, *args, **kwargs)
-        except TimeoutError as error:
-            raise self._explained(error, instance_id) from error
-
-    def wait_for_orchestration_completion(self, instance_id: str, *args: Any, **kwargs: Any) -> Any:
-        """The SDK's method; a TimeoutError says so when no worker of the test was started."""
-        try:
-            return super().wait_for_orchestration_completion(instance_id, *args, **kwargs)
-        except TimeoutError as error:
-            raise self._explained(error, instance_id) from error
-
-    def set_timeout_hint(self, hint: Callable[[str], str | None]) -> None:
-        """Use ``hint(instance_id)`` to explain a wait that timed out (the fixture gives one)."""
-        self.__dict__["_durable_timeout_hint"] = hint
-
-    def _explained(self, error: TimeoutError, instance_id: str) -> TimeoutError:
-        hint_for = self.__dict__.get("_durable_timeout_hint")
-        try:
-            hint = hint_for(instance_id) if hint_for is not None else None
-        except Exception:  # an explanation must never replace the real error
-            hint = None
-        return TimeoutError(f"{error}: {hint}") if hint else error
+        return self._durable.running
 
 
 def _name_of(function: str | Callable[..., Any]) -> str:

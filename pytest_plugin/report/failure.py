@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from .sidecar_protocol import DrivableSidecar
+from ..seams import DrivableSidecar
 from .timeline import (
     DEFAULT_VALUE_WIDTH,
     FAILURE_MESSAGE_LIMIT,
@@ -20,12 +20,12 @@ from .timeline import (
 )
 
 if TYPE_CHECKING:
-    from .sidecar_protocol import DrivableFaults
+    from ..external.client import ExternalInstance
+    from ..seams import DrivableFaults
 
 SECTION_TITLE = "durabletask: orchestration timelines"
 MAX_EVENTS_SHOWN = 120
 WRAP_WIDTH = 110
-EXTERNAL_RPC_TIMEOUT_SECONDS = 2.0
 
 
 @dataclass
@@ -81,53 +81,15 @@ def instances_from_fake(sidecar: DrivableSidecar) -> list[InstanceView]:
     return views
 
 
-def instances_from_external(
-    address: str, instance_ids: Iterable[str], metadata: Sequence[tuple[str, str]] = ()
-) -> list[InstanceView]:
-    """Ask an external sidecar (over the public protocol) about the instances a test touched.
-
-    Sub-orchestrations found in the histories are followed too.
-    """
-    import grpc
-
-    from durabletask_testing.protocol import orchestrator_service_pb2 as pb
-    from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
-
-    pending = list(dict.fromkeys(instance_ids))
-    seen: set[str] = set()
+def instances_from_external(described: Iterable[ExternalInstance]) -> list[InstanceView]:
+    """Views of the instances an external sidecar described (``ExternalSidecarClient.describe``)."""
     views: list[InstanceView] = []
-    with grpc.insecure_channel(address) as channel:
-        stub = stubs.TaskHubSidecarServiceStub(channel)  # type: ignore[no-untyped-call]
-        while pending:
-            instance_id = pending.pop(0)
-            if instance_id in seen:
-                continue
-            seen.add(instance_id)
-            view = InstanceView(instance_id=instance_id)
-            try:
-                response = stub.GetInstance(
-                    pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=True),
-                    timeout=EXTERNAL_RPC_TIMEOUT_SECONDS,
-                    metadata=list(metadata),
-                )
-                if not response.exists:
-                    view.problem = "instance not found on the sidecar"
-                else:
-                    _fill_from_state(view, response.orchestrationState)
-                    for chunk in stub.StreamInstanceHistory(
-                        pb.StreamInstanceHistoryRequest(instanceId=instance_id, forWorkItemProcessing=False),
-                        timeout=EXTERNAL_RPC_TIMEOUT_SECONDS,
-                        metadata=list(metadata),
-                    ):
-                        view.history.extend(chunk.events)
-                    pending.extend(
-                        event.subOrchestrationInstanceCreated.instanceId
-                        for event in view.history
-                        if event.WhichOneof("eventType") == "subOrchestrationInstanceCreated"
-                    )
-            except grpc.RpcError as error:
-                view.problem = f"could not read it from the sidecar: {error.code().name} {error.details()}"
-            views.append(view)
+    for instance in described:
+        view = InstanceView(instance_id=instance.instance_id, history=list(instance.history),
+                            problem=instance.problem)
+        if instance.state is not None:
+            _fill_from_state(view, instance.state)
+        views.append(view)
     return views
 
 

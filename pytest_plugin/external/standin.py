@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
+
+if TYPE_CHECKING:
+    from .client import ExternalSidecarClient
 
 NEEDS_CLOCK_REASON = (
     "needs the fake sidecar's virtual clock (durable_clock / freeze_time), "
@@ -45,11 +49,23 @@ class ExternalSidecar:
 
     Touching the fake-only surface (``clock``, ``faults``, ``instances()``, ``instance()``, ``history()``,
     ``wait_until_idle()``, ``reset()``)
-    skips the test with a reason saying what it needs, so one test file runs on both backends.
+    skips the test with a reason saying what it needs, so one test file runs on both backends. Its
+    :attr:`client` (opened on first use, closed by :meth:`stop`) is the plugin's one channel to the sidecar.
     """
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, metadata: Sequence[tuple[str, str]] = ()) -> None:
         self.address = address
+        self._metadata = list(metadata)
+        self._client: ExternalSidecarClient | None = None
+
+    @property
+    def client(self) -> ExternalSidecarClient:
+        """The plugin's client of this sidecar (the report and the clean-up use it)."""
+        if self._client is None:
+            from .client import ExternalSidecarClient
+
+            self._client = ExternalSidecarClient(self.address, self._metadata)
+        return self._client
 
     def __repr__(self) -> str:
         return f"ExternalSidecar(address={self.address!r})"
@@ -85,4 +101,7 @@ class ExternalSidecar:
         return self
 
     def stop(self, *args: Any, **kwargs: Any) -> None:
-        """Nothing to stop: the external sidecar outlives the test run."""
+        """Close the plugin's channel; the external sidecar itself outlives the test run."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
