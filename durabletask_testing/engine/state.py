@@ -334,6 +334,8 @@ class ActivityWorkItem:
     attempt: int = 0  # dispatches of this task id in its instance before this one
     token: str = ""
     connection: Connection | None = None
+    outlived: list[str] = field(default_factory=list)  # tokens of earlier dispatches whose lease ran out
+    answered: bool = False  # a result was accepted: no dispatch of it is needed any more
 
     def to_pb(self) -> pb.WorkItem:
         request = pb.ActivityRequest(
