@@ -77,6 +77,7 @@ class Dispatcher:
             activities_pending=self.activities.pending(),
             orchestrators_in_flight=self.orchestrators.in_flight_count(),
             client_waiting=self.client_waiting(),
+            entities_pending=self.entities.pending(),
         )
 
     # -- queues ------------------------------------------------------------------------------------

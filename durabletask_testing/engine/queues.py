@@ -408,6 +408,10 @@ class EntityQueue(WorkQueue[EntityWorkItem, str]):
             entity.take_back(item, now + backoff if backoff > 0 else None)
             self.make_ready(entity, now)
 
+    def pending(self) -> int:
+        """Entities with a batch queued, held or in flight."""
+        return len(self._queued) + len(self._in_flight)
+
     def _forget(self, item: EntityWorkItem) -> None:
         entity = self._entities.get(item.entity_id)
         if entity is not None:
