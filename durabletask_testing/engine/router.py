@@ -167,6 +167,8 @@ class Router:
         if child is None:
             self.start_child(parent, start, now)
             return
+        if child.parent_instance_id != parent.instance_id:
+            return  # that id now names an instance this parent did not start (purged and reused): leave it alone
         child.reparent(start.parent)
         parent.adopt(child.instance_id)
         if child.status == pb.ORCHESTRATION_STATUS_FAILED:

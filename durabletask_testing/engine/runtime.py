@@ -145,7 +145,8 @@ def apply_response(
 
 def _rewind(instance: Instance, action: pb.RewindOrchestrationAction, now: datetime, outbox: Outbox) -> None:
     """Replace the history with the worker's rewritten one (it already holds this work item's new events) and
-    replay it; every sub-orchestration the history created and did not see complete is owed a rewind."""
+    replay it; every sub-orchestration the history created and did not see complete is owed a rewind, if this
+    instance started it (a history naming any other instance as its child changes nothing of that instance)."""
     history = [_copy(event) for event in action.newHistory]
     started = next(e.executionStarted for e in history if e.HasField("executionStarted"))
     execution_id = optional_string(started.orchestrationInstance, "executionId") or instance.execution_id
@@ -156,7 +157,8 @@ def _rewind(instance: Instance, action: pb.RewindOrchestrationAction, now: datet
         if event.HasField("executionRewound"):
             reason = optional_string(event.executionRewound, "reason")
         elif event.HasField("subOrchestrationInstanceCreated"):
-            created[event.eventId] = event.subOrchestrationInstanceCreated
+            if event.subOrchestrationInstanceCreated.instanceId in instance.children:
+                created[event.eventId] = event.subOrchestrationInstanceCreated
         elif event.HasField("subOrchestrationInstanceCompleted"):
             created.pop(event.subOrchestrationInstanceCompleted.taskScheduledId, None)
     for task_id, sub in created.items():
