@@ -23,7 +23,6 @@ from ..vocabulary import (
     default_child_instance_id,
     optional_field,
     optional_string,
-    status_name,
     timestamp,
     to_datetime,
 )
@@ -308,7 +307,10 @@ def _finish(instance: Instance, action: pb.OrchestratorAction, now: datetime, ou
 
 
 def parent_notice(child: Instance, now: datetime) -> Message | None:
-    """The SubOrchestrationInstanceCompleted/Failed event an ended child owes its parent, if it has one."""
+    """The SubOrchestrationInstanceCompleted/Failed event an ended child owes its parent, if it has one.
+
+    Any end but COMPLETED is SubOrchestrationInstanceFailed with the child's failure details, none when it has
+    none (a terminated child), as durabletask-go sends it."""
     info = child.parent
     if info is None:
         return None
@@ -316,11 +318,7 @@ def parent_notice(child: Instance, now: datetime) -> Message | None:
     if child.status == pb.ORCHESTRATION_STATUS_COMPLETED:
         event = events.sub_orchestration_completed(now, task_id, child.output)
     else:
-        failure = child.failure_details or events.failure(
-            "SubOrchestration" + status_name(child.status).title(),
-            f"sub-orchestration '{child.instance_id}' ended with status {status_name(child.status)}",
-        )
-        event = events.sub_orchestration_failed(now, task_id, failure)
+        event = events.sub_orchestration_failed(now, task_id, child.failure_details)
     execution = optional_string(info.orchestrationInstance, "executionId") or None
     return Message(info.orchestrationInstance.instanceId, execution, event)
 

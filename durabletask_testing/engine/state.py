@@ -205,7 +205,8 @@ class Instance:
         self.abandoned_by = None
 
     def commit(self, new_events: Sequence[pb.HistoryEvent], custom_status: str | None) -> None:
-        """A work item's events join the history (the execution now runs) with the response's custom status."""
+        """A work item's events join the history (the execution now runs); the response's custom status replaces
+        the previous one when it has one (None keeps it, as durabletask-go does)."""
         self.history.extend(new_events)
         self._started = True
         for event in new_events:
@@ -213,7 +214,8 @@ class Instance:
                 self._suspended = True
             elif event.HasField("executionResumed"):
                 self._suspended = False
-        self.custom_status = custom_status
+        if custom_status is not None:
+            self.custom_status = custom_status
 
     def record(self, event: pb.HistoryEvent) -> None:
         """Append the history event of an applied action."""
