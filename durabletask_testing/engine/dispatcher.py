@@ -77,6 +77,7 @@ class Dispatcher:
             activities_pending=self.activities.pending(),
             orchestrators_in_flight=self.orchestrators.in_flight_count(),
             client_waiting=self.client_waiting(),
+            entities_pending=self.entities.pending(),
         )
 
     # -- queues ------------------------------------------------------------------------------------
@@ -167,6 +168,23 @@ class Dispatcher:
         self.release(item)
         self._queues[item.kind].requeue(item, now, backoff)
 
+    def lease_ran_out(self, item: WorkItem, now: float) -> None:
+        """``item`` was not completed within its lease: hand it out again (an activity's late result is still
+        accepted if it comes first, see :class:`~.queues.ActivityQueue`)."""
+        if isinstance(item, ActivityWorkItem):
+            self.activities.outlived(item, now)
+            if self.activities.has_ready():
+                self.work_added = True
+        else:
+            self.return_to_queue(item, now)
+
+    def activity_answered(self, item: ActivityWorkItem) -> None:
+        """A result of ``item`` was accepted: no dispatch of it is in flight or queued any more."""
+        had_stream = item.connection is not None
+        self.activities.answered(item)
+        if had_stream and any(queue.has_ready() for queue in self._queues.values()):
+            self.work_added = True
+
     def expired(self, now: float) -> list[WorkItem]:
         """In-flight items whose lease has run out (each reported once)."""
         found: list[WorkItem] = []
@@ -200,9 +218,11 @@ class Dispatcher:
         return instance.in_flight
 
     def find_activity(self, token: str, instance_id: str, task_id: int | None) -> ActivityWorkItem:
-        """The in-flight activity item named by ``token`` (or, without one, by ``instance_id`` and ``task_id``)."""
+        """The in-flight activity item named by ``token`` (or, without one, by ``instance_id`` and ``task_id``);
+        a token whose lease ran out still names its activity until a result of it is accepted."""
         if token:
-            return _found(self.activities.in_flight(token), self._bad_token(token, "a"))
+            item = self.activities.in_flight(token) or self.activities.late(token)
+            return _found(item, self._bad_token(token, "a"))
         _require_instance_id(instance_id)
         found = self.activities.by_task(instance_id, task_id if task_id is not None else -1)
         if found is None:

@@ -15,7 +15,7 @@ own methods (taking a batch, granting and releasing its lock, being handed out a
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -103,14 +103,20 @@ class EntityWorkItem:
 
 @dataclass(eq=False, slots=True)
 class Entity:
-    """One entity: its state, queued messages, the lock on it and the batch in flight."""
+    """One entity: its state, queued messages, the lock on it and the batch in flight.
+
+    Queued messages are kept so that every step costs time in what it moves, never in the length of the queue:
+    ``queue`` holds them in arrival order, except that while the entity is locked the lock holder's calls wait
+    apart (they are the only ones that may run); calls in ``queue`` are counted by caller, so granting a lock
+    looks through the queue only when its holder has calls waiting there.
+    """
 
     entity_id: str
     name: str
     key: str
     last_modified: datetime
     state: str | None = None
-    queue: list[pb.HistoryEvent] = field(default_factory=list)
+    queue: deque[pb.HistoryEvent] = field(default_factory=deque)
     in_flight: EntityWorkItem | None = None
     locked_by: str | None = None  # critical section id
     lock_owner: str | None = None  # the orchestration instance holding the lock
@@ -119,6 +125,8 @@ class Entity:
     dispatch_count: int = 0
     batches: int = 0  # completed batches (names the entity's result in fault decisions)
     log: deque[OperationRecord] = field(default_factory=lambda: deque(maxlen=ENTITY_LOG_LIMIT))
+    _holder_calls: deque[pb.HistoryEvent] = field(default_factory=deque)  # the lock holder's calls, while locked
+    _calls_by_caller: Counter[str] = field(default_factory=Counter)  # calls in ``queue`` by calling instance
 
     @property
     def exists(self) -> bool:
@@ -126,58 +134,107 @@ class Entity:
         return self.state is not None
 
     @property
+    def queued(self) -> int:
+        """Operations and lock requests waiting."""
+        return len(self.queue) + len(self._holder_calls)
+
+    @property
     def is_idle(self) -> bool:
         """No state, nothing queued, in flight or locked: the record can go."""
-        return self.state is None and not self.queue and self.in_flight is None and self.locked_by is None
+        return self.state is None and not self.queued and self.in_flight is None and self.locked_by is None
 
     def has_batch(self) -> bool:
         """Some queued operation may run now."""
         if self.locked_by is None:
             return bool(self.queue) and not is_lock_request(self.queue[0])
-        return any(not is_lock_request(e) and operation_of(e)[2] == self.lock_owner for e in self.queue)
+        return bool(self._holder_calls)
 
     def enqueue(self, message: pb.HistoryEvent) -> None:
         """An operation or lock request arrives (last in the queue)."""
-        self.queue.append(message)
+        if self._is_holder_call(message):
+            self._holder_calls.append(message)
+        else:
+            self._count(message, 1)
+            self.queue.append(message)
 
     def take_batch(self, limit: int = 0) -> list[pb.HistoryEvent]:
         """Take the operations that may run now off the queue: from the front up to the next lock request when
-        unlocked; only the lock holder's operations when locked (others keep their places)."""
+        unlocked; only the lock holder's calls when locked (others keep their places)."""
         taken: list[pb.HistoryEvent] = []
-        kept: list[pb.HistoryEvent] = []
-        for index, event in enumerate(self.queue):
-            full = limit > 0 and len(taken) >= limit
-            if self.locked_by is None:
-                if full or is_lock_request(event):
-                    kept.extend(self.queue[index:])
-                    break
-                taken.append(event)
-            elif not full and not is_lock_request(event) and operation_of(event)[2] == self.lock_owner:
-                taken.append(event)
-            else:
-                kept.append(event)
-        self.queue = kept
+        source = self.queue if self.locked_by is None else self._holder_calls
+        while source and not (limit > 0 and len(taken) >= limit) and not is_lock_request(source[0]):
+            event = source.popleft()
+            if source is self.queue:
+                self._count(event, -1)
+            taken.append(event)
         return taken
 
-    def grant_front_lock(self) -> pb.EntityLockRequestedEvent | None:
+    def grant_front_lock(self) -> pb.HistoryEvent | None:
         """Grant the lock request at the front of an unlocked entity's queue when nothing runs; the granted
-        request."""
+        request (an ``entityLockRequested`` history event, no longer queued)."""
         if self.locked_by is not None or self.in_flight is not None or not self.queue:
             return None
         if not is_lock_request(self.queue[0]):
             return None
-        request = self.queue.pop(0).entityLockRequested
+        event = self.queue.popleft()
+        request = event.entityLockRequested
         self.locked_by = request.criticalSectionId
         self.lock_owner = optional_string(request, "parentInstanceId") or ""
-        return request
+        if self._calls_by_caller[self.lock_owner] > 0:  # the holder's calls queued before the grant may run now
+            kept: deque[pb.HistoryEvent] = deque()
+            for queued in self.queue:
+                if self._is_holder_call(queued):
+                    self._count(queued, -1)
+                    self._holder_calls.append(queued)
+                else:
+                    kept.append(queued)
+            self.queue = kept
+        return event
 
     def release_lock(self, critical_section_id: str) -> bool:
-        """Release the lock if ``critical_section_id`` holds it."""
+        """Release the lock if ``critical_section_id`` holds it (calls of its holder still waiting go first)."""
         if self.locked_by is None or self.locked_by != critical_section_id:
             return False
         self.locked_by = None
         self.lock_owner = None
+        leftover = list(self._holder_calls)
+        self._holder_calls.clear()
+        self._return_front(leftover)
         return True
+
+    def drop_lock_requests_of(self, instance_id: str) -> int:
+        """Forget the queued lock requests of ``instance_id`` (it was replaced or purged); how many."""
+        kept = deque(
+            e
+            for e in self.queue
+            if not (is_lock_request(e) and optional_string(e.entityLockRequested, "parentInstanceId") == instance_id)
+        )
+        dropped = len(self.queue) - len(kept)
+        self.queue = kept
+        return dropped
+
+    def _is_holder_call(self, event: pb.HistoryEvent) -> bool:
+        return (
+            self.locked_by is not None
+            and event.HasField("entityOperationCalled")
+            and (operation_of(event)[2] == self.lock_owner)
+        )
+
+    def _count(self, event: pb.HistoryEvent, delta: int) -> None:
+        if event.HasField("entityOperationCalled"):
+            caller = operation_of(event)[2] or ""
+            self._calls_by_caller[caller] += delta
+            if self._calls_by_caller[caller] <= 0:
+                del self._calls_by_caller[caller]
+
+    def _return_front(self, events: list[pb.HistoryEvent]) -> None:
+        """Put ``events`` (in their order) back at the front of where they wait."""
+        for event in reversed(events):
+            if self._is_holder_call(event):
+                self._holder_calls.appendleft(event)
+            else:
+                self._count(event, 1)
+                self.queue.appendleft(event)
 
     def dispatched(self, item: EntityWorkItem) -> None:
         """The batch ``item`` was handed out."""
@@ -193,7 +250,7 @@ class Entity:
         """Undo the dispatch of ``item``: its operations go back to the front of the queue; ``not_before``
         (monotonic seconds) delays the next hand-out."""
         self.batch_ended(item)
-        self.queue = item.operations + self.queue
+        self._return_front(item.operations)
         if not_before is not None:
             self.held_until = not_before
 
@@ -218,7 +275,7 @@ class Entity:
         """A batch result was applied: its operation records, the operations it did not answer (back to the
         front of the queue), the new state (unless ``keep_state``: the batch failed)."""
         self.log.extend(records)
-        self.queue = unanswered + self.queue
+        self._return_front(unanswered)
         if not keep_state:
             self.state = state
         self.last_modified = now
@@ -279,6 +336,8 @@ def validate_batch_result(result: pb.EntityBatchResult, item: EntityWorkItem, ch
             if not action.startNewOrchestration.name.strip():
                 raise invalid(f"{where}.startNewOrchestration.name must not be empty")
             check(optional_string(action.startNewOrchestration, "input"), f"{where}.startNewOrchestration.input")
+            if action.startNewOrchestration.HasField("scheduledTime"):
+                to_datetime(action.startNewOrchestration.scheduledTime, f"{where}.startNewOrchestration.scheduledTime")
         else:
             raise invalid(f"{where} has no action type set")
 

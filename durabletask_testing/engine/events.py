@@ -108,8 +108,8 @@ def sub_orchestration_completed(when: datetime, task_id: int, result: str | None
     )
 
 
-def sub_orchestration_failed(when: datetime, task_id: int, failure: pb.TaskFailureDetails) -> pb.HistoryEvent:
-    """A child orchestration's failure, delivered to its parent."""
+def sub_orchestration_failed(when: datetime, task_id: int, failure: pb.TaskFailureDetails | None) -> pb.HistoryEvent:
+    """A child orchestration's failure (or other end but completion), delivered to its parent."""
     return pb.HistoryEvent(
         eventId=-1,
         timestamp=timestamp(when),

@@ -232,7 +232,13 @@ class OrchestratorQueue(WorkQueue[OrchestratorWorkItem, str]):
 
 
 class ActivityQueue(WorkQueue[ActivityWorkItem, ActivityWorkItem]):
-    """Activities to run, in order; those of an ended or moved-on execution are dropped when reached."""
+    """Activities to run, in order; those of an ended or moved-on execution are dropped when reached.
+
+    An activity whose lease ran out is handed out again, and the result of whichever dispatch reports first is
+    accepted (:meth:`outlived` / :meth:`answered`): the result of the earlier dispatch, arriving late, as well
+    as that of the new one. So an activity that runs longer than the lease on a live worker completes; one whose
+    worker died or hangs is run again elsewhere; any later result is refused (its token is no longer valid).
+    """
 
     kind: WorkKind = "activity"
 
@@ -241,6 +247,7 @@ class ActivityQueue(WorkQueue[ActivityWorkItem, ActivityWorkItem]):
         self._store = store
         self._ready: deque[ActivityWorkItem] = deque()
         self._by_task: dict[tuple[str, int], ActivityWorkItem] = {}  # in flight, by (instance id, task id)
+        self._outlived: dict[str, ActivityWorkItem] = {}  # token of a dispatch whose lease ran out -> its activity
 
     def queue(self, activity: ActivityWorkItem, *, first: bool = False) -> None:
         if first:
@@ -255,8 +262,11 @@ class ActivityQueue(WorkQueue[ActivityWorkItem, ActivityWorkItem]):
             return None
         for _ in range(len(self._ready)):
             activity = self._ready.popleft()
+            if activity.answered:
+                continue  # a late result of an earlier dispatch answered it
             instance = self._store.get(activity.instance_id)
             if instance is None or instance.is_terminal or instance.execution_id != activity.execution_id:
+                self._forget_outlived(activity)
                 continue  # its orchestration ended or moved on: nobody needs the result
             if not connection.wants_activity(activity.name, activity.version):
                 self._ready.append(activity)
@@ -270,6 +280,35 @@ class ActivityQueue(WorkQueue[ActivityWorkItem, ActivityWorkItem]):
         activity.connection = connection
         self._by_task[(activity.instance_id, activity.task_id)] = activity
         return self._hand_out(activity, connection)
+
+    def outlived(self, item: ActivityWorkItem, now: float) -> None:
+        """``item``'s lease ran out: it is handed out again, and a late result under its old token is still
+        accepted while no other dispatch has answered (the first result wins)."""
+        token = item.token
+        self.release(item)
+        item.outlived.append(token)
+        self._outlived[token] = item
+        self.requeue(item, now)
+
+    def late(self, token: str) -> ActivityWorkItem | None:
+        """The activity an earlier dispatch under ``token`` (whose lease ran out) ran, if it is not answered."""
+        return self._outlived.get(token)
+
+    def answered(self, item: ActivityWorkItem) -> None:
+        """A result of ``item`` was accepted (under its current token or an outlived one): forget every dispatch
+        of it, queued or in flight, so that no other result is accepted."""
+        self.release(item)
+        item.answered = True
+        self._forget_outlived(item)
+        try:
+            self._ready.remove(item)
+        except ValueError:
+            pass  # in flight or held (skipped when reached) or already gone
+
+    def _forget_outlived(self, item: ActivityWorkItem) -> None:
+        for token in item.outlived:
+            self._outlived.pop(token, None)
+        item.outlived.clear()
 
     def by_task(self, instance_id: str, task_id: int) -> ActivityWorkItem | None:
         """The in-flight activity of ``instance_id`` with ``task_id``."""
@@ -304,6 +343,7 @@ class ActivityQueue(WorkQueue[ActivityWorkItem, ActivityWorkItem]):
         super().clear()
         self._ready.clear()
         self._by_task.clear()
+        self._outlived.clear()
 
 
 class EntityQueue(WorkQueue[EntityWorkItem, str]):
@@ -367,6 +407,10 @@ class EntityQueue(WorkQueue[EntityWorkItem, str]):
         if entity is not None:
             entity.take_back(item, now + backoff if backoff > 0 else None)
             self.make_ready(entity, now)
+
+    def pending(self) -> int:
+        """Entities with a batch queued, held or in flight."""
+        return len(self._queued) + len(self._in_flight)
 
     def _forget(self, item: EntityWorkItem) -> None:
         entity = self._entities.get(item.entity_id)

@@ -75,8 +75,10 @@ class Router:
         )
         waits = instance.queue_start(started, scheduled_start)
         old = self._store.put(instance)
-        if old is not None and old.in_flight is not None:
-            self._dispatcher.release(old.in_flight)
+        if old is not None:  # replaced (a reuse policy may replace a live one): its work item and locks go
+            if old.in_flight is not None:
+                self._dispatcher.release(old.in_flight)
+            self.release_locks_of(old.instance_id, forget_requests=True)
         if waits and scheduled_start is not None:
             self.push_timer(TimerEntry("start", scheduled_start, instance.instance_id, instance.execution_id))
         else:
@@ -165,6 +167,8 @@ class Router:
         if child is None:
             self.start_child(parent, start, now)
             return
+        if child.parent_instance_id != parent.instance_id:
+            return  # that id now names an instance this parent did not start (purged and reused): leave it alone
         child.reparent(start.parent)
         parent.adopt(child.instance_id)
         if child.status == pb.ORCHESTRATION_STATUS_FAILED:
@@ -186,30 +190,43 @@ class Router:
         self.pump_entity(entity)
 
     def pump_entity(self, entity: Entity) -> None:
-        """Grant what the entity can grant now, queue a batch if one may run, forget it when nothing is left."""
-        while True:
-            granted = entity.grant_front_lock()
-            if granted is None:
-                break
-            owner = self._store.get(entity.lock_owner or "")
-            if owner is None or owner.is_terminal:  # the orchestration that asked is gone: skip its request
-                entity.release_lock(granted.criticalSectionId)
-                continue
-            if granted.position + 1 < len(granted.lockSet):
-                forwarded = pb.HistoryEvent(eventId=-1, timestamp=timestamp(self.clock.now()))
-                forwarded.entityLockRequested.CopyFrom(granted)
-                forwarded.entityLockRequested.position = granted.position + 1
-                self.send_to_entity(granted.lockSet[granted.position + 1], forwarded)
-            else:
-                self.deliver(owner, events.entity_lock_granted(self.clock.now(), granted.criticalSectionId))
-        self._dispatcher.make_entity_ready(entity, self.clock.monotonic())
-        self._entities.forget_if_idle(entity)
+        """Grant what the entity can grant now, queue a batch if one may run, forget it when nothing is left.
 
-    def release_locks_of(self, instance_id: str) -> None:
-        """An orchestration ended: release every entity lock it still holds."""
+        A granted lock request is forwarded to the next entity of its lock set, which is pumped in turn: in a
+        loop, not by recursion, so a lock set of any size is acquired."""
+        pending = [entity]
+        while pending:
+            current = pending.pop()
+            while True:
+                granted_event = current.grant_front_lock()
+                if granted_event is None:
+                    break
+                granted = granted_event.entityLockRequested
+                owner = self._store.get(current.lock_owner or "")
+                if owner is None or owner.is_terminal:  # the orchestration that asked is gone: skip its request
+                    current.release_lock(granted.criticalSectionId)
+                    continue
+                if granted.position + 1 < len(granted.lockSet):
+                    # the same event moves on (copying a lock set at every step would cost its size squared)
+                    granted.position += 1
+                    granted_event.timestamp.CopyFrom(timestamp(self.clock.now()))
+                    following = self._entities.get_or_create(granted.lockSet[granted.position], self.clock.now())
+                    following.enqueue(granted_event)
+                    pending.append(following)
+                else:
+                    self.deliver(owner, events.entity_lock_granted(self.clock.now(), granted.criticalSectionId))
+            self._dispatcher.make_entity_ready(current, self.clock.monotonic())
+            self._entities.forget_if_idle(current)
+
+    def release_locks_of(self, instance_id: str, *, forget_requests: bool = False) -> None:
+        """An orchestration ended: release every entity lock it still holds. With ``forget_requests`` (it was
+        replaced or purged, so a new instance may take its id) its queued lock requests are dropped too, or the
+        next instance of that id would be granted locks it never asked for."""
         for entity in self._entities:
+            changed = forget_requests and entity.drop_lock_requests_of(instance_id) > 0
             if entity.lock_owner == instance_id and entity.locked_by is not None:
-                entity.release_lock(entity.locked_by)
+                changed = entity.release_lock(entity.locked_by) or changed
+            if changed:
                 self.pump_entity(entity)
 
     def settle_entity(self, entity: Entity, outbox: EntityOutbox, now: datetime) -> None:
@@ -222,7 +239,7 @@ class Router:
             else:
                 self.send_to_entity(signal.target, signal.event)
         for start in outbox.starts:
-            instance_id = start.instanceId or uuid.uuid4().hex
+            instance_id = start.instanceId if start.instanceId.strip() else uuid.uuid4().hex  # blank: generated
             existing = self._store.get(instance_id)
             if existing is not None and not existing.is_terminal:
                 continue  # a live instance of that id exists: the start is dropped, as a duplicate start would be
@@ -275,6 +292,7 @@ class Router:
             if self._store.remove(instance):
                 if instance.in_flight is not None:
                     self._dispatcher.release(instance.in_flight)
+                self.release_locks_of(instance.instance_id, forget_requests=True)
                 self._waiters.notify_instance(instance.instance_id)
                 count += 1
         return count

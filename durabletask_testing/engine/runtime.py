@@ -23,7 +23,6 @@ from ..vocabulary import (
     default_child_instance_id,
     optional_field,
     optional_string,
-    status_name,
     timestamp,
     to_datetime,
 )
@@ -145,7 +144,8 @@ def apply_response(
 
 def _rewind(instance: Instance, action: pb.RewindOrchestrationAction, now: datetime, outbox: Outbox) -> None:
     """Replace the history with the worker's rewritten one (it already holds this work item's new events) and
-    replay it; every sub-orchestration the history created and did not see complete is owed a rewind."""
+    replay it; every sub-orchestration the history created and did not see complete is owed a rewind, if this
+    instance started it (a history naming any other instance as its child changes nothing of that instance)."""
     history = [_copy(event) for event in action.newHistory]
     started = next(e.executionStarted for e in history if e.HasField("executionStarted"))
     execution_id = optional_string(started.orchestrationInstance, "executionId") or instance.execution_id
@@ -156,7 +156,8 @@ def _rewind(instance: Instance, action: pb.RewindOrchestrationAction, now: datet
         if event.HasField("executionRewound"):
             reason = optional_string(event.executionRewound, "reason")
         elif event.HasField("subOrchestrationInstanceCreated"):
-            created[event.eventId] = event.subOrchestrationInstanceCreated
+            if event.subOrchestrationInstanceCreated.instanceId in instance.children:
+                created[event.eventId] = event.subOrchestrationInstanceCreated
         elif event.HasField("subOrchestrationInstanceCompleted"):
             created.pop(event.subOrchestrationInstanceCompleted.taskScheduledId, None)
     for task_id, sub in created.items():
@@ -306,7 +307,10 @@ def _finish(instance: Instance, action: pb.OrchestratorAction, now: datetime, ou
 
 
 def parent_notice(child: Instance, now: datetime) -> Message | None:
-    """The SubOrchestrationInstanceCompleted/Failed event an ended child owes its parent, if it has one."""
+    """The SubOrchestrationInstanceCompleted/Failed event an ended child owes its parent, if it has one.
+
+    Any end but COMPLETED is SubOrchestrationInstanceFailed with the child's failure details, none when it has
+    none (a terminated child), as durabletask-go sends it."""
     info = child.parent
     if info is None:
         return None
@@ -314,11 +318,7 @@ def parent_notice(child: Instance, now: datetime) -> Message | None:
     if child.status == pb.ORCHESTRATION_STATUS_COMPLETED:
         event = events.sub_orchestration_completed(now, task_id, child.output)
     else:
-        failure = child.failure_details or events.failure(
-            "SubOrchestration" + status_name(child.status).title(),
-            f"sub-orchestration '{child.instance_id}' ended with status {status_name(child.status)}",
-        )
-        event = events.sub_orchestration_failed(now, task_id, failure)
+        event = events.sub_orchestration_failed(now, task_id, child.failure_details)
     execution = optional_string(info.orchestrationInstance, "executionId") or None
     return Message(info.orchestrationInstance.instanceId, execution, event)
 

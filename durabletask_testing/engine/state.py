@@ -205,7 +205,8 @@ class Instance:
         self.abandoned_by = None
 
     def commit(self, new_events: Sequence[pb.HistoryEvent], custom_status: str | None) -> None:
-        """A work item's events join the history (the execution now runs) with the response's custom status."""
+        """A work item's events join the history (the execution now runs); the response's custom status replaces
+        the previous one when it has one (None keeps it, as durabletask-go does)."""
         self.history.extend(new_events)
         self._started = True
         for event in new_events:
@@ -213,7 +214,8 @@ class Instance:
                 self._suspended = True
             elif event.HasField("executionResumed"):
                 self._suspended = False
-        self.custom_status = custom_status
+        if custom_status is not None:
+            self.custom_status = custom_status
 
     def record(self, event: pb.HistoryEvent) -> None:
         """Append the history event of an applied action."""
@@ -334,6 +336,8 @@ class ActivityWorkItem:
     attempt: int = 0  # dispatches of this task id in its instance before this one
     token: str = ""
     connection: Connection | None = None
+    outlived: list[str] = field(default_factory=list)  # tokens of earlier dispatches whose lease ran out
+    answered: bool = False  # a result was accepted: no dispatch of it is needed any more
 
     def to_pb(self) -> pb.WorkItem:
         request = pb.ActivityRequest(

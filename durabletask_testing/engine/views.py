@@ -77,7 +77,7 @@ def entity_snapshot(entity: Entity) -> EntitySnapshot:
         entity.key,
         entity.state,
         entity.last_modified,
-        len(entity.queue),
+        entity.queued,
         entity.locked_by,
         entity.lock_owner,
         entity.in_flight is not None,
@@ -90,7 +90,7 @@ def entity_metadata(entity: Entity, include_state: bool) -> pb.EntityMetadata:
     metadata = pb.EntityMetadata(
         instanceId=entity.entity_id,
         lastModifiedTime=timestamp(entity.last_modified),
-        backlogQueueSize=len(entity.queue),
+        backlogQueueSize=entity.queued,
     )
     if entity.locked_by is not None:
         metadata.lockedBy.value = entity.lock_owner or entity.locked_by

@@ -4,7 +4,8 @@ batches), and complete or abandon them.
 A completion first finds its in-flight item; a refusal of its content (INVALID_ARGUMENT) then changes nothing,
 but when the item's instance or entity was purged or replaced meanwhile the item is released before the
 refusal (FAILED_PRECONDITION), so its stream's slot is free again. A work item that cannot be encoded fails its
-instance (or its entity batch) instead of the stream. Expired leases hand their items out again."""
+instance (or its entity batch) instead of the stream. Expired leases hand their items out again; of an activity
+handed out again so, the first result of any dispatch is accepted (see :class:`~.queues.ActivityQueue`)."""
 
 from __future__ import annotations
 
@@ -131,9 +132,11 @@ class WorkItems(Part):
             site = Site(item.instance_id, key, item.name, item.task_id, item.attempt)
             fault = self.faults.activity_result_fault(site, now)
             if fault is not None and fault.lose:
-                self._dispatcher.return_to_queue(item, self.clock.monotonic())
+                late = bool(response.completionToken) and response.completionToken != item.token
+                if not late:  # a late result's activity is queued or in flight again already
+                    self._dispatcher.return_to_queue(item, self.clock.monotonic())
             else:
-                self._dispatcher.release(item)
+                self._dispatcher.activity_answered(item)
                 if owner is not None:  # the instance made progress: an abandon back-off starts small again
                     owner.made_progress()
                 if fault is not None and fault.delay is not None:
@@ -275,4 +278,4 @@ class WorkItems(Part):
         for item in self._dispatcher.expired(now):
             site = item.fault_site(self._store.get(item.instance_id))
             self.faults.lease_expired(site, self.clock.now())
-            self._dispatcher.return_to_queue(item, now)
+            self._dispatcher.lease_ran_out(item, now)

@@ -41,12 +41,8 @@ def _lock_event(section: str, owner: str, *entities: str) -> pb.HistoryEvent:
 
 def test_an_entity_runs_operations_up_to_a_lock_request_then_only_the_lock_holders():
     entity = Entity(COUNTER, "counter", "c1", START)
-    entity.queue = [
-        _signal_event("a"),
-        _lock_event("s1", "orch", COUNTER),
-        _signal_event("b"),
-        _call_event("c", "orch"),
-    ]
+    for event in (_signal_event("a"), _lock_event("s1", "orch", COUNTER), _signal_event("b"), _call_event("c", "orch")):
+        entity.enqueue(event)
     assert [e.entityOperationSignaled.operation for e in entity.take_batch()] == ["a"]
     granted = entity.grant_front_lock()
     assert granted is not None and entity.locked_by == "s1" and entity.lock_owner == "orch"
