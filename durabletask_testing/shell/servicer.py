@@ -18,6 +18,7 @@ from google.protobuf import empty_pb2
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 
+from ..checks import MAX_TIMEOUT_SECONDS, seconds
 from ..engine import Engine
 from ..engine.waiters import WaitTarget
 from ..errors import EngineError, ErrorCode
@@ -112,7 +113,8 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
         self.control_url: str | None = None
         """Advertised in the initial metadata of Hello answers when a control API serves this fake."""
         self._limits = limits if limits is not None else Limits()
-        self._ping_interval = health_ping_interval
+        self._ping_interval = seconds(health_ping_interval, "health_ping_interval", positive=True,
+                                      maximum=MAX_TIMEOUT_SECONDS)
         if streams is not None:
             for name in WORK_ITEM_STREAM_RPCS:
                 setattr(self, name, streams.streaming(getattr(self, name)))
