@@ -276,8 +276,6 @@ class FakeSidecar:
         """Drop every instance, queue, timer and configured fault; rewind a virtual clock to its start."""
         self._faults.reset()
         self._engine.reset()
-        if self._dapr is not None:
-            self._dapr.reset()
 
     def wait_until_idle(self, timeout: float | None = 10.0) -> bool:
         """Block until no work is queued or running (orchestrations wait on timers or events). True if idle.

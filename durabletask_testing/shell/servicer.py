@@ -52,7 +52,7 @@ def _unary(method: F) -> F:
     def wrapper(self: FakeSidecarServicer, request: Any, context: grpc.ServicerContext) -> Any:
         self._check_rpc_fault(name, context)
         try:
-            self._check_limits(request)
+            self.check_limits(request)
             return method(self, request, context)
         except EngineError as error:
             _refuse(context, error)
@@ -73,7 +73,7 @@ def _streaming(method: S) -> S:
     def wrapper(self: FakeSidecarServicer, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         self._check_rpc_fault(name, context)
         try:
-            self._check_limits(request)
+            self.check_limits(request)
             yield from method(self, request, context)
         except EngineError as error:
             _refuse(context, error)
@@ -127,7 +127,8 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
         """The engine this servicer translates to."""
         return self._engine
 
-    def _check_limits(self, request: Any) -> None:
+    def check_limits(self, request: Any) -> None:
+        """Refuse ``request`` (any dialect's message) when a string in it is over its limit (EngineError)."""
         check_request(request, self._limits, self._engine.max_payload_bytes)
 
     def _check_rpc_fault(self, method: str, context: grpc.ServicerContext) -> None:
