@@ -20,7 +20,7 @@ from google.protobuf import json_format
 
 from .. import checks
 from ..clock import CLOCK_MODES, as_utc
-from ..faults import FaultPlan, FaultRecord
+from ..faults import RPC_STATUS_CODES, FaultPlan, FaultRecord
 from ..protocol import orchestrator_service_pb2 as pb
 from ..views import EntitySnapshot, InstanceSnapshot, OperationRecord
 from ..vocabulary import STATUS_VALUES, parse_iso, status_name
@@ -289,10 +289,10 @@ def fault_body(kind: str, arguments: Mapping[str, Any]) -> Json:
 _OPENAPI_TYPES: dict[FieldType, Json] = {
     "name": {"type": "string"},
     "text": {"type": "string"},
-    "code": {"type": "string"},
-    "count": {"type": "integer", "nullable": True},
-    "seconds": {"type": "number", "minimum": 0},
-    "natural": {"type": "integer", "minimum": 0},
+    "code": {"type": "string", "enum": list(RPC_STATUS_CODES)},
+    "count": {"type": "integer", "nullable": True, "minimum": 1, "maximum": checks.MAX_INT64},
+    "seconds": {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": checks.MAX_DURATION_SECONDS},
+    "natural": {"type": "integer", "minimum": 0, "maximum": checks.MAX_INT64},
     "fraction": {"type": "number", "minimum": 0, "maximum": 1},
     "kinds": {"type": "array", "items": {"type": "string"}},
     "result": {"type": "string", "enum": ["activity", "orchestrator"]},

@@ -192,8 +192,9 @@ def first_entity_item(stream: Any) -> Any:
 
 @pytest.mark.xfail(strict=True, reason="issue 25 item 11: a refused batch result has already committed its state")
 def test_a_batch_result_refused_for_its_scheduled_time_changes_nothing(fake: FakeSidecar) -> None:
-    from durabletask.internal import orchestrator_service_pb2_grpc as sdk_stubs
     from google.protobuf import timestamp_pb2, wrappers_pb2
+
+    from durabletask.internal import orchestrator_service_pb2_grpc as sdk_stubs
 
     c = client.TaskHubGrpcClient(host_address=fake.address)
     c.signal_entity(EntityInstanceId("counter", "raw"), "add", 1)
