@@ -106,7 +106,7 @@ def test_a_replayer_for_the_published_sdk_lets_the_process_exit(project: Path) -
     env["PYTHONPATH"] += ":" + str(project)
     try:
         result = subprocess.run([str(python), "script.py"], cwd=project, env=env, capture_output=True, text=True,
-                                timeout=6)
+                                timeout=4)
     except subprocess.TimeoutExpired:
-        pytest.fail("the process did not exit within 6 s of its script's end")
+        pytest.fail("the process did not exit within 4 s of its script's end")
     assert result.returncode == 0 and "done" in result.stdout, result.stderr[-1000:]

@@ -80,7 +80,7 @@ def test_an_activity_longer_than_its_lease_completes_once_while_its_worker_lives
     _, c = sdk
     instance_id = c.schedule_new_orchestration(one_slow_step)
     try:
-        state = c.wait_for_orchestration_completion(instance_id, timeout=12 * LEASE_SECONDS)
+        state = c.wait_for_orchestration_completion(instance_id, timeout=8 * LEASE_SECONDS)
     except TimeoutError:
         state = None
     with calls_lock:
