@@ -193,7 +193,6 @@ def test_an_idle_connection_is_closed_by_the_server(fake: Served) -> None:
         assert data == b"" or data.startswith(b"HTTP/1")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 low: lower-case 'bearer' is accepted on gRPC but refused on HTTP")
 def test_the_bearer_scheme_is_case_insensitive_on_both_apis() -> None:
     token = "case-s3cret"
     with served("--clock", "manual", DURABLETASK_TESTING_API_TOKEN=token) as handle:
