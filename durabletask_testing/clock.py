@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
+from .checks import duration
 from .vocabulary import CLOCK_MODES, ClockMode, as_utc, clock_mode
 
 __all__ = ["CLOCK_MODES", "AdvanceHandler", "Clock", "ClockMode", "as_utc"]
@@ -82,13 +83,9 @@ class Clock:
         return self._monotonic()
 
     def advance(self, delta: timedelta | float | int) -> datetime:
-        """Move a virtual clock forward by ``delta`` (a timedelta or seconds); fire due timers. Returns the new time."""
-        if isinstance(delta, (int, float)) and not isinstance(delta, bool):
-            delta = timedelta(seconds=delta)
-        if not isinstance(delta, timedelta):
-            raise TypeError(f"delta must be a timedelta or a number of seconds; got {type(delta).__name__}")
-        if delta < timedelta(0):
-            raise ValueError(f"delta must not be negative; got {delta}")
+        """Move a virtual clock forward by ``delta`` (a timedelta or a finite number of seconds, not negative); fire
+        due timers. Returns the new time; ValueError when it would pass year 9999."""
+        delta = duration(delta, "delta")
         now = self.now()
         if delta > datetime.max.replace(tzinfo=timezone.utc) - now:
             raise ValueError(f"cannot advance the clock by {delta} from {now.isoformat()}: past year 9999")

@@ -27,6 +27,8 @@ from typing import Any, Literal, get_args
 
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
+from .checks import duration, finite, whole
+
 ChaosKind = Literal[
     "fail_activity", "lose_activity_result", "lose_orchestrator_result", "delay_activity", "lose_entity_result"
 ]
@@ -40,6 +42,12 @@ DEFAULT_CHAOS_KINDS: tuple[ChaosKind, ...] = (
     "lose_entity_result",
 )
 INJECTED_ERROR_TYPE = "InjectedFault"
+# The names of gRPC's status codes other than OK (fixed by gRPC; ``grpc.StatusCode`` has members of these names).
+RPC_STATUS_CODES = (
+    "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+    "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+    "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -130,9 +138,21 @@ def _entity_name(entity: str) -> str:
 
 
 def _check_times(times: int | None) -> int | None:
-    if times is not None and (not isinstance(times, int) or times < 1):
+    if times is None:
+        return None
+    if isinstance(times, bool) or not isinstance(times, int):
         raise ValueError(f"times must be a positive integer or None (unlimited); got {times!r}")
-    return times
+    return whole(times, "times", minimum=1)
+
+
+def status_code_name(code: Any) -> str:
+    """A gRPC status code (a ``grpc.StatusCode`` or its name, any case) as its name; ValueError for OK or a name
+    gRPC does not have."""
+    name = getattr(code, "name", code)
+    if isinstance(name, str) and name.upper() in RPC_STATUS_CODES:
+        return name.upper()
+    shown = repr(code) if len(repr(code)) <= 40 else repr(code)[:37] + "..."
+    raise ValueError(f"code must be a gRPC status code other than OK ({', '.join(RPC_STATUS_CODES)}); got {shown}")
 
 
 class FaultPlan:
@@ -177,11 +197,8 @@ class FaultPlan:
 
     def delay_activity(self, activity: Any, *, by: timedelta | float, times: int | None = None) -> FaultPlan:
         """Hold ``activity``'s results until the clock has moved ``by`` (a timedelta or seconds)."""
-        if isinstance(by, (int, float)) and not isinstance(by, bool):
-            by = timedelta(seconds=by)
-        if not isinstance(by, timedelta) or by <= timedelta(0):
-            raise ValueError(f"by must be a positive timedelta; got {by!r}")
-        return self._add(_Rule("delay_activity", target_name(activity), _check_times(times), delay=by))
+        held = duration(by, "by", positive=True)
+        return self._add(_Rule("delay_activity", target_name(activity), _check_times(times), delay=held))
 
     def fail_entity(
         self,
@@ -206,8 +223,7 @@ class FaultPlan:
         its name, as if the worker crashed after doing the work; it is dispatched again (exploration)."""
         if kind not in self._crash_steps:
             raise ValueError(f"kind must be 'activity' or 'orchestrator'; got {kind!r}")
-        if not isinstance(step, int) or step < 0:
-            raise ValueError(f"step must be a non-negative integer; got {step!r}")
+        step = whole(step, "step")
         with self._lock:
             self._crash_steps[kind].add(step)
         self._changed()
@@ -220,20 +236,18 @@ class FaultPlan:
 
     def disconnect_workers(self, *, after: int = 0) -> FaultPlan:
         """End every GetWorkItems stream with UNAVAILABLE after ``after`` more work items are dispatched."""
-        if not isinstance(after, int) or after < 0:
-            raise ValueError(f"after must be a non-negative integer; got {after!r}")
+        after = whole(after, "after")
         with self._lock:
             self._disconnect_after = after
         self._changed()
         return self
 
     def fail_rpc(self, method: str, *, code: Any = "UNAVAILABLE", times: int | None = 1) -> FaultPlan:
-        """Answer the next ``times`` calls of RPC ``method`` (e.g. ``"RaiseEvent"``) with status ``code``."""
+        """Answer the next ``times`` calls of RPC ``method`` (e.g. ``"RaiseEvent"``) with status ``code`` (a
+        ``grpc.StatusCode`` or its name; :data:`RPC_STATUS_CODES`)."""
         if not isinstance(method, str) or not method:
             raise ValueError("method must be the RPC name, e.g. 'StartInstance'")
-        code_name = getattr(code, "name", code)
-        if not isinstance(code_name, str) or code_name == "OK":
-            raise ValueError(f"code must be a non-OK grpc.StatusCode; got {code!r}")
+        code_name = status_code_name(code)
         return self._add(_Rule("fail_rpc", method.rsplit("/", 1)[-1], _check_times(times), code=code_name))
 
     def chaos(
@@ -246,16 +260,21 @@ class FaultPlan:
     ) -> FaultPlan:
         """Inject a seeded random mix of faults at ``rate`` (0..1) per decision point.
 
-        By default only faults an orchestration recovers from on its own are mixed in (lost results,
-        delays); add ``"fail_activity"`` to ``kinds`` when the orchestrations under test retry.
+        ``kinds`` chooses the mix from :data:`CHAOS_KINDS`. The default, :data:`DEFAULT_CHAOS_KINDS`, holds the
+        faults an orchestration recovers from on its own (lost activity, orchestrator and entity results; delayed
+        activity results, up to ``max_delay``); pass ``kinds=CHAOS_KINDS`` (or a list with ``"fail_activity"``)
+        when the orchestrations under test retry failed activities.
         """
-        if not 0.0 <= rate <= 1.0:
-            raise ValueError(f"rate must be between 0 and 1; got {rate!r}")
+        seed = whole(seed, "seed", minimum=-(2**63), maximum=2**64 - 1)
+        rate = finite(rate, "rate", minimum=0.0, maximum=1.0)
+        max_delay = duration(max_delay, "max_delay", positive=True)
+        if isinstance(kinds, str):
+            raise ValueError(f"kinds must be a collection of fault kinds, not one string; got {kinds!r}")
         chosen = tuple(kinds)
         if not chosen or any(k not in CHAOS_KINDS for k in chosen):
             raise ValueError(f"kinds must be a non-empty subset of {CHAOS_KINDS}; got {chosen!r}")
         with self._lock:
-            self._chaos = _Chaos(int(seed), float(rate), chosen, max_delay)
+            self._chaos = _Chaos(seed, rate, chosen, max_delay)
         self._changed()
         return self
 

@@ -12,6 +12,7 @@ import grpc
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 
+from . import checks
 from .clock import Clock
 from .dialects import DEFAULT_DIALECT, check_dialect
 from .engine import DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_WORK_ITEM_LEASE, Engine
@@ -80,8 +81,11 @@ class FakeSidecar:
             raise ValueError(f"port must be an integer between 0 and 65535; got {port!r}")
         if api_token is not None and not api_token:
             raise ValueError("api_token must not be empty (use None for no token)")
-        if health_ping_interval <= 0:
-            raise ValueError(f"health_ping_interval must be positive; got {health_ping_interval}")
+        health_ping_interval = checks.seconds(health_ping_interval, "health_ping_interval", positive=True,
+                                              maximum=checks.MAX_TIMEOUT_SECONDS)
+        if work_item_lease is not None:
+            work_item_lease = checks.duration(work_item_lease, "work_item_lease", positive=True,
+                                              maximum=checks.MAX_TIMEOUT_SECONDS)
         self._host = host
         self._requested_port = port
         self._port: int | None = None
@@ -272,12 +276,13 @@ class FakeSidecar:
         """Drop every instance, queue, timer and configured fault; rewind a virtual clock to its start."""
         self._faults.reset()
         self._engine.reset()
-        if self._dapr is not None:
-            self._dapr.reset()
 
     def wait_until_idle(self, timeout: float | None = 10.0) -> bool:
-        """Block until no work is queued or running (orchestrations wait on timers or events). True if idle."""
-        return self._engine.wait_until_idle(timeout)
+        """Block until no work is queued or running (orchestrations wait on timers or events). True if idle.
+
+        ``timeout``: seconds, finite and not negative (at most :data:`~.checks.MAX_TIMEOUT_SECONDS`); None waits as
+        long as it takes."""
+        return self._engine.wait_until_idle(checks.timeout(timeout))
 
     def instances(self) -> list[InstanceSnapshot]:
         """Read-only snapshots of every instance, in creation order."""

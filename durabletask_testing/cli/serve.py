@@ -17,11 +17,12 @@ from datetime import datetime
 from types import FrameType
 from typing import Any
 
+from .. import checks
 from ..clock import CLOCK_MODES
 from ..control import ControlServer
 from ..dialects import DEFAULT_DIALECT, DIALECTS
 from ..engine import DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_WORK_ITEM_LEASE
-from ..shell import DEFAULT_HEALTH_PING_INTERVAL, TOKEN_ENV_VAR, Limits, resolve_token
+from ..shell import DEFAULT_HEALTH_PING_INTERVAL, TOKEN_ENV_VAR, Limits, is_loopback, resolve_token
 from ..sidecar import DEFAULT_MAX_LONG_POLLS, FakeSidecar
 from ..vocabulary import parse_iso
 
@@ -41,6 +42,23 @@ def _port(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"port must be between 0 and 65535: {port}")
     return port
+
+
+def _seconds(text: str) -> float:
+    """A number of seconds, finite and not negative (what every seconds option takes)."""
+    try:
+        return checks.seconds(float(text), "the value", maximum=checks.MAX_TIMEOUT_SECONDS)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise argparse.ArgumentTypeError(f"not a number of seconds from 0 to {checks.MAX_TIMEOUT_SECONDS:g}: "
+                                         f"{text!r}") from error
+
+
+def _count(text: str) -> int:
+    """A positive whole number."""
+    try:
+        return checks.whole(int(text), "the value", minimum=1)
+    except (TypeError, ValueError) as error:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}") from error
 
 
 def add_command(commands: Any) -> None:
@@ -83,14 +101,14 @@ def add_command(commands: Any) -> None:
     )
     serve.add_argument(
         "--max-payload-bytes",
-        type=int,
+        type=_count,
         default=DEFAULT_MAX_PAYLOAD_BYTES,
         metavar="N",
         help=f"largest accepted input/output/event payload in bytes (default: {DEFAULT_MAX_PAYLOAD_BYTES})",
     )
     serve.add_argument(
         "--max-request-bytes",
-        type=int,
+        type=_count,
         default=None,
         metavar="N",
         help="largest accepted request message in bytes, at least --max-payload-bytes "
@@ -98,7 +116,7 @@ def add_command(commands: Any) -> None:
     )
     serve.add_argument(
         "--work-item-lease",
-        type=float,
+        type=_seconds,
         default=DEFAULT_WORK_ITEM_LEASE.total_seconds(),
         metavar="SECONDS",
         help="a work item whose completion does not arrive within this many seconds is dispatched again; 0 turns "
@@ -113,11 +131,17 @@ def add_command(commands: Any) -> None:
     serve.add_argument(
         "--control-port", type=_port, default=0, help="port of the control API; 0 picks a free one (default: 0)"
     )
+    serve.add_argument(
+        "--allow-remote-control",
+        action="store_true",
+        help="serve the control API on a --control-host other than loopback without an API token (anyone who can "
+        "reach the port can then reset the fake and inject faults) (default: refused)",
+    )
     serve.add_argument("--no-control", action="store_true",
                        help="do not serve the control API (default: serve it on --control-host/--control-port)")
     serve.add_argument(
         "--max-long-polls",
-        type=int,
+        type=_count,
         default=DEFAULT_MAX_LONG_POLLS,
         metavar="N",
         help="most WaitForInstanceStart/WaitForInstanceCompletion calls served at once; more are refused with "
@@ -132,7 +156,7 @@ def add_command(commands: Any) -> None:
     )
     serve.add_argument(
         "--health-ping-interval",
-        type=float,
+        type=_seconds,
         default=DEFAULT_HEALTH_PING_INTERVAL,
         metavar="SECONDS",
         help="idle seconds before a work-item stream gets a health ping (the dapr dialect sends them only to "
@@ -159,20 +183,19 @@ def _sidecar_from(args: argparse.Namespace) -> FakeSidecar:
     """The sidecar the options describe; ValueError naming the option when they do not fit together."""
     if args.clock == "real" and args.start_time is not None:
         raise ValueError("--start-time needs --clock manual or auto")
-    if args.work_item_lease < 0:
-        raise ValueError("--work-item-lease must not be negative")
-    positive = (
-        ("--max-payload-bytes", args.max_payload_bytes),
-        ("--max-long-polls", args.max_long_polls),
-        ("--max-request-bytes", args.max_request_bytes),
-        ("--health-ping-interval", args.health_ping_interval),
-    )
-    for option, value in positive:
-        if value is not None and value <= 0:
-            raise ValueError(f"{option} must be positive")
+    if args.health_ping_interval <= 0:
+        raise ValueError("--health-ping-interval must be positive")
     token, warning = resolve_token(args.api_token, args.api_token_file, os.environ)
     if warning is not None:
         print(f"warning: {warning}", file=sys.stderr)
+    if token is None and not args.no_control and not args.allow_remote_control and not is_loopback(args.control_host):
+        raise ValueError(f"--control-host {args.control_host} is not a loopback address: without an API token anyone "
+                         "who reaches it could reset the fake and inject faults; give a token (--api-token-file, "
+                         f"${TOKEN_ENV_VAR}) or pass --allow-remote-control")
+    if token is None and not is_loopback(args.host):
+        print(f"warning: serving the sidecar protocol on {args.host} without an API token: anyone who reaches the "
+              "port can start, read and end orchestrations (give a token with --api-token-file or "
+              f"${TOKEN_ENV_VAR})", file=sys.stderr)
     return FakeSidecar(
         clock=args.clock,
         host=args.host,
@@ -204,7 +227,8 @@ def _serve_until_signalled(sidecar: FakeSidecar, args: argparse.Namespace | None
     try:
         sidecar.start()
         if args is not None and not args.no_control:
-            control = ControlServer(sidecar, args.control_host, args.control_port, sidecar.api_token).start()
+            control = ControlServer(sidecar, args.control_host, args.control_port, sidecar.api_token,
+                                    allow_remote=args.allow_remote_control).start()
             sidecar.advertise_control(control.url)
         print(f"listening on {sidecar.address}", flush=True)
         if control is not None:

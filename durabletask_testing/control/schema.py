@@ -11,15 +11,16 @@ the kernel (no engine, no gRPC server), so a client can use it without the fake.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from google.protobuf import json_format
 
+from .. import checks
 from ..clock import CLOCK_MODES, as_utc
-from ..faults import FaultPlan, FaultRecord
+from ..faults import RPC_STATUS_CODES, FaultPlan, FaultRecord
 from ..protocol import orchestrator_service_pb2 as pb
 from ..views import EntitySnapshot, InstanceSnapshot, OperationRecord
 from ..vocabulary import STATUS_VALUES, parse_iso, status_name
@@ -48,6 +49,7 @@ ROUTES = (
 )
 
 Json = dict[str, Any]
+T = TypeVar("T")
 
 
 class SchemaError(Exception):
@@ -71,14 +73,20 @@ def parse_time(value: Any, field: str) -> datetime:
         raise SchemaError(f"{field} is not an ISO-8601 date-time: {value[:80]!r}") from None
 
 
+def checked(check: Callable[..., T], value: Any, field: str, **options: Any) -> T:
+    """``check(value, field, **options)`` (one of :mod:`~durabletask_testing.checks`), its refusal a SchemaError
+    naming ``field``."""
+    try:
+        return check(value, field, **options)
+    except (TypeError, ValueError) as error:
+        raise SchemaError(str(error)) from None
+
+
 def number(body: Mapping[str, Any], field: str, *, default: float | None = None, minimum: float = 0.0) -> float:
-    """``body[field]`` as a number of at least ``minimum`` (``default`` when absent and a default is given)."""
-    value = body.get(field, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SchemaError(f"{field} must be a number")
-    if value < minimum:
-        raise SchemaError(f"{field} must be at least {minimum}; got {value}")
-    return float(value)
+    """``body[field]`` as a finite number of at least ``minimum`` (``default`` when absent and a default is given)."""
+    if field not in body and default is None:
+        raise SchemaError(f"{field} is required (a number)")
+    return checked(checks.finite, body.get(field, default), field, minimum=minimum)
 
 
 def _get(item: Any, field: str) -> Any:
@@ -96,13 +104,9 @@ def _optional_time(item: Any, field: str) -> datetime | None:
     return None if value is None else parse_time(value, field)
 
 
-def seconds_of(value: timedelta | float | int) -> float:
-    """A duration (timedelta or seconds) as seconds."""
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"expected a timedelta or a number of seconds; got {type(value).__name__}")
-    return float(value)
+def seconds_of(value: timedelta | float | int, name: str = "seconds") -> float:
+    """A duration (timedelta or seconds) as seconds: finite, not negative (TypeError/ValueError naming ``name``)."""
+    return checks.seconds(value, name)
 
 
 # -- requests ---------------------------------------------------------------------------------------------------
@@ -113,7 +117,9 @@ def advance_body(delta: timedelta | float | int) -> Json:
 
 
 def parse_advance(body: Mapping[str, Any]) -> timedelta:
-    return timedelta(seconds=number(body, "seconds"))
+    if "seconds" not in body:
+        raise SchemaError("seconds is required (a number of seconds, not negative)")
+    return checked(checks.duration, body["seconds"], "seconds")
 
 
 def advance_to_body(when: datetime) -> Json:
@@ -127,11 +133,14 @@ def parse_advance_to(body: Mapping[str, Any]) -> datetime:
 
 def wait_body(timeout: float | None) -> Json:
     """``POST /v1/wait-until-idle``; None waits as long as the server allows."""
-    return {"timeout": MAX_WAIT_SECONDS if timeout is None else timeout}
+    checked_timeout = checks.timeout(timeout)
+    return {"timeout": MAX_WAIT_SECONDS if checked_timeout is None else min(checked_timeout, MAX_WAIT_SECONDS)}
 
 
 def parse_wait(body: Mapping[str, Any]) -> float:
-    return min(number(body, "timeout", default=10.0), MAX_WAIT_SECONDS)
+    """The timeout of a wait-until-idle body (default 10 s), at most :data:`MAX_WAIT_SECONDS`."""
+    timeout = checked(checks.timeout, body.get("timeout", 10.0), "timeout")
+    return MAX_WAIT_SECONDS if timeout is None else min(timeout, MAX_WAIT_SECONDS)
 
 
 def idle_json(idle: bool) -> Json:
@@ -217,23 +226,24 @@ def _decode(spec: FaultField, value: Any) -> Any:
             raise SchemaError(f"{field} must be a non-empty string")
         return value
     if kind in ("text", "code"):
-        return str(value)
-    if kind == "count":
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise SchemaError(f"{field} must be an integer or null (every time)")
+        if not isinstance(value, str):
+            raise SchemaError(f"{field} must be a string")
         return value
     if kind == "kinds":
         if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
             raise SchemaError(f"{field} must be a list of fault kind names")
         return value
-    amount = number({field: value}, field)
+    if kind == "count" and value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SchemaError(f"{field} must be {'an integer or null (every time)' if kind == 'count' else 'a number'}")
+    if kind == "count":
+        return checked(checks.whole, value, field, minimum=1)
     if kind == "seconds":
-        return timedelta(seconds=amount)
+        return checked(checks.duration, value, field, positive=True)
     if kind == "fraction":
-        return amount
-    if not amount.is_integer():  # natural
-        raise SchemaError(f"{field} must be a whole number; got {value}")
-    return int(amount)
+        return checked(checks.finite, value, field, minimum=0.0, maximum=1.0)
+    return checked(checks.whole, value, field)  # natural
 
 
 def _encode(spec: FaultField, value: Any) -> Any:
@@ -279,10 +289,10 @@ def fault_body(kind: str, arguments: Mapping[str, Any]) -> Json:
 _OPENAPI_TYPES: dict[FieldType, Json] = {
     "name": {"type": "string"},
     "text": {"type": "string"},
-    "code": {"type": "string"},
-    "count": {"type": "integer", "nullable": True},
-    "seconds": {"type": "number", "minimum": 0},
-    "natural": {"type": "integer", "minimum": 0},
+    "code": {"type": "string", "enum": list(RPC_STATUS_CODES)},
+    "count": {"type": "integer", "nullable": True, "minimum": 1, "maximum": checks.MAX_INT64},
+    "seconds": {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": checks.MAX_DURATION_SECONDS},
+    "natural": {"type": "integer", "minimum": 0, "maximum": checks.MAX_INT64},
     "fraction": {"type": "number", "minimum": 0, "maximum": 1},
     "kinds": {"type": "array", "items": {"type": "string"}},
     "result": {"type": "string", "enum": ["activity", "orchestrator"]},

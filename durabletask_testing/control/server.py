@@ -3,8 +3,12 @@
 Served by ``python -m durabletask_testing serve`` (on its own loopback port; ``--control-port``) and available to
 any in-process :class:`~durabletask_testing.FakeSidecar` through :class:`ControlServer`. Every route is under
 ``/v1``; requests and responses are JSON in the format of :mod:`.schema`; errors answer ``{"error": "<message>"}``
-with a 4xx/5xx status. When the sidecar has an API token, every request needs ``Authorization: Bearer <token>``.
-The full description is docs/control-api.md and the OpenAPI document docs/control-api.openapi.json.
+with a 4xx/5xx status; a value that does not fit is a 400 naming its field. When the sidecar has an API token,
+every request needs ``Authorization: Bearer <token>``. Before routing, :class:`RequestGuard` refuses requests a
+browser page could send (a foreign ``Host`` or ``Origin``, a body that is not JSON), and the server bounds how long
+a request may take to arrive and how many connections it serves at once. The full description is
+docs/control-api.md and the OpenAPI document docs/control-api.openapi.json; the promises are in
+docs/reliability.md.
 
 The routes (all times ISO-8601 UTC, durations in seconds):
 
@@ -23,14 +27,19 @@ The routes (all times ISO-8601 UTC, durations in seconds):
 
 from __future__ import annotations
 
-import hmac
+import ipaddress
 import json
+import socket
 import threading
+from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
+from ..checks import whole
+from ..messages import echo
+from ..shell.auth import bearer_matches, is_loopback
 from ..timeline import format_history, format_offset
 from ..vocabulary import status_name
 from . import schema
@@ -38,9 +47,6 @@ from .schema import SchemaError, iso
 
 if TYPE_CHECKING:
     from ..sidecar import FakeSidecar
-
-MAX_BODY_BYTES = 1 << 20
-
 
 class ControlError(Exception):
     """A request the control API refuses; ``status`` is the HTTP status to answer with."""
@@ -82,15 +88,19 @@ class ControlApi:
             return HTTPStatus.OK, _clock(sidecar)
         if route == ["clock", "advance"] and method == "POST":
             self._require_virtual_clock()
-            sidecar.clock.advance(schema.parse_advance(body))
+            delta = schema.parse_advance(body)
+            try:
+                sidecar.clock.advance(delta)
+            except ValueError as error:  # past year 9999
+                raise ControlError(HTTPStatus.CONFLICT, f"seconds: {error}") from None
             return HTTPStatus.OK, _clock(sidecar)
         if route == ["clock", "advance-to"] and method == "POST":
             self._require_virtual_clock()
             when = schema.parse_advance_to(body)
             try:
                 sidecar.clock.advance_to(when)
-            except ValueError as error:
-                raise ControlError(HTTPStatus.CONFLICT, str(error)) from None
+            except ValueError as error:  # backwards
+                raise ControlError(HTTPStatus.CONFLICT, f"time: {error}") from None
             return HTTPStatus.OK, _clock(sidecar)
         if route == ["wait-until-idle"] and method == "POST":
             return HTTPStatus.OK, schema.idle_json(sidecar.wait_until_idle(schema.parse_wait(body)))
@@ -148,22 +158,190 @@ class ControlApi:
 
 # -- HTTP -----------------------------------------------------------------------------------------------------------
 
+MAX_BODY_BYTES = 1 << 20
+IDLE_TIMEOUT_SECONDS = 2.0  # the longest silence while a request arrives; then the connection is closed
+MAX_CONNECTIONS = 64  # connections served at once (each holds a thread); more are answered 503 at once
+JSON_TYPE = "application/json"
+_WILDCARDS = ("", "0.0.0.0", "::")
+
+
+def _host_and_port(netloc: str) -> tuple[str, int | None]:
+    """``(host name in lower case, port or None)`` of a ``Host`` header or an origin's netloc; ValueError if it is
+    not one."""
+    parts = urlsplit(f"//{netloc}")
+    host, port = parts.hostname, parts.port  # .port raises ValueError for a port that is not a number
+    if not host or parts.username is not None or parts.path:
+        raise ValueError(netloc)
+    return host, port
+
+
+class RequestGuard:
+    """What the control API checks before it routes a request (docs/reliability.md, "The control API").
+
+    - ``Authorization: Bearer <token>`` when the server has a token (the scheme in any case);
+    - ``Host`` (DNS rebinding): on a server bound to a loopback or a named address, the host must be a loopback
+      name (``localhost``, ``127.0.0.1``, ``[::1]`` ...) or the bound address, and a port, if given, the server's;
+    - ``Origin`` (a page in a browser): when sent, it must be this server itself (same host and port as ``Host``);
+      ``Sec-Fetch-Site``, when sent, must be ``same-origin`` or ``none``;
+    - a body: only JSON (``Content-Type: application/json``; a request with another Content-Type is refused, 415),
+      with a ``Content-Length`` of ASCII digits; chunked bodies are refused (411).
+    """
+
+    def __init__(self, host: str, port: int, token: str | None) -> None:
+        self._bound = host.strip("[]").lower()
+        self._port = port
+        self._expected = None if token is None else token.encode("utf-8")
+        self._check_host = self._bound not in _WILDCARDS
+
+    def admit(self, method: str, headers: Message) -> None:
+        """Raise ControlError when the request's headers are refused."""
+        if self._expected is not None and not bearer_matches(headers.get("Authorization"), self._expected):
+            raise ControlError(HTTPStatus.UNAUTHORIZED, "missing or wrong 'Authorization: Bearer <token>'")
+        host = headers.get("Host")
+        if host is not None and self._check_host:
+            self._require_local_host(host)
+        origin = headers.get("Origin")
+        if origin is not None:
+            self._require_same_origin(origin, host)
+        fetch_site = headers.get("Sec-Fetch-Site")
+        if fetch_site is not None and fetch_site.strip().lower() not in ("same-origin", "none"):
+            raise ControlError(HTTPStatus.FORBIDDEN, f"Sec-Fetch-Site {echo(fetch_site, 40)}: the control API does "
+                                                     "not serve pages of other sites")
+        if headers.get("Transfer-Encoding") is not None:
+            raise ControlError(HTTPStatus.LENGTH_REQUIRED, "chunked bodies are not read: send the body with a "
+                                                           "Content-Length")
+
+    def _require_local_host(self, header: str) -> None:
+        try:
+            host, port = _host_and_port(header)
+        except ValueError:
+            raise ControlError(HTTPStatus.BAD_REQUEST, f"Host {echo(header, 80)} is not a host name") from None
+        if not (host == self._bound or self._loopback(host)) or (port is not None and port != self._port):
+            raise ControlError(HTTPStatus.MISDIRECTED_REQUEST,
+                               f"Host {echo(header, 80)} is not this control API: it answers only to a loopback "
+                               f"host name (localhost, 127.0.0.1, [::1]) or {self._bound}, port {self._port}")
+
+    @staticmethod
+    def _loopback(host: str) -> bool:
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
+
+    def _require_same_origin(self, origin: str, host: str | None) -> None:
+        parts = urlsplit(origin)
+        try:
+            same = host is not None and parts.scheme == "http" and (
+                _host_and_port(parts.netloc) == _host_and_port(host))
+        except ValueError:
+            same = False
+        if not same:
+            raise ControlError(HTTPStatus.FORBIDDEN, f"Origin {echo(origin, 80)}: the control API does not serve "
+                                                     "pages of other origins")
+
+
+def _content_length(headers: Message) -> int:
+    """The declared body size (0 when none); ControlError for a value that is not one count of ASCII digits."""
+    declared = headers.get_all("Content-Length") or []
+    if len(set(declared)) > 1:
+        raise ControlError(HTTPStatus.BAD_REQUEST, "the request has two different Content-Length headers")
+    value = declared[0].strip() if declared else "0"
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
+        raise ControlError(HTTPStatus.BAD_REQUEST, f"Content-Length is not a byte count: {echo(value, 40)}")
+    return int(value)
+
+
+def _json_body(raw: bytes, content_type: str | None) -> dict[str, Any]:
+    """A request body as a JSON object (``{}`` for an empty body without a Content-Type); ControlError naming what
+    is wrong."""
+    if content_type is None and not raw:
+        return {}
+    if content_type is None or _media_type(content_type) != JSON_TYPE:
+        raise ControlError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "the control API reads only JSON "
+                           f"(Content-Type: application/json); got {echo(content_type or 'no Content-Type', 80)}")
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except RecursionError:
+        raise ControlError(HTTPStatus.BAD_REQUEST, "the body nests deeper than the control API reads") from None
+    except ValueError:
+        raise ControlError(HTTPStatus.BAD_REQUEST, "the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ControlError(HTTPStatus.BAD_REQUEST, "the body must be a JSON object")
+    return body
+
+
+def _media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+class _HttpServer(ThreadingHTTPServer):
+    """A thread per connection, at most ``max_connections`` at once: one more is answered 503 and closed."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], max_connections: int) -> None:
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._max_connections = max_connections
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__((address[0].strip("[]"), address[1]), handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            message = json.dumps({"error": f"the control API serves {self._max_connections} connections at once; "
+                                           "try again"}).encode()
+            try:
+                request.settimeout(IDLE_TIMEOUT_SECONDS)
+                request.sendall(b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                                b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(message), message))
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
 class ControlServer:
-    """Serves :class:`ControlApi` over HTTP on ``host:port`` (loopback by default) in background threads."""
+    """Serves :class:`ControlApi` over HTTP on ``host:port`` (loopback by default) in background threads.
+
+    Binding another address needs an ``api_token`` or ``allow_remote=True`` (anyone who reaches the port may then
+    reset the fake and inject faults): ValueError otherwise. Requests are checked by :class:`RequestGuard`.
+    """
 
     def __init__(self, sidecar: FakeSidecar, host: str = "127.0.0.1", port: int = 0,
-                 api_token: str | None = None) -> None:
+                 api_token: str | None = None, *, allow_remote: bool = False,
+                 max_connections: int = MAX_CONNECTIONS) -> None:
+        if api_token is None and not allow_remote and not is_loopback(host):
+            raise ValueError(f"the control API would serve {host or 'every interface'!r} without an API token: "
+                             "anyone who reaches it could reset the fake and inject faults; give it a token or "
+                             "allow it explicitly (--allow-remote-control, allow_remote=True)")
         self._api = ControlApi(sidecar)
-        self._token = api_token
-        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
-        self._httpd.daemon_threads = True
+        self._httpd = _HttpServer((host, port), self._handler_class(), whole(max_connections, "max_connections",
+                                                                                 minimum=1))
+        self._guard = RequestGuard(host, int(self._httpd.server_address[1]), api_token)
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         """Base URL, e.g. ``http://127.0.0.1:4002``."""
         host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        shown = f"[{name}]" if ":" in name else name
+        return f"http://{shown}:{port}"
 
     def start(self) -> ControlServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="durabletask-control", daemon=True)
@@ -182,17 +360,12 @@ class ControlServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _authorized(self, header: str | None) -> bool:
-        if self._token is None:
-            return True
-        expected = f"Bearer {self._token}".encode()
-        return header is not None and hmac.compare_digest(header.encode(), expected)
-
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             server_version = "durabletask-testing-control/1"
+            timeout = IDLE_TIMEOUT_SECONDS  # every read and write on the connection
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read stdout
                 pass
@@ -201,7 +374,7 @@ class ControlServer:
                 if isinstance(payload, str):
                     data, content_type = payload.encode(), "text/plain; charset=utf-8"
                 else:
-                    data, content_type = json.dumps(payload).encode(), "application/json"
+                    data, content_type = json.dumps(payload).encode(), JSON_TYPE
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
@@ -211,32 +384,30 @@ class ControlServer:
 
             def _serve(self, method: str) -> None:
                 try:
-                    if not server._authorized(self.headers.get("Authorization")):
-                        raise ControlError(HTTPStatus.UNAUTHORIZED, "missing or wrong 'Authorization: Bearer <token>'")
+                    server._guard.admit(method, self.headers)
                     status, payload = server._api.handle(method, self.path, self._body())
                 except ControlError as error:
                     status, payload = error.status, {"error": str(error)}
                 except Exception as error:  # never kill the server thread; say what went wrong
                     status, payload = HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"{type(error).__name__}: {error}"}
-                self._answer(status, payload)
+                try:
+                    self._answer(status, payload)
+                except OSError:  # the client hung up or stopped reading
+                    self.close_connection = True
 
             def _body(self) -> dict[str, Any]:
-                declared = self.headers.get("Content-Length") or "0"
-                if not declared.isdigit():
-                    raise ControlError(HTTPStatus.BAD_REQUEST, f"Content-Length is not a byte count: {declared[:40]!r}")
-                length = int(declared)
+                length = _content_length(self.headers)
                 if length > MAX_BODY_BYTES:
                     raise ControlError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY_BYTES} bytes")
-                raw = self.rfile.read(length) if length else b""
-                if not raw.strip():
-                    return {}
                 try:
-                    body = json.loads(raw)
-                except ValueError:
-                    raise ControlError(HTTPStatus.BAD_REQUEST, "the body is not valid JSON") from None
-                if not isinstance(body, dict):
-                    raise ControlError(HTTPStatus.BAD_REQUEST, "the body must be a JSON object")
-                return body
+                    raw = self.rfile.read(length) if length else b""
+                except TimeoutError:
+                    raise ControlError(HTTPStatus.REQUEST_TIMEOUT, f"the body did not arrive: nothing for "
+                                                                   f"{IDLE_TIMEOUT_SECONDS:g} s") from None
+                if len(raw) < length:
+                    raise ControlError(HTTPStatus.BAD_REQUEST, f"the body ended after {len(raw)} of the {length} "
+                                                               "bytes of its Content-Length")
+                return _json_body(raw, self.headers.get("Content-Type"))
 
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 self._serve("GET")

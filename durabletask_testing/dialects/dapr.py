@@ -5,11 +5,16 @@ fake's message (:mod:`.convert`), calls the ordinary :class:`~durabletask_testin
 method (faults, limits and errors as for any SDK) and writes the answer back in Dapr's numbering. What only
 Dapr has is handled here:
 
-- ``taskExecutionId``: kept per (instance, execution, task id) from the ``ScheduleTask`` action and written
-  into the activity's work item and its history events, as Dapr's sidecar does;
+- ``taskExecutionId``: carried by the engine as the tag :data:`TASK_EXECUTION_ID_TAG` of the ``ScheduleTask``
+  action (so it lives and dies with the instance's history; Dapr drops the tags of activities) and written back
+  into the activity's work item and its history events (``TaskScheduled``, ``TaskCompleted``, ``TaskFailed``),
+  as Dapr's sidecar does;
+- every request is checked against the size limits in Dapr's own format first, so that Dapr-only strings
+  (``taskExecutionId``, timer names, routers) are bounded like every other string;
 - health pings go only to workers whose ``GetWorkItems`` request asks for them (Dapr 1.19 does; 1.18's worker
   cannot read one);
-- ``CompleteWorkflowTask``, ``ListInstanceIDs`` (every instance, paged) and ``GetInstanceHistory``;
+- ``CompleteWorkflowTask``, ``ListInstanceIDs`` (every instance in order of id, paged: a page's token is its last
+  id, so a purge between pages loses nothing) and ``GetInstanceHistory``;
 - the ``dapr-api-token`` metadata (see :class:`DaprApiTokenInterceptor`).
 
 Routers (cross-app calls) are read and ignored: the fake is one app.
@@ -17,9 +22,9 @@ Routers (cross-app calls) are read and ignored: the fake is one app.
 
 from __future__ import annotations
 
+import bisect
 import hmac
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import grpc
@@ -28,6 +33,7 @@ from google.protobuf.message import Message
 
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
+from ..errors import EngineError
 from ..messages import bounded
 from ..shell import ApiTokenInterceptor, FakeSidecarServicer
 from . import dapr_schema as schema
@@ -58,39 +64,9 @@ NOT_IMPLEMENTED = {
     "RerunWorkflowFromEvent": "re-running a workflow from an event is not supported by the fake sidecar yet",
 }
 
-_TaskKey = tuple[str, str, int]
-
-
-class TaskExecutionIds:
-    """Dapr's ``taskExecutionId`` of each scheduled activity, and the execution each work item belongs to."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._ids: dict[_TaskKey, str] = {}
-        self._executions: dict[str, tuple[str, str]] = {}  # completion token -> (instance id, execution id)
-
-    def dispatched(self, token: str, instance_id: str, execution_id: str) -> None:
-        with self._lock:
-            self._executions[token] = (instance_id, execution_id)
-
-    def scheduled(self, token: str, task_id: int, execution_id: str) -> None:
-        with self._lock:
-            where = self._executions.get(token)
-            if where is not None and execution_id:
-                self._ids[(where[0], where[1], task_id)] = execution_id
-
-    def completed(self, token: str) -> None:
-        with self._lock:
-            self._executions.pop(token, None)
-
-    def get(self, instance_id: str, execution_id: str, task_id: int) -> str:
-        with self._lock:
-            return self._ids.get((instance_id, execution_id, task_id), "")
-
-    def clear(self) -> None:
-        with self._lock:
-            self._ids.clear()
-            self._executions.clear()
+# The tag of our ScheduleTaskAction (and so of the TaskScheduled event and the activity work item) that carries
+# Dapr's taskExecutionId through the engine.
+TASK_EXECUTION_ID_TAG = "dapr.taskExecutionId"
 
 
 class DaprService:
@@ -98,11 +74,6 @@ class DaprService:
 
     def __init__(self, servicer: FakeSidecarServicer) -> None:
         self._servicer = servicer
-        self._tasks = TaskExecutionIds()
-
-    def reset(self) -> None:
-        """Forget the Dapr-only data of every instance (the fake was emptied)."""
-        self._tasks.clear()
 
     def handler(self) -> grpc.GenericRpcHandler:
         """The gRPC handler serving ``/TaskHubSidecarService/<Rpc>`` in Dapr's numbering."""
@@ -128,11 +99,21 @@ class DaprService:
 
     # ------------------------------------------------------------------ plumbing
 
-    @staticmethod
-    def _unary_handler(behaviour: Callable[[Any, grpc.ServicerContext], Message], request: str) -> Any:
+    def _unary_handler(self, behaviour: Callable[[Any, grpc.ServicerContext], Message], request: str) -> Any:
+        def checked(dapr_request: Any, context: grpc.ServicerContext) -> Message:
+            self._check_limits(dapr_request, context)
+            return behaviour(dapr_request, context)
+
         return grpc.unary_unary_rpc_method_handler(
-            behaviour, request_deserializer=schema.message_class(request).FromString, response_serializer=_serialize
+            checked, request_deserializer=schema.message_class(request).FromString, response_serializer=_serialize
         )
+
+    def _check_limits(self, dapr_request: Message, context: grpc.ServicerContext) -> None:
+        """The size limits on the request as Dapr sent it, Dapr-only fields included."""
+        try:
+            self._servicer.check_limits(dapr_request)
+        except EngineError as error:
+            _abort(context, grpc.StatusCode[error.code.name], error.message)
 
     def _forward(self, method: str, request: str, response: str) -> Callable[[Any, grpc.ServicerContext], Message]:
         ours = getattr(pb, request)
@@ -142,25 +123,16 @@ class DaprService:
         def behaviour(dapr_request: Any, context: grpc.ServicerContext) -> Message:
             translated = convert(dapr_request, ours())
             if request == "OrchestratorResponse":
-                self._remember_task_ids(dapr_request)
-            try:
-                answer = call(translated, context)
-            finally:  # the work item is done with, answered, refused or handed back: forget its token
-                if request in ("OrchestratorResponse", "AbandonOrchestrationTaskRequest"):
-                    self._tasks.completed(dapr_request.completionToken)
-            return convert(answer, dapr_response())
+                _carry_task_execution_ids(dapr_request, translated)
+            return convert(call(translated, context), dapr_response())
 
         behaviour.__name__ = method
         return behaviour
 
-    def _remember_task_ids(self, response: Any) -> None:
-        for action in response.actions:
-            if action.HasField("scheduleTask") and action.scheduleTask.taskExecutionId:
-                self._tasks.scheduled(response.completionToken, action.id, action.scheduleTask.taskExecutionId)
-
     # ------------------------------------------------------------------ work items
 
     def _get_work_items(self, request: Any, context: grpc.ServicerContext) -> Iterator[Message]:
+        self._check_limits(request, context)
         wants_pings = schema.HEALTH_PING_CAPABILITY in request.capabilities
         ours = convert(request, pb.GetWorkItemsRequest())
         del ours.capabilities[:]  # Dapr's capability numbers mean other things in ours
@@ -171,42 +143,20 @@ class DaprService:
                 continue
             translated = convert(item, work_item())
             if kind == "orchestratorRequest":
-                self._fill_orchestrator_request(item.completionToken, item.orchestratorRequest,
-                                                translated.orchestratorRequest)
+                request_ours, request_dapr = item.orchestratorRequest, translated.orchestratorRequest
+                _fill_task_execution_ids([*request_ours.pastEvents, *request_ours.newEvents],
+                                         [*request_dapr.pastEvents, *request_dapr.newEvents])
             elif kind == "activityRequest":
-                self._fill_activity_request(item.activityRequest, translated.activityRequest)
+                translated.activityRequest.taskExecutionId = item.activityRequest.tags.get(TASK_EXECUTION_ID_TAG, "")
             yield translated
-
-    def _fill_orchestrator_request(self, token: str, ours: pb.OrchestratorRequest, dapr: Any) -> None:
-        execution_id = ours.executionId.value
-        self._tasks.dispatched(token, ours.instanceId, execution_id)
-        for events in (dapr.pastEvents, dapr.newEvents):
-            for event in events:
-                kind = event.WhichOneof("eventType")
-                if kind == "taskScheduled":
-                    task_id, target = event.eventId, event.taskScheduled
-                elif kind in ("taskCompleted", "taskFailed"):
-                    target = getattr(event, kind)
-                    task_id = target.taskScheduledId
-                else:
-                    continue
-                target.taskExecutionId = self._tasks.get(ours.instanceId, execution_id, task_id)
-
-    def _fill_activity_request(self, ours: pb.ActivityRequest, dapr: Any) -> None:
-        instance = ours.orchestrationInstance
-        dapr.taskExecutionId = self._tasks.get(instance.instanceId, instance.executionId.value, ours.taskId)
 
     # ------------------------------------------------------------------ Dapr-only RPCs
 
     def _list_instance_ids(self, request: Any, context: grpc.ServicerContext) -> Message:
-        """Every instance's id, in creation order, ``pageSize`` at a time after ``continuationToken``."""
-        ids = [snapshot.instance_id for snapshot in self._servicer.engine.snapshots()]
-        start = 0
-        if request.continuationToken:
-            if request.continuationToken not in ids:
-                _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
-                       f"continuationToken {request.continuationToken!r} names no instance of the fake sidecar")
-            start = ids.index(request.continuationToken) + 1
+        """Every instance's id in order of id, ``pageSize`` at a time after ``continuationToken`` (the last id of
+        the page before: instances purged or created between pages move no page)."""
+        ids = sorted(snapshot.instance_id for snapshot in self._servicer.engine.snapshots())
+        start = bisect.bisect_right(ids, request.continuationToken) if request.continuationToken else 0
         size = request.pageSize or DEFAULT_LIST_PAGE_SIZE
         page = ids[start:start + size]
         answer = schema.message_class("ListInstanceIDsResponse")(instanceIds=page)
@@ -218,10 +168,32 @@ class DaprService:
         """The committed history of an instance's current execution."""
         ours = pb.StreamInstanceHistoryRequest(instanceId=request.instanceId)
         answer = schema.message_class("GetInstanceHistoryResponse")()
+        events: list[pb.HistoryEvent] = []
         for chunk in self._servicer.StreamInstanceHistory(ours, context):
-            for event in chunk.events:
-                convert(event, answer.events.add())
+            events.extend(chunk.events)
+        _fill_task_execution_ids(events, [convert(event, answer.events.add()) for event in events])
         return answer
+
+
+def _carry_task_execution_ids(dapr: Any, ours: pb.OrchestratorResponse) -> None:
+    """Copy each ``scheduleTask.taskExecutionId`` of Dapr's response into the tags of our action (same index)."""
+    for dapr_action, action in zip(dapr.actions, ours.actions, strict=True):
+        if dapr_action.HasField("scheduleTask") and dapr_action.scheduleTask.taskExecutionId:
+            action.scheduleTask.tags[TASK_EXECUTION_ID_TAG] = dapr_action.scheduleTask.taskExecutionId
+
+
+def _fill_task_execution_ids(ours: Sequence[pb.HistoryEvent], dapr: Sequence[Any]) -> None:
+    """Write Dapr's ``taskExecutionId`` into the task events of ``dapr`` (the same events as ``ours``), from the
+    tags of the ``TaskScheduled`` event of each task id."""
+    ids = {event.eventId: event.taskScheduled.tags.get(TASK_EXECUTION_ID_TAG, "")
+           for event in ours if event.WhichOneof("eventType") == "taskScheduled"}
+    for event in dapr:
+        kind = event.WhichOneof("eventType")
+        if kind == "taskScheduled":
+            event.taskScheduled.taskExecutionId = ids.get(event.eventId, "")
+        elif kind in ("taskCompleted", "taskFailed"):
+            target = getattr(event, kind)
+            target.taskExecutionId = ids.get(target.taskScheduledId, "")
 
 
 def _serialize(message: Message) -> bytes:

@@ -6,7 +6,15 @@ the admission of blocking RPCs to pools of their own (:mod:`.admission`).
 """
 
 from .admission import Admission
-from .auth import TOKEN_ENV_VAR, ApiTokenInterceptor, TokenError, check_token, resolve_token
+from .auth import (
+    TOKEN_ENV_VAR,
+    ApiTokenInterceptor,
+    TokenError,
+    bearer_matches,
+    check_token,
+    is_loopback,
+    resolve_token,
+)
 from .limits import Limits, check_request
 from .servicer import (
     CONTROL_METADATA_KEY,
@@ -31,7 +39,9 @@ __all__ = [
     "TokenError",
     "WORK_ITEM_STREAM_RPCS",
     "abort",
+    "bearer_matches",
     "check_request",
     "check_token",
+    "is_loopback",
     "resolve_token",
 ]

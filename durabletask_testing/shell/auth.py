@@ -8,7 +8,9 @@ from a file (``--api-token-file``).
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import os
+import socket
 import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -66,6 +68,34 @@ def _read_token_file(path: Path) -> tuple[str, str | None]:
     return check_token(token), warning
 
 
+def bearer_matches(authorization: str | None, expected: bytes) -> bool:
+    """True when ``authorization`` is ``Bearer <expected token>``; the scheme in any case (RFC 7235), the token
+    compared in constant time. Used by the gRPC interceptor and the control API alike."""
+    if not isinstance(authorization, str):
+        return False
+    scheme, _, credentials = authorization.partition(" ")
+    # compare_digest takes as long whatever the first differing byte: the token cannot be guessed by timing
+    matches = hmac.compare_digest(credentials.strip().encode("utf-8", "surrogateescape"), expected)
+    return matches and scheme.lower() == "bearer"
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` (a name or an address, IPv6 with or without brackets) is reachable only from this
+    machine: ``localhost`` or a loopback address. A wildcard (``0.0.0.0``, ``::``, empty) is not."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        pass
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(name, None)}
+    except (OSError, UnicodeError):
+        return False
+    return bool(addresses) and all(ipaddress.ip_address(str(a).split("%", 1)[0]).is_loopback for a in addresses)
+
+
 class ApiTokenInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]  # grpc is untyped
     """Refuses, with UNAUTHENTICATED, every call without ``authorization: Bearer <token>`` metadata."""
 
@@ -74,15 +104,10 @@ class ApiTokenInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]  # grpc
             raise ValueError("api_token must not be empty")
         self._expected = token.encode("utf-8")
 
-    def _accepts(self, authorization: str) -> bool:
-        scheme, _, credentials = authorization.partition(" ")
-        # compare_digest takes as long whatever the first differing byte: the token cannot be guessed by timing
-        return hmac.compare_digest(credentials.encode("utf-8"), self._expected) and scheme.lower() == "bearer"
-
     def intercept_service(self, continuation: Callable[[Any], Any], handler_call_details: Any) -> Any:
         metadata = dict(handler_call_details.invocation_metadata or ())
         authorization = metadata.get("authorization")
-        if isinstance(authorization, str) and self._accepts(authorization):
+        if bearer_matches(authorization, self._expected):
             return continuation(handler_call_details)
         handler = continuation(handler_call_details)
         if handler is None:

@@ -31,9 +31,10 @@ ID_FIELDS = frozenset(
         "instanceIdPrefix", "instanceIdStartsWith", "unterminatedInstanceIds", "completionToken",
         "continuationToken", "lastInstanceKey", "requestId", "criticalSectionId", "lockSet", "lockedBy",
         "worker_instance_id", "taskHubNames", "spanID", "orchestrationSpanID", "traceParent", "traceState",
+        "taskExecutionId", "sourceAppID", "targetAppID", "targetAppNamespace",  # the Dapr dialect's
     }
 )  # fmt: skip
-NAME_FIELDS = frozenset({"name", "version", "newVersion", "versions", "operation", "errorType"})
+NAME_FIELDS = frozenset({"name", "version", "newVersion", "versions", "operation", "errorType", "patches"})
 REASON_FIELDS = frozenset({"reason"})
 TAG_FIELDS = frozenset({"tags"})
 STRING_VALUE = "google.protobuf.StringValue"

@@ -18,6 +18,7 @@ from google.protobuf import empty_pb2
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 
+from ..checks import MAX_TIMEOUT_SECONDS, seconds
 from ..engine import Engine
 from ..engine.waiters import WaitTarget
 from ..errors import EngineError, ErrorCode
@@ -51,7 +52,7 @@ def _unary(method: F) -> F:
     def wrapper(self: FakeSidecarServicer, request: Any, context: grpc.ServicerContext) -> Any:
         self._check_rpc_fault(name, context)
         try:
-            self._check_limits(request)
+            self.check_limits(request)
             return method(self, request, context)
         except EngineError as error:
             _refuse(context, error)
@@ -72,7 +73,7 @@ def _streaming(method: S) -> S:
     def wrapper(self: FakeSidecarServicer, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
         self._check_rpc_fault(name, context)
         try:
-            self._check_limits(request)
+            self.check_limits(request)
             yield from method(self, request, context)
         except EngineError as error:
             _refuse(context, error)
@@ -112,7 +113,8 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
         self.control_url: str | None = None
         """Advertised in the initial metadata of Hello answers when a control API serves this fake."""
         self._limits = limits if limits is not None else Limits()
-        self._ping_interval = health_ping_interval
+        self._ping_interval = seconds(health_ping_interval, "health_ping_interval", positive=True,
+                                      maximum=MAX_TIMEOUT_SECONDS)
         if streams is not None:
             for name in WORK_ITEM_STREAM_RPCS:
                 setattr(self, name, streams.streaming(getattr(self, name)))
@@ -125,7 +127,8 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
         """The engine this servicer translates to."""
         return self._engine
 
-    def _check_limits(self, request: Any) -> None:
+    def check_limits(self, request: Any) -> None:
+        """Refuse ``request`` (any dialect's message) when a string in it is over its limit (EngineError)."""
         check_request(request, self._limits, self._engine.max_payload_bytes)
 
     def _check_rpc_fault(self, method: str, context: grpc.ServicerContext) -> None:

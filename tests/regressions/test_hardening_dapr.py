@@ -75,7 +75,6 @@ def fill_router(action: Any) -> None:
     action.router.sourceAppID = "x" * (4 * MIB)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 10: Dapr-only strings bypass the size limits (4 MiB accepted)")
 @pytest.mark.parametrize("fill", [fill_task_execution_id, fill_timer_name, fill_router],
                          ids=["taskExecutionId", "timer-name", "router-sourceAppID"])
 def test_a_4_mib_dapr_only_string_is_refused(dapr: tuple[FakeSidecar, grpc.Channel], fill: Any) -> None:
@@ -109,7 +108,6 @@ def complete_all(channel: grpc.Channel, count: int) -> None:
         items.cancel()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 10: ListInstanceIDs fails the page after its token's purge")
 def test_list_instance_ids_continues_after_the_token_instance_is_purged(dapr: tuple[FakeSidecar, grpc.Channel]) -> None:
     fake, channel = dapr
     ids = [f"i{n}" for n in range(5)]

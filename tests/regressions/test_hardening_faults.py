@@ -97,7 +97,6 @@ def chaos_row() -> str:
     return match.group(0)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 16: chaos() injects no fail_activity; the docs say all faults")
 def test_chaos_by_default_does_what_the_docs_say(auto_sdk: tuple[FakeSidecar, client.TaskHubGrpcClient]) -> None:
     fake, c = auto_sdk
     kinds: set[str] = set()

@@ -121,6 +121,8 @@ def _plan_repr(remote: RemoteFake) -> str:
 def _raw(url: str, method: str, path: str, body: object = None, token: str | None = TOKEN) -> tuple[int, dict]:  # type: ignore[type-arg]
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     data = None if body is None else json.dumps(body).encode()
+    if data is not None:
+        headers["Content-Type"] = "application/json"  # urllib's default (a form) is refused
     request = urllib.request.Request(f"{url}/v1/{path}", data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -147,11 +149,12 @@ def test_bad_requests_get_a_status_and_a_message_naming_the_problem(fake: FakeSi
         status, body = _raw(url, "GET", "instances/nope/history")
         assert status == 404 and "no instance 'nope'" in body["error"]
         assert _raw(url, "GET", "nowhere")[0] == 404
-        request = urllib.request.Request(f"{url}/v1/reset", data=b"{not json", method="POST",
-                                         headers={"Authorization": f"Bearer {TOKEN}"})
-        with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(request, timeout=10)
-        assert refused.value.code == 400
+        for content_type, code in (("application/json", 400), ("application/x-www-form-urlencoded", 415)):
+            request = urllib.request.Request(f"{url}/v1/reset", data=b"{not json", method="POST",
+                                             headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": content_type})
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(request, timeout=10)
+            assert refused.value.code == code, content_type
         assert _raw(url, "GET", "info")[1]["api"] == "durabletask-testing-control"  # still serving
 
 

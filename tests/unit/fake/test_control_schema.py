@@ -101,9 +101,9 @@ def test_a_function_target_travels_as_its_name() -> None:
         ({"kind": "fail_activity", "activity": ""}, "activity must be a non-empty string"),
         ({"kind": "fail_activity", "activity": "a", "times": "2"}, "times must be an integer or null"),
         ({"kind": "lose_result_at", "result": "activity", "step": 1.5}, "step must be a whole number"),
-        ({"kind": "delay_activity", "activity": "a", "seconds": -1}, "seconds must be at least 0"),
+        ({"kind": "delay_activity", "activity": "a", "seconds": -1}, "seconds must be positive"),
         ({"kind": "chaos", "seed": 1, "rate": 0.1, "kinds": "delay_activity"}, "kinds must be a list"),
-        ({"kind": "chaos", "seed": 1, "rate": 2}, "chaos: rate must be between 0 and 1"),
+        ({"kind": "chaos", "seed": 1, "rate": 2}, "rate must be at most 1"),
         ({"kind": "lose_result_at", "result": "entity", "step": 0}, "lose_result_at: kind must be"),
     ],
 )

@@ -67,6 +67,52 @@ def test_an_activity_call_carries_dapr_task_execution_id_to_the_work_item_and_hi
     assert list(ids.instanceIds) == ["i1"] and fake.instance("i1") is not None
 
 
+def _next_item(items: Any, kind: str) -> Any:
+    for item in items:
+        if item.WhichOneof("request") == kind:
+            return item
+    raise AssertionError(f"the stream ended before a {kind} work item")
+
+
+def test_task_execution_ids_live_in_the_history_of_each_execution(dapr_fake: Any) -> None:
+    """Two executions (continue-as-new) schedule task id 1 with their own taskExecutionId: each activity gets its
+    own; the id is a tag of the TaskScheduled event in the fake's history, so it goes when the history goes."""
+    fake, channel = dapr_fake
+    _call(channel, "StartInstance", schema.message_class("CreateInstanceRequest")(instanceId="i1", name="wf"),
+          "CreateInstanceResponse")
+    items = _stream(channel, [], timeout=10)
+    try:
+        seen = []
+        for generation in ("first", "second"):
+            item = _next_item(items, "orchestratorRequest")
+            response = schema.message_class("OrchestratorResponse")(instanceId="i1",
+                                                                    completionToken=item.completionToken)
+            action = response.actions.add(id=1)
+            action.scheduleTask.name = "act"
+            action.scheduleTask.taskExecutionId = f"exec-{generation}"
+            _call(channel, "CompleteWorkflowTask", response, "CompleteTaskResponse")
+            activity = _next_item(items, "activityRequest")
+            seen.append(activity.activityRequest.taskExecutionId)
+            _call(channel, "CompleteActivityTask",
+                  schema.message_class("ActivityResponse")(instanceId="i1", taskId=1,
+                                                           completionToken=activity.completionToken),
+                  "CompleteTaskResponse")
+            replay = _next_item(items, "orchestratorRequest")
+            new_events = replay.orchestratorRequest.newEvents
+            completed = [e for e in new_events if e.WhichOneof("eventType") == "taskCompleted"]
+            assert completed[0].taskCompleted.taskExecutionId == f"exec-{generation}"
+            again = schema.message_class("OrchestratorResponse")(instanceId="i1",
+                                                                 completionToken=replay.completionToken)
+            done = again.actions.add(id=2).completeOrchestration
+            done.orchestrationStatus = pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW if generation == "first" else 1
+            _call(channel, "CompleteWorkflowTask", again, "CompleteTaskResponse")
+    finally:
+        items.cancel()
+    assert seen == ["exec-first", "exec-second"]
+    scheduled = [e for e in fake.history("i1") if e.WhichOneof("eventType") == "taskScheduled"]
+    assert [dict(e.taskScheduled.tags) for e in scheduled] == [{"dapr.taskExecutionId": "exec-second"}]
+
+
 def test_health_pings_go_only_to_workers_that_ask(dapr_fake: Any) -> None:
     _, channel = dapr_fake
     asking = _stream(channel, [schema.HEALTH_PING_CAPABILITY], timeout=5)
