@@ -109,7 +109,6 @@ def locked_by(fake: FakeSidecar, key: str) -> str | None:
 
 # -- item 2 ---------------------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 2: lock_entities over 600 entities: RecursionError, locks kept")
 def test_a_critical_section_over_600_entities_works_or_is_refused_whole(
         fake: FakeSidecar, sdk: client.TaskHubGrpcClient) -> None:
     state = run(sdk, lock_many, 600, timeout=3)
@@ -124,7 +123,6 @@ def test_a_critical_section_over_600_entities_works_or_is_refused_whole(
 
 # -- item 3 ---------------------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 3: replacing a RUNNING lock holder hands its locks over")
 def test_replacing_a_running_lock_holder_releases_its_locks(fake: FakeSidecar, sdk: client.TaskHubGrpcClient) -> None:
     sdk.schedule_new_orchestration(hold_lock, input="shared", instance_id="holder")
     wait_for(lambda: locked_by(fake, "shared") == "holder", WAIT, "the holder locks the entity")
@@ -145,7 +143,6 @@ def test_guard_terminating_a_lock_holder_releases_its_locks(fake: FakeSidecar, s
 
 # -- item 11 --------------------------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 11: signals queued to a locked entity take quadratic time")
 def test_thousands_of_signals_to_a_locked_entity_are_queued_in_linear_time(
         fake: FakeSidecar, sdk: client.TaskHubGrpcClient) -> None:
     sdk.schedule_new_orchestration(hold_lock, input="busy", instance_id="holder")
@@ -191,7 +188,6 @@ def first_entity_item(stream: Any) -> Any:
     raise AssertionError("the work-item stream ended before an entity work item")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 11: a refused batch result has already committed its state")
 def test_a_batch_result_refused_for_its_scheduled_time_changes_nothing(fake: FakeSidecar) -> None:
     from google.protobuf import timestamp_pb2, wrappers_pb2
 
