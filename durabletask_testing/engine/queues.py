@@ -104,7 +104,30 @@ class WorkQueue(ABC, Generic[ItemT, HeldT]):
         """A held item's back-off has passed: make it ready."""
 
 
-class OrchestratorQueue(WorkQueue[OrchestratorWorkItem, str]):
+class _ByIdQueue(WorkQueue[ItemT, str]):
+    """A queue of ids (instances or entities) ready for their next work item, each queued at most once."""
+
+    def __init__(self, added: Callable[[], None]) -> None:
+        super().__init__(added)
+        self._ready: deque[str] = deque()
+        self._queued: set[str] = set()  # ids ready or held
+
+    def _unhold(self, held: str) -> None:
+        self._ready.append(held)
+
+    def has_ready(self) -> bool:
+        return bool(self._ready)
+
+    def is_idle(self) -> bool:
+        return not (self._queued or self._in_flight)
+
+    def clear(self) -> None:
+        super().clear()
+        self._ready.clear()
+        self._queued.clear()
+
+
+class OrchestratorQueue(_ByIdQueue[OrchestratorWorkItem]):
     """Instances (by id) with an orchestrator work item to hand out; a schedule policy, when given, decides."""
 
     kind: WorkKind = "orchestrator"
@@ -122,8 +145,6 @@ class OrchestratorQueue(WorkQueue[OrchestratorWorkItem, str]):
         self.schedule = schedule
         self._quiet = quiet
         self._streams = streams
-        self._ready: deque[str] = deque()
-        self._queued: set[str] = set()  # ids ready or held
 
     def make_ready(self, instance: Instance, now: float) -> None:
         """Queue a work item for ``instance`` if it has events and nothing in flight."""
@@ -215,21 +236,6 @@ class OrchestratorQueue(WorkQueue[OrchestratorWorkItem, str]):
         instance = self._store.get(item.instance_id)
         if instance is not None and instance.take_back(item, now + backoff if backoff > 0 else None):
             self.make_ready(instance, now)
-
-    def _unhold(self, held: str) -> None:
-        self._ready.append(held)
-
-    def has_ready(self) -> bool:
-        return bool(self._ready)
-
-    def is_idle(self) -> bool:
-        return not (self._queued or self._in_flight)
-
-    def clear(self) -> None:
-        super().clear()
-        self._ready.clear()
-        self._queued.clear()
-
 
 class ActivityQueue(WorkQueue[ActivityWorkItem, ActivityWorkItem]):
     """Activities to run, in order; those of an ended or moved-on execution are dropped when reached.
@@ -346,7 +352,7 @@ class ActivityQueue(WorkQueue[ActivityWorkItem, ActivityWorkItem]):
         self._outlived.clear()
 
 
-class EntityQueue(WorkQueue[EntityWorkItem, str]):
+class EntityQueue(_ByIdQueue[EntityWorkItem]):
     """Entities (by id) with a batch of operations to hand out, one batch per entity at a time."""
 
     kind: WorkKind = "entity"
@@ -354,8 +360,6 @@ class EntityQueue(WorkQueue[EntityWorkItem, str]):
     def __init__(self, entities: EntityStore, added: Callable[[], None]) -> None:
         super().__init__(added)
         self._entities = entities
-        self._ready: deque[str] = deque()
-        self._queued: set[str] = set()  # ids ready or held
         self.form: EntityWorkItemForm = "v2"  # how batches are encoded (entityRequestV2 or entityRequest)
 
     def make_ready(self, entity: Entity, now: float) -> None:
@@ -416,17 +420,3 @@ class EntityQueue(WorkQueue[EntityWorkItem, str]):
         entity = self._entities.get(item.entity_id)
         if entity is not None:
             entity.batch_ended(item)
-
-    def _unhold(self, held: str) -> None:
-        self._ready.append(held)
-
-    def has_ready(self) -> bool:
-        return bool(self._ready)
-
-    def is_idle(self) -> bool:
-        return not (self._queued or self._in_flight)
-
-    def clear(self) -> None:
-        super().clear()
-        self._ready.clear()
-        self._queued.clear()
