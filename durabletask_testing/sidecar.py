@@ -15,8 +15,7 @@ from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 from . import checks
 from .clock import Clock
 from .dialects import DEFAULT_DIALECT, check_dialect
-from .engine import DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_WORK_ITEM_LEASE, Engine
-from .engine.scheduling import SchedulePolicy
+from .engine import DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_WORK_ITEM_LEASE, Engine, SchedulePolicy
 from .faults import FaultPlan
 from .shell import DEFAULT_HEALTH_PING_INTERVAL, Admission, ApiTokenInterceptor, FakeSidecarServicer, Limits
 from .views import EntitySnapshot, InstanceSnapshot

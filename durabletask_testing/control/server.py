@@ -39,7 +39,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..checks import whole
 from ..messages import echo
-from ..shell.auth import bearer_matches, is_loopback
+from ..shell import bearer_matches, is_loopback
 from ..timeline import format_history, format_offset
 from ..vocabulary import status_name
 from . import schema

@@ -2,7 +2,9 @@
 
 from ..views import InstanceSnapshot
 from .core import DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_WORK_ITEM_LEASE, Engine
+from .scheduling import Quiet, SchedulePolicy, result_task_id
 from .state import TERMINAL_STATUSES, Connection, Instance, status_name
+from .waiters import WaitTarget
 
 __all__ = [
     "DEFAULT_MAX_PAYLOAD_BYTES",
@@ -11,6 +13,10 @@ __all__ = [
     "Connection",
     "Instance",
     "InstanceSnapshot",
+    "Quiet",
+    "SchedulePolicy",
     "TERMINAL_STATUSES",
+    "WaitTarget",
+    "result_task_id",
     "status_name",
 ]

@@ -19,8 +19,7 @@ from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 
 from ..checks import MAX_TIMEOUT_SECONDS, seconds
-from ..engine import Engine
-from ..engine.waiters import WaitTarget
+from ..engine import Engine, WaitTarget
 from ..errors import EngineError, ErrorCode
 from ..messages import bounded
 from .admission import Admission
