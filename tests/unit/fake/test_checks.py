@@ -119,3 +119,24 @@ def test_serve_refuses_a_remote_control_api_without_a_token(capsys: pytest.Captu
     args = build_parser().parse_args(["serve", "--port", "0", "--control-host", "0.0.0.0"])
     assert serve(args) == 2
     assert "--allow-remote-control" in capsys.readouterr().err
+
+
+def test_timestamps_of_the_vocabulary_equal_protobufs_own_conversion() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from google.protobuf import timestamp_pb2
+
+    from durabletask_testing.vocabulary import timestamp
+
+    moments = [
+        datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=timezone.utc),
+        datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=timezone.utc),  # before the epoch: negative seconds
+        datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone(timedelta(hours=5))),  # another offset
+        datetime(2024, 5, 6, 7, 8, 9),  # naive: UTC
+        datetime(1, 1, 1, tzinfo=timezone.utc),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc),
+    ]
+    for moment in moments:
+        expected = timestamp_pb2.Timestamp()
+        expected.FromDatetime(moment)
+        assert timestamp(moment) == expected, moment
