@@ -244,7 +244,6 @@ def test_entity_race(durable_explore):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 15: a when_any race of two entity calls is never found")
 def test_exploration_finds_a_race_of_two_entity_calls(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_race=ENTITY_RACE)
     result = pytester.runpytest(*NO_CACHE, "-s")
