@@ -249,9 +249,9 @@ def test_exploration_finds_a_race_of_two_entity_calls(pytester: pytest.Pytester)
     result = pytester.runpytest(*NO_CACHE, "-s")
     result.assert_outcomes(passed=1)
     report = result.stdout.str().split("REPORT>>>", 1)[1].split("<<<REPORT", 1)[0]
-    # Reversing the ready results must deliver "b" first every time. Today the schedule does not order entity
-    # answers: they arrive by thread timing (exploring with schedules=20 finds the race only by a crash point's
-    # redelivery or by chance, "NOT reproduced").
+    # Reversing the ready results must deliver "b" first every time. Before the fix the schedule did not order
+    # entity answers: they arrived by thread timing (exploring with schedules=20 found the race only by a crash
+    # point's redelivery or by chance, "NOT reproduced").
     assert report == "reverse order failed 3 of 3 times", report
 
 
@@ -289,7 +289,6 @@ def test_leaky(durable_explore):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 15: a failure from state leaked between runs is 'reproduced'")
 def test_a_failure_from_leaked_state_is_not_reported_as_reproduced(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_leaky=LEAKED_STATE)
     result = pytester.runpytest(*NO_CACHE, "-s")
@@ -297,6 +296,7 @@ def test_a_failure_from_leaked_state_is_not_reported_as_reproduced(pytester: pyt
     report = result.stdout.str().split("REPORT>>>", 1)[1].split("<<<REPORT", 1)[0]
     # The schedule did not cause it: the default schedule fails too now. The report must not blame the schedule.
     assert "reproduced: run once more under this schedule, it failed the same way" not in report, report
+    assert "the scenario keeps state between runs" in report, report
 
 
 EXPLORING_TESTS = '''
