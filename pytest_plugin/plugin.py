@@ -200,7 +200,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    explore_marker.parametrize_marked(metafunc, MARKER_NAME)
+    defaults = metafunc.config.stash.get(_DEFAULTS_KEY, None)
+    explore_marker.parametrize_marked(metafunc, MARKER_NAME, in_process=defaults is None or defaults.uses_fake)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -368,7 +369,7 @@ def durable_explore(request: pytest.FixtureRequest, durable_settings: DurableSet
     first failing schedule is shrunk and reported with its timeline and the ``--durabletask-seed`` to rerun it.
     """
     if not durable_settings.uses_fake:
-        standin.skip_needing_faults()
+        explore.skip_exploring()
 
     def remember(outcome: explore.Outcome) -> None:
         request.node.stash[STATE_KEY] = DurableTestState(

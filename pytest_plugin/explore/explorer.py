@@ -14,7 +14,9 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import pytest
 
 from durabletask_testing.exploration import (
     Schedule,
@@ -37,6 +39,16 @@ OPTION_SEED = "--durabletask-seed"
 OPTION_SEED_DEST = "durabletask_seed"
 DEFAULT_SCHEDULES = 30
 SHRINK_BUDGET = 25  # runs spent looking for a smaller failing schedule
+NEEDS_IN_PROCESS_FAKE_REASON = (
+    "explores schedules (durable_explore, @pytest.mark.durabletask(explore=N)), which needs the in-process fake "
+    "sidecar deciding the order of every result; an external sidecar given with --durabletask-sidecar delivers "
+    "in its own order"
+)
+
+
+def skip_exploring() -> NoReturn:
+    """Skip the running test because exploration needs the in-process fake."""
+    raise pytest.skip.Exception(NEEDS_IN_PROCESS_FAKE_REASON, _use_item_location=True)
 
 
 @dataclass

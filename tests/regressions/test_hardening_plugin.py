@@ -319,7 +319,6 @@ def external_sidecar() -> Iterator[FakeSidecar]:
         yield sidecar
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 15: explore=N runs N times on an external sidecar")
 def test_explore_marked_items_are_skipped_on_an_external_sidecar(
         pytester: pytest.Pytester, external_sidecar: FakeSidecar) -> None:
     pytester.makepyfile(test_exploring=EXPLORING_TESTS)
@@ -328,7 +327,6 @@ def test_explore_marked_items_are_skipped_on_an_external_sidecar(
     result.assert_outcomes(skipped=3)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 15: durable_explore's skip names fault injection")
 def test_durable_explore_on_an_external_sidecar_is_skipped_naming_exploration(
         pytester: pytest.Pytester, external_sidecar: FakeSidecar) -> None:
     pytester.makepyfile(test_exploring=EXPLORING_TESTS)
