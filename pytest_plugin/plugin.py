@@ -386,10 +386,17 @@ def durable_timeline_snapshot(
     """``durable_timeline_snapshot(instance_id, label=None)``: compare the instance's golden timeline.
 
     The normalised timeline (event kinds, names, virtual-time offsets; no ids) must equal the file
-    ``__durable_timelines__/<test file>/<test name>[-label].txt`` beside the test; a difference fails with a
-    diff. ``--durabletask-update-timelines`` writes the files instead.
+    ``__durable_timelines__/<test file>/<test name>[-label].txt`` beside the test (one file per test id and
+    label: see ``report/golden.py``); a difference fails with a diff. ``--durabletask-update-timelines``
+    writes the files instead.
     """
-    from .report.golden import TimelineMismatch, compare_with_snapshot, normalised_timeline, snapshot_path
+    from .report.golden import (
+        TimelineMismatch,
+        compare_with_snapshot,
+        legacy_snapshot_path,
+        normalised_timeline,
+        snapshot_path,
+    )
 
     update = bool(request.config.getoption(OPTION_UPDATE_DEST, default=False))
 
@@ -399,7 +406,7 @@ def durable_timeline_snapshot(
         lines = normalised_timeline(durable_sidecar.history(instance_id))
         path = snapshot_path(request.path, request.node.name, label)
         try:
-            compare_with_snapshot(lines, path, update)
+            compare_with_snapshot(lines, path, update, legacy_snapshot_path(request.path, request.node.name, label))
         except TimelineMismatch as mismatch:
             problem = str(mismatch)
         else:

@@ -359,7 +359,6 @@ def test_region(durable_worker, durable_client, durable_timeline_snapshot, hours
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 17: ids 'eu/west' and 'eu_west' share one golden file")
 def test_ids_that_differ_only_in_a_slash_get_their_own_golden_files(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_golden=GOLDEN_IDS)
     pytester.runpytest(*NO_CACHE, "--durabletask-update-timelines").assert_outcomes(passed=2)
