@@ -5,7 +5,8 @@ Fixtures: ``durable_sidecar``, ``durable_client``, ``durable_worker``, ``durable
 ``durable_timeline_snapshot``, ``durable_deploy``, ``dapr_workflow_runtime``, ``dapr_workflow_client``. Each is a
 thin wrapper over the rooms below: ``fixtures/``, ``sdk/``, ``report/``, ``explore/``, ``external/`` (and the
 replay audit). Heavy imports (gRPC, the SDK, the fake) happen only when a test asks for a fixture, so installing
-the plugin costs nothing to unrelated test suites.
+the plugin costs nothing to unrelated test suites; only in a session with pytester are the protocol bindings
+imported at once (see :func:`pytest_plugin_registered`).
 """
 
 from __future__ import annotations
@@ -65,6 +66,34 @@ BACKGROUND_STOP_WAIT_SECONDS = 5.0
 
 _DEFAULTS_KEY = pytest.StashKey[DurableSettings]()
 _METADATA_KEY = pytest.StashKey[list[tuple[str, str]]]()
+
+
+# Imported as soon as pytester is in the session: gRPC, the fake's protocol bindings, then each SDK if installed.
+_BINDINGS = ("grpc", "durabletask_testing.protocol.orchestrator_service_pb2_grpc")
+_SDK_BINDINGS = ("durabletask.client", "durabletask.worker", "dapr.ext.workflow")
+
+
+def pytest_plugin_registered(plugin: object) -> None:
+    """With pytester in the session, import the protocol bindings now, before any in-process run.
+
+    ``pytester.runpytest()`` drops every module first imported during an inner run, so an inner run that used
+    ``durable_worker`` would leave generated protobuf modules to be imported a second time by the next one, and
+    protobuf's C extension crashes the interpreter on that. Modules imported before pytester's snapshot stay.
+    """
+    if getattr(plugin, "__name__", None) != "_pytest.pytester":
+        return
+    import importlib
+    import importlib.util
+
+    for name in _BINDINGS:
+        importlib.import_module(name)
+    for name in _SDK_BINDINGS:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except ImportError:  # its parent package is not installed
+            found = False
+        if found:
+            importlib.import_module(name)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
