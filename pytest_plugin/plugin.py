@@ -5,7 +5,8 @@ Fixtures: ``durable_sidecar``, ``durable_client``, ``durable_worker``, ``durable
 ``durable_timeline_snapshot``, ``durable_deploy``, ``dapr_workflow_runtime``, ``dapr_workflow_client``. Each is a
 thin wrapper over the rooms below: ``fixtures/``, ``sdk/``, ``report/``, ``explore/``, ``external/`` (and the
 replay audit). Heavy imports (gRPC, the SDK, the fake) happen only when a test asks for a fixture, so installing
-the plugin costs nothing to unrelated test suites.
+the plugin costs nothing to unrelated test suites; only in a session with pytester are the protocol bindings
+imported at once (see :func:`pytest_plugin_registered`).
 """
 
 from __future__ import annotations
@@ -65,6 +66,34 @@ BACKGROUND_STOP_WAIT_SECONDS = 5.0
 
 _DEFAULTS_KEY = pytest.StashKey[DurableSettings]()
 _METADATA_KEY = pytest.StashKey[list[tuple[str, str]]]()
+
+
+# Imported as soon as pytester is in the session: gRPC, the fake's protocol bindings, then each SDK if installed.
+_BINDINGS = ("grpc", "durabletask_testing.protocol.orchestrator_service_pb2_grpc")
+_SDK_BINDINGS = ("durabletask.client", "durabletask.worker", "dapr.ext.workflow")
+
+
+def pytest_plugin_registered(plugin: object) -> None:
+    """With pytester in the session, import the protocol bindings now, before any in-process run.
+
+    ``pytester.runpytest()`` drops every module first imported during an inner run, so an inner run that used
+    ``durable_worker`` would leave generated protobuf modules to be imported a second time by the next one, and
+    protobuf's C extension crashes the interpreter on that. Modules imported before pytester's snapshot stay.
+    """
+    if getattr(plugin, "__name__", None) != "_pytest.pytester":
+        return
+    import importlib
+    import importlib.util
+
+    for name in _BINDINGS:
+        importlib.import_module(name)
+    for name in _SDK_BINDINGS:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except ImportError:  # its parent package is not installed
+            found = False
+        if found:
+            importlib.import_module(name)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -200,7 +229,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    explore_marker.parametrize_marked(metafunc, MARKER_NAME)
+    defaults = metafunc.config.stash.get(_DEFAULTS_KEY, None)
+    explore_marker.parametrize_marked(metafunc, MARKER_NAME, in_process=defaults is None or defaults.uses_fake)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -368,7 +398,7 @@ def durable_explore(request: pytest.FixtureRequest, durable_settings: DurableSet
     first failing schedule is shrunk and reported with its timeline and the ``--durabletask-seed`` to rerun it.
     """
     if not durable_settings.uses_fake:
-        standin.skip_needing_faults()
+        explore.skip_exploring()
 
     def remember(outcome: explore.Outcome) -> None:
         request.node.stash[STATE_KEY] = DurableTestState(
@@ -385,10 +415,17 @@ def durable_timeline_snapshot(
     """``durable_timeline_snapshot(instance_id, label=None)``: compare the instance's golden timeline.
 
     The normalised timeline (event kinds, names, virtual-time offsets; no ids) must equal the file
-    ``__durable_timelines__/<test file>/<test name>[-label].txt`` beside the test; a difference fails with a
-    diff. ``--durabletask-update-timelines`` writes the files instead.
+    ``__durable_timelines__/<test file>/<test name>[-label].txt`` beside the test (one file per test id and
+    label: see ``report/golden.py``); a difference fails with a diff. ``--durabletask-update-timelines``
+    writes the files instead.
     """
-    from .report.golden import TimelineMismatch, compare_with_snapshot, normalised_timeline, snapshot_path
+    from .report.golden import (
+        TimelineMismatch,
+        compare_with_snapshot,
+        legacy_snapshot_path,
+        normalised_timeline,
+        snapshot_path,
+    )
 
     update = bool(request.config.getoption(OPTION_UPDATE_DEST, default=False))
 
@@ -398,7 +435,7 @@ def durable_timeline_snapshot(
         lines = normalised_timeline(durable_sidecar.history(instance_id))
         path = snapshot_path(request.path, request.node.name, label)
         try:
-            compare_with_snapshot(lines, path, update)
+            compare_with_snapshot(lines, path, update, legacy_snapshot_path(request.path, request.node.name, label))
         except TimelineMismatch as mismatch:
             problem = str(mismatch)
         else:

@@ -1,10 +1,11 @@
 """The schedule policy of one fake sidecar: applies a :class:`~.schedules.Schedule` and records its decisions.
 
 Pass it to ``FakeSidecar(schedule=ScheduleRunner(schedule))``. It hands out one orchestrator work item at a
-time, only once the activities have reported and a client (or test) blocks waiting, so the order is its
-decision and not thread timing; both waits are bounded. Each work item's ready results are put in a default
-order (timers, then task and sub-orchestration results by task id, then raised events in arrival order) and
-the schedule then reorders them and decides how many this work item carries.
+time, only once the activities and entity operations have reported and a client (or test) blocks waiting, so
+the order is its decision and not thread timing; both waits are bounded. Each work item's ready results are put
+in a default order (timers, then task, sub-orchestration and entity-call results by the id of the action they
+answer, then raised events in arrival order) and the schedule then reorders them and decides how many this
+work item carries.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from dataclasses import dataclass, field
 
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
-from ..engine.scheduling import Quiet
+from ..engine.scheduling import Quiet, result_task_id
 from ..engine.state import Instance
 from .schedules import Schedule
 
 CLIENT_HOLD_LIMIT = 0.2  # seconds a work item waits for a client to block before it is handed out anyway
-ACTIVITY_HOLD_LIMIT = 5.0  # seconds a work item waits for running activities to report
+ACTIVITY_HOLD_LIMIT = 5.0  # seconds a work item waits for running activities and entity operations to report
 
 # Events whose order the schedule decides, ranked for the default order; others keep arrival order, first.
 _RESULT_RANK = {
@@ -29,7 +30,17 @@ _RESULT_RANK = {
     "taskFailed": 1,
     "subOrchestrationInstanceCompleted": 1,
     "subOrchestrationInstanceFailed": 1,
+    "entityOperationCompleted": 1,
+    "entityOperationFailed": 1,
     "eventRaised": 2,
+}
+_RESULT_WORDS = {
+    "taskCompleted": "result of",
+    "taskFailed": "failure of",
+    "subOrchestrationInstanceCompleted": "result of sub-orchestration",
+    "subOrchestrationInstanceFailed": "failure of sub-orchestration",
+    "entityOperationCompleted": "result of entity call",
+    "entityOperationFailed": "failure of entity call",
 }
 
 
@@ -77,10 +88,11 @@ class ScheduleRunner:
     def may_hand_out(self, quiet: Quiet, now: float) -> bool:
         if quiet.orchestrators_in_flight:
             return False
-        if quiet.activities_pending == 0 and quiet.client_waiting:
+        working = quiet.activities_pending + quiet.entities_pending
+        if working == 0 and quiet.client_waiting:
             self._held_since = None
             return True
-        self._limit = self.activity_hold_limit if quiet.activities_pending else self.client_hold_limit
+        self._limit = self.activity_hold_limit if working else self.client_hold_limit
         if self._held_since is None:
             self._held_since = now
         if now - self._held_since >= self._limit:
@@ -107,8 +119,8 @@ class ScheduleRunner:
     def batch(self, instance: Instance) -> tuple[list[pb.HistoryEvent], list[pb.HistoryEvent]]:
         fixed = [e for e in instance.inbox if e.WhichOneof("eventType") not in _RESULT_RANK]
         results = sorted(
-            (e for e in instance.inbox if e.WhichOneof("eventType") in _RESULT_RANK),
-            key=lambda e: (_RESULT_RANK[e.WhichOneof("eventType") or ""], _result_id(e)),
+            ((e, result_task_id(instance, e)) for e in instance.inbox if e.WhichOneof("eventType") in _RESULT_RANK),
+            key=_default_rank,
         )
         default = list(results)
         step = len(self.decisions)
@@ -128,14 +140,14 @@ class ScheduleRunner:
                 step=step,
                 instance_id=instance.instance_id,
                 instance_key=instance.fault_key or instance.instance_id,
-                delivered=tuple(_label(e, names) for e in results[:count]),
-                held_back=tuple(_label(e, names) for e in results[count:]),
-                default_delivered=tuple(_label(e, names) for e in default),
+                delivered=tuple(_label(result, names) for result in results[:count]),
+                held_back=tuple(_label(result, names) for result in results[count:]),
+                default_delivered=tuple(_label(result, names) for result in default),
                 picked_over=self._picked_over,
             )
         )
         self._picked_over = ()
-        return fixed + results[:count], results[count:]
+        return fixed + [e for e, _ in results[:count]], [e for e, _ in results[count:]]
 
     def deviations(self) -> list[Decision]:
         """The decisions that differ from the default order."""
@@ -145,13 +157,14 @@ class ScheduleRunner:
         return random.Random(f"{self.schedule.seed}/{step}/{purpose}")
 
 
-def _result_id(event: pb.HistoryEvent) -> int:
-    kind = event.WhichOneof("eventType")
-    if kind in ("taskCompleted", "taskFailed", "subOrchestrationInstanceCompleted", "subOrchestrationInstanceFailed"):
-        return int(getattr(event, kind).taskScheduledId)
-    if kind == "timerFired":
-        return int(event.timerFired.timerId)
-    return 0  # raised events keep their arrival order
+_Result = tuple[pb.HistoryEvent, "int | None"]  # a ready result and the id of the action it answers
+
+
+def _default_rank(result: _Result) -> tuple[int, int]:
+    """Timers, then results by the id of the action they answer, then raised events; results of a call this
+    execution does not hold, and raised events among themselves, keep their arrival order (the sort is stable)."""
+    event, task_id = result
+    return _RESULT_RANK[event.WhichOneof("eventType") or ""], task_id if task_id is not None else 1 << 62
 
 
 def _scheduled_names(instance: Instance) -> dict[int, str]:
@@ -162,21 +175,20 @@ def _scheduled_names(instance: Instance) -> dict[int, str]:
             names[event.eventId] = event.taskScheduled.name
         elif kind == "subOrchestrationInstanceCreated":
             names[event.eventId] = event.subOrchestrationInstanceCreated.name
+        elif kind == "entityOperationCalled":
+            called = event.entityOperationCalled
+            names[event.eventId] = f"{called.operation} on {called.targetInstanceId.value}"
     return names
 
 
-def _label(event: pb.HistoryEvent, names: dict[int, str]) -> str:
+def _label(result: _Result, names: dict[int, str]) -> str:
+    event, task_id = result
     kind = event.WhichOneof("eventType")
     if kind == "eventRaised":
         return f"event '{event.eventRaised.name}'"
     if kind == "timerFired":
         return f"timer #{event.timerFired.timerId}"
-    task_id = _result_id(event)
-    name = names.get(task_id, "?")
-    what = {
-        "taskCompleted": "result of",
-        "taskFailed": "failure of",
-        "subOrchestrationInstanceCompleted": "result of sub-orchestration",
-        "subOrchestrationInstanceFailed": "failure of sub-orchestration",
-    }.get(kind or "", kind or "?")
-    return f"{what} {name} #{task_id}"
+    what = _RESULT_WORDS.get(kind or "", kind or "?")
+    if task_id is None:
+        return f"{what} ? (a call this execution's history does not hold)"
+    return f"{what} {names.get(task_id, '?')} #{task_id}"

@@ -7,6 +7,7 @@
 
 from .explorer import (
     DEFAULT_SCHEDULES,
+    NEEDS_IN_PROCESS_FAKE_REASON,
     OPTION_SEED,
     OPTION_SEED_DEST,
     Exploration,
@@ -16,10 +17,12 @@ from .explorer import (
     Outcome,
     Scenario,
     explore_list,
+    skip_exploring,
 )
 
 __all__ = [
     "DEFAULT_SCHEDULES",
+    "NEEDS_IN_PROCESS_FAKE_REASON",
     "OPTION_SEED",
     "OPTION_SEED_DEST",
     "Exploration",
@@ -29,4 +32,5 @@ __all__ = [
     "Outcome",
     "Scenario",
     "explore_list",
+    "skip_exploring",
 ]

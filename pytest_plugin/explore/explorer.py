@@ -2,7 +2,8 @@
 
 ``durable_explore(scenario, schedules=30)`` calls ``scenario(run)`` with a fresh fake sidecar, worker and
 client per schedule (``run.sidecar``, ``run.worker``, ``run.client``, ``run.clock``, ``run.faults``). The first
-schedule that fails is shrunk to a smaller failing one, run once more to confirm it, and reported with what it
+schedule that fails is shrunk to a smaller failing one, run once more to confirm it (and the default schedule
+once more, to tell a schedule's doing from state the scenario keeps between runs), and reported with what it
 changed, the timeline of that run (the plugin's failure report) and the option that reruns exactly it.
 """
 
@@ -13,7 +14,9 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import pytest
 
 from durabletask_testing.exploration import (
     Schedule,
@@ -36,6 +39,16 @@ OPTION_SEED = "--durabletask-seed"
 OPTION_SEED_DEST = "durabletask_seed"
 DEFAULT_SCHEDULES = 30
 SHRINK_BUDGET = 25  # runs spent looking for a smaller failing schedule
+NEEDS_IN_PROCESS_FAKE_REASON = (
+    "explores schedules (durable_explore, @pytest.mark.durabletask(explore=N)), which needs the in-process fake "
+    "sidecar deciding the order of every result; an external sidecar given with --durabletask-sidecar delivers "
+    "in its own order"
+)
+
+
+def skip_exploring() -> NoReturn:
+    """Skip the running test because exploration needs the in-process fake."""
+    raise pytest.skip.Exception(NEEDS_IN_PROCESS_FAKE_REASON, _use_item_location=True)
 
 
 @dataclass
@@ -155,8 +168,11 @@ class Explorer:
                 best, runs = self._shrink(scenario, outcome) if shrink else (outcome, 0)
                 again = self.run_one(scenario, best.schedule)
                 confirmed = again.failed and type(again.error) is type(best.error)
+                # A confirmation proves nothing if the default schedule, which passed first, now fails too.
+                plain = self.run_one(scenario, Schedule()) if confirmed else None
                 self._fail(again if again.failed else best, index=index, total=schedules,
-                           shrunk_from=outcome.schedule, shrink_runs=runs, confirmed=confirmed)
+                           shrunk_from=outcome.schedule, shrink_runs=runs, confirmed=confirmed,
+                           plain_now=plain)
         return result
 
     def run_one(self, scenario: Scenario, schedule: Schedule) -> Outcome:
@@ -215,6 +231,7 @@ class Explorer:
         shrunk_from: Schedule | None,
         shrink_runs: int,
         confirmed: bool | None = None,
+        plain_now: Outcome | None = None,
     ) -> None:
         __tracebackhide__ = True
         assert outcome.error is not None
@@ -229,8 +246,15 @@ class Explorer:
             lines.append(f"  shrunk from {shrunk_from} in {shrink_runs} run(s)")
         lines.append("what this schedule changed:")
         lines += [f"  - {line}" for line in outcome.story()]
-        if confirmed is not None:
-            lines.append("reproduced: run once more under this schedule, it failed the same way" if confirmed else
+        if plain_now is not None and plain_now.error is not None:
+            lines.append(
+                "NOT caused by the schedule: the default schedule passed at the start but fails now too "
+                f"({type(plain_now.error).__name__}: {_first_line(plain_now.error)}): the scenario keeps state "
+                "between runs (a module-level variable, a class attribute, a file), so each run depends on the "
+                "runs before it; make each run start from nothing")
+        elif confirmed is not None:
+            lines.append("reproduced: run once more under this schedule, it failed the same way (and the default "
+                         "schedule still passes)" if confirmed else
                          "NOT reproduced: run once more under this schedule, it passed (thread timing still matters)")
         target = f" {self._rerun_target}" if self._rerun_target else ""
         lines.append(f"rerun exactly this schedule: pytest{target} {OPTION_SEED}='{spec}'")

@@ -8,7 +8,7 @@ import pytest
 
 from durabletask_testing.exploration import Schedule, ScheduleError, schedules
 
-from .explorer import OPTION_SEED, OPTION_SEED_DEST
+from .explorer import NEEDS_IN_PROCESS_FAKE_REASON, OPTION_SEED, OPTION_SEED_DEST
 
 if TYPE_CHECKING:
     from durabletask_testing.exploration import ScheduleRunner
@@ -19,8 +19,9 @@ SCHEDULE_PARAM = "durable_schedule"
 _RUN_KEY = pytest.StashKey[tuple["ScheduleRunner", Any]]()
 
 
-def parametrize_marked(metafunc: pytest.Metafunc, marker_name: str) -> None:
-    """Give a test marked ``explore=N`` one item per schedule (only the forced one with ``--durabletask-seed``)."""
+def parametrize_marked(metafunc: pytest.Metafunc, marker_name: str, *, in_process: bool = True) -> None:
+    """Give a test marked ``explore=N`` one item per schedule (only the forced one with ``--durabletask-seed``);
+    each item is skipped unless the tests run on the in-process fake (``in_process``)."""
     count = next((m.kwargs["explore"] for m in metafunc.definition.iter_markers(marker_name)
                   if "explore" in m.kwargs), 0)
     if isinstance(count, bool) or not isinstance(count, int) or count <= 0:
@@ -28,9 +29,11 @@ def parametrize_marked(metafunc: pytest.Metafunc, marker_name: str) -> None:
     forced = metafunc.config.getoption(OPTION_SEED_DEST, None)
     specs = [forced] if forced else [str(schedule) for schedule in schedules(count)]
     ids = ["forced-schedule"] if forced else [f"schedule-{index}" for index in range(len(specs))]
+    marks = () if in_process else (pytest.mark.skip(reason=NEEDS_IN_PROCESS_FAKE_REASON),)
     if SCHEDULE_PARAM not in metafunc.fixturenames:
         metafunc.fixturenames.append(SCHEDULE_PARAM)
-    metafunc.parametrize(SCHEDULE_PARAM, specs, indirect=True, ids=ids)
+    metafunc.parametrize(SCHEDULE_PARAM, [pytest.param(spec, id=name, marks=marks) for spec, name in zip(specs, ids)],
+                         indirect=True)
 
 
 def runner_for(request: pytest.FixtureRequest) -> ScheduleRunner | None:

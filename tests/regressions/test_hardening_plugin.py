@@ -244,15 +244,14 @@ def test_entity_race(durable_explore):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 15: a when_any race of two entity calls is never found")
 def test_exploration_finds_a_race_of_two_entity_calls(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_race=ENTITY_RACE)
     result = pytester.runpytest(*NO_CACHE, "-s")
     result.assert_outcomes(passed=1)
     report = result.stdout.str().split("REPORT>>>", 1)[1].split("<<<REPORT", 1)[0]
-    # Reversing the ready results must deliver "b" first every time. Today the schedule does not order entity
-    # answers: they arrive by thread timing (exploring with schedules=20 finds the race only by a crash point's
-    # redelivery or by chance, "NOT reproduced").
+    # Reversing the ready results must deliver "b" first every time. Before the fix the schedule did not order
+    # entity answers: they arrived by thread timing (exploring with schedules=20 found the race only by a crash
+    # point's redelivery or by chance, "NOT reproduced").
     assert report == "reverse order failed 3 of 3 times", report
 
 
@@ -290,7 +289,6 @@ def test_leaky(durable_explore):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 15: a failure from state leaked between runs is 'reproduced'")
 def test_a_failure_from_leaked_state_is_not_reported_as_reproduced(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_leaky=LEAKED_STATE)
     result = pytester.runpytest(*NO_CACHE, "-s")
@@ -298,6 +296,7 @@ def test_a_failure_from_leaked_state_is_not_reported_as_reproduced(pytester: pyt
     report = result.stdout.str().split("REPORT>>>", 1)[1].split("<<<REPORT", 1)[0]
     # The schedule did not cause it: the default schedule fails too now. The report must not blame the schedule.
     assert "reproduced: run once more under this schedule, it failed the same way" not in report, report
+    assert "the scenario keeps state between runs" in report, report
 
 
 EXPLORING_TESTS = '''
@@ -320,7 +319,6 @@ def external_sidecar() -> Iterator[FakeSidecar]:
         yield sidecar
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 15: explore=N runs N times on an external sidecar")
 def test_explore_marked_items_are_skipped_on_an_external_sidecar(
         pytester: pytest.Pytester, external_sidecar: FakeSidecar) -> None:
     pytester.makepyfile(test_exploring=EXPLORING_TESTS)
@@ -329,7 +327,6 @@ def test_explore_marked_items_are_skipped_on_an_external_sidecar(
     result.assert_outcomes(skipped=3)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 15: durable_explore's skip names fault injection")
 def test_durable_explore_on_an_external_sidecar_is_skipped_naming_exploration(
         pytester: pytest.Pytester, external_sidecar: FakeSidecar) -> None:
     pytester.makepyfile(test_exploring=EXPLORING_TESTS)
@@ -362,7 +359,6 @@ def test_region(durable_worker, durable_client, durable_timeline_snapshot, hours
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 17: ids 'eu/west' and 'eu_west' share one golden file")
 def test_ids_that_differ_only_in_a_slash_get_their_own_golden_files(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_golden=GOLDEN_IDS)
     pytester.runpytest(*NO_CACHE, "--durabletask-update-timelines").assert_outcomes(passed=2)

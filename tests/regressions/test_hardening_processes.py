@@ -39,7 +39,6 @@ def test_twice(pytester):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 18: two in-process pytester runs with durable_worker segfault")
 def test_two_in_process_pytester_runs_do_not_crash(tmp_path: Path) -> None:
     (tmp_path / "conftest.py").write_text('pytest_plugins = ["pytester"]\n')
     (tmp_path / "test_outer.py").write_text(OUTER)

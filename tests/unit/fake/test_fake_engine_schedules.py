@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import datetime, timezone
+
 import pytest
 from fake_engine_helpers import Harness, schedule_task
 from google.protobuf import wrappers_pb2
 
 from durabletask_testing.engine import Engine
+from durabletask_testing.engine.scheduling import Quiet
+from durabletask_testing.engine.state import Instance
 from durabletask_testing.exploration import (
     Crash,
     Schedule,
@@ -128,3 +133,44 @@ def test_under_a_schedule_work_items_still_go_only_to_streams_whose_filters_take
     assert harness.next(v2_only) is None  # the 1.0 instance waits for a worker that asked for it
     any_version = harness.engine.connect(pb.GetWorkItemsRequest())
     assert harness.next_orchestrator(any_version).instance_id == "v1"
+
+
+def entity_race_instance() -> Instance:
+    """An instance that called two entities (calls #1 and #2) whose answers arrived in the order #2, #1."""
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    instance = Instance("i1", "orch", None, "e1", None, now, now)
+    for event_id, key in ((1, "a"), (2, "b")):
+        instance.history.append(pb.HistoryEvent(eventId=event_id, entityOperationCalled=pb.EntityOperationCalledEvent(
+            requestId=f"r{key}", operation="get", targetInstanceId=wrappers_pb2.StringValue(value=f"@echo@{key}"))))
+    instance.inbox = [
+        pb.HistoryEvent(eventId=-1, entityOperationFailed=pb.EntityOperationFailedEvent(requestId="rb")),
+        pb.HistoryEvent(eventId=-1, entityOperationCompleted=pb.EntityOperationCompletedEvent(requestId="ra")),
+    ]
+    return instance
+
+
+def answered(events: list[pb.HistoryEvent]) -> list[str]:
+    return [getattr(e, e.WhichOneof("eventType") or "").requestId for e in events]
+
+
+@pytest.mark.parametrize("spec, delivered", [("default", ["ra", "rb"]), ("order=reverse", ["rb", "ra"])])
+def test_entity_results_are_ordered_by_the_id_of_the_call_they_answer(spec: str, delivered: list[str]) -> None:
+    runner = ScheduleRunner(Schedule.parse(spec))
+    now, later = runner.batch(entity_race_instance())
+    assert (answered(now), later) == (delivered, [])
+    assert runner.decisions[0].default_delivered == (
+        "result of entity call get on @echo@a #1", "failure of entity call get on @echo@b #2")
+
+
+def test_one_entity_result_per_work_item_holds_the_other_back() -> None:
+    runner = ScheduleRunner(Schedule.parse("batch=single"))
+    now, later = runner.batch(entity_race_instance())
+    assert (answered(now), answered(later)) == (["ra"], ["rb"])
+
+
+def test_a_work_item_waits_while_an_entity_operation_has_not_reported() -> None:
+    runner = ScheduleRunner(Schedule())
+    busy = Quiet(activities_pending=0, orchestrators_in_flight=0, client_waiting=True, entities_pending=1)
+    assert not runner.may_hand_out(busy, now=0.0)
+    assert runner.release_deadline() == runner.activity_hold_limit  # bounded: handed out at the limit anyway
+    assert runner.may_hand_out(dataclasses.replace(busy, entities_pending=0), now=0.1)
