@@ -4,8 +4,8 @@
 INSTANCE_ID`` (any sidecar, through ``StreamInstanceHistory``) prints or writes a stored-history document.
 
 ``replay --worker module:factory FILE...`` replays each stored history against the current code and prints, per
-file, ``replays`` or ``diverges at step N: recorded X, code produced Y``; exit status 0 when all replay, 1
-otherwise. The factory is called with no arguments and returns the orchestrator functions (a list, or a dict
+file, ``replays``, ``diverges at step N: recorded X, code produced Y``, ``cannot replay: ...`` or ``nothing to
+replay: ...``; its exit status is one of :data:`EXIT_CODES`. The factory is called with no arguments and returns the orchestrator functions (a list, or a dict
 name -> function); or it takes ``(host_address, metadata)`` and returns an unstarted TaskHubGrpcWorker of any
 SDK, registered and configured (versioning) as in production, which is started against the replay-only sidecar.
 With our SDK and functions, replay runs in-process (no server); ``--through-worker`` forces the worker path.
@@ -23,7 +23,20 @@ from collections.abc import Callable
 from typing import Any
 
 from .history_file import HistoryFileError, history_document, load_history, write_history
-from .replayer import Replayer, export_history, sdk_worker_starter
+from .replayer import Replayer, ReplayOutcome, export_history, sdk_worker_starter
+
+EXIT_REPLAYS = 0
+EXIT_DIVERGES = 1
+EXIT_USAGE = 2
+EXIT_NOTHING_TO_REPLAY = 3
+EXIT_CODES = {
+    EXIT_REPLAYS: "every history replays",
+    EXIT_DIVERGES: "a history diverges, or could not be replayed (the worker did not answer or refused it)",
+    EXIT_USAGE: "bad arguments: a history file that cannot be read, a --worker that cannot be loaded",
+    EXIT_NOTHING_TO_REPLAY: "no history diverges, but one records no work item of a worker (no OrchestratorStarted: "
+                            "an instance no worker ran), so nothing was replayed",
+}
+"""The ``replay`` subcommand's exit statuses (docs/determinism.md lists them too)."""
 
 
 def add_commands(commands: Any) -> None:
@@ -37,7 +50,9 @@ def add_commands(commands: Any) -> None:
     export.add_argument("instance_id", metavar="INSTANCE_ID")
     export.add_argument("-o", "--output", metavar="FILE", help="write here instead of standard output")
     replay = commands.add_parser("replay", help="replay stored histories against the current orchestrator code",
-                                 description="Replay stored histories; exit 0 when every one replays.")
+                                 description="Replay stored histories against the current orchestrator code.",
+                                 epilog="exit status: " + "; ".join(f"{code} {meaning}"
+                                                                    for code, meaning in EXIT_CODES.items()))
     replay.add_argument("--worker", required=True, metavar="MODULE:FACTORY",
                         help="returns the orchestrators (list or dict), or builds a worker from "
                              "(host_address, metadata)")
@@ -110,15 +125,24 @@ def replay(args: argparse.Namespace) -> int:
     """Run ``replay``."""
     if args.repeat < 1:
         print("replay: --repeat must be at least 1", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     try:
         histories = [load_history(path) for path in args.histories]
         replayer = replayer_for(load_factory(args.worker), args.through_worker)
     except (HistoryFileError, ImportError, AttributeError, ValueError, TypeError) as error:
         print(f"replay: {error}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     with replayer:
         outcomes = replayer.replay_all(histories, args.repeat)
     for outcome in outcomes:
         print(f"{outcome.source}: {outcome.describe()}")
-    return 0 if all(outcome.replays for outcome in outcomes) else 1
+    return exit_status(outcomes)
+
+
+def exit_status(outcomes: list[ReplayOutcome]) -> int:
+    """The worst of the outcomes as an exit status: a divergence, then nothing to replay, else success."""
+    if any(not outcome.replays and not outcome.empty for outcome in outcomes):
+        return EXIT_DIVERGES
+    if any(outcome.empty for outcome in outcomes):
+        return EXIT_NOTHING_TO_REPLAY
+    return EXIT_REPLAYS

@@ -11,8 +11,10 @@ code; the actions it produces must equal the recorded ones. How the code runs is
   SDK offers (in-process with ours, through its worker otherwise).
 
 :meth:`Replayer.replay_plans` is the one replay loop: every work item of every history, ``repeat`` rounds, in one
-batch; the first round that does not replay gives a history's verdict. ``export_history(sidecar, instance_id)``
-returns the stored-history document (:mod:`~.history_file`) of an instance of a FakeSidecar or RemoteFake.
+batch; the first round that does not replay gives a history's verdict. A history that records no work item of a
+worker (no ``OrchestratorStarted``: an instance no worker ran) does not replay: its outcome is ``empty``.
+``export_history(sidecar, instance_id)`` returns the stored-history document (:mod:`~.history_file`) of an instance
+of a FakeSidecar or RemoteFake.
 """
 
 from __future__ import annotations
@@ -53,14 +55,19 @@ class ReplayOutcome:
     """The round (from 1) that gave the verdict: the first that did not replay, else the last."""
     rounds: int = 1
     """How many rounds were run."""
+    empty: bool = False
+    """The history records no work item of a worker (``problem`` says why): nothing was replayed, no verdict."""
 
     @property
     def replays(self) -> bool:
-        """True when every episode produced the recorded actions."""
+        """True when the history has work items and every one produced the recorded actions."""
         return self.divergence is None and self.problem is None
 
     def describe(self) -> str:
-        """``replays``, ``diverges at step N: recorded X, code produced Y``, or ``cannot replay: ...``."""
+        """``replays``, ``diverges at step N: recorded X, code produced Y``, ``cannot replay: ...`` or
+        ``nothing to replay: ...``."""
+        if self.empty:
+            return f"nothing to replay: {self.problem}"
         if self.problem is not None:
             return f"cannot replay: {self.problem}"
         if self.divergence is not None:
@@ -100,6 +107,14 @@ def plan(history: StoredHistory) -> ReplayPlan:
     """The replay plan of one stored history."""
     found, requests = work_items(history.instance_id, history.events)
     return ReplayPlan(history, found, requests)
+
+
+def why_empty(history: Sequence[Any]) -> str:
+    """Why a history with no episode gives nothing to replay."""
+    if not any(event.WhichOneof("eventType") == "orchestratorStarted" for event in history):
+        return (f"the history has no OrchestratorStarted event ({len(history)} events): no worker has run this "
+                "instance yet")
+    return "every work item it records was failed by the fake before a worker saw it (WorkItemEncodingError)"
 
 
 def judge(instance_id: str, found: Sequence[Episode], answers: Sequence[Answer], source: str = "",
@@ -195,6 +210,10 @@ class Replayer:
         outcomes: list[ReplayOutcome] = []
         offset = 0  # where this plan's work items start within one round
         for p in plans:
+            if not p.episodes:
+                outcomes.append(ReplayOutcome(p.history.instance_id, 0, problem=why_empty(p.history.events),
+                                              source=p.history.source, rounds=rounds, empty=True))
+                continue
             verdict = ReplayOutcome(p.history.instance_id, len(p.episodes), source=p.history.source,
                                     replay_round=rounds, rounds=rounds)
             for round_ in range(rounds):

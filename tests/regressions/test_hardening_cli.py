@@ -39,15 +39,15 @@ def document(events: list[object], instance_id: str = "order-1") -> str:
 
 # -- item 4: a history with nothing to replay ----------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 4: replay of a history with no events says 'replays', exit 0")
 def test_replaying_an_empty_history_says_so_and_fails(project: Path) -> None:
+    """The fix chosen: exit status 3, "nothing to replay" (1 stays "diverges", 2 "bad arguments")."""
     (project / "empty.json").write_text(document([]))
     result = run_cli(["replay", "--worker", "flows:functions", "empty.json"], cwd=project)
     assert result.returncode != 0, result.stdout
     assert "replays" not in result.stdout and (result.stdout + result.stderr).strip()  # it says why
+    assert result.returncode == 3 and "empty.json: nothing to replay: the history has no OrchestratorStarted" in result.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 4: replay of an instance no worker ran says 'replays', exit 0")
 def test_replaying_the_export_of_an_instance_no_worker_ran_fails(project: Path) -> None:
     with served("--clock", "manual") as fake:
         instance_id = start_instance(fake.address, "hello")
@@ -56,6 +56,7 @@ def test_replaying_the_export_of_an_instance_no_worker_ran_fails(project: Path) 
     assert exported.returncode == 0, exported.stderr
     result = run_cli(["replay", "--worker", "flows:functions", "never-ran.json"], cwd=project)
     assert result.returncode != 0 and "replays" not in result.stdout, result.stdout
+    assert result.returncode == 3 and "no OrchestratorStarted event" in result.stdout, result.stdout
 
 
 # -- item 13: deep JSON, tokens, process exit ---------------------------------------------------------------------

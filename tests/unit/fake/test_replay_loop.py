@@ -100,11 +100,20 @@ def test_the_event_budget_cuts_rounds_but_keeps_one_and_repeat_must_be_positive(
         Replayer(runner).replay_plans(plans, 0)
 
 
-def test_a_history_without_work_items_replays_without_calling_the_code() -> None:
-    empty = StoredHistory("x", [])
+def test_a_history_without_work_items_does_not_replay_and_the_code_is_not_called() -> None:
+    """Issue 25 item 4: replaying nothing is no success; the outcome is ``empty`` and says why."""
+    started = _history("y").events[1]  # ExecutionStarted only: started, never run by a worker
     runner = Scripted()
-    (outcome,) = Replayer(runner).replay_all([empty])
-    assert outcome.replays and outcome.steps == 0 and runner.calls == []
+    empty, never_ran, fine = Replayer(runner).replay_all([StoredHistory("x", []), StoredHistory("y", [started]),
+                                                          _history("z")])
+    assert [(o.replays, o.empty, o.steps) for o in (empty, never_ran, fine)] == [
+        (False, True, 0), (False, True, 0), (True, False, 2)]
+    assert empty.describe() == ("nothing to replay: the history has no OrchestratorStarted event (0 events): no "
+                                "worker has run this instance yet")
+    assert "(1 events)" in never_ran.describe()
+    assert [r.instanceId for r in runner.calls] == ["z", "z"]  # the empty ones handed nothing to the code
+    (alone,) = Replayer(runner).replay_all([StoredHistory("x", [])])
+    assert not alone.replays and len(runner.calls) == 2
 
 
 def test_a_registration_keeps_names_from_a_mapping_and_lets_the_sdk_name_bare_functions() -> None:
@@ -114,3 +123,13 @@ def test_a_registration_keeps_names_from_a_mapping_and_lets_the_sdk_name_bare_fu
     assert Registration.of({"renamed": flow}, versioning="v").orchestrators == (("renamed", flow),)
     assert Registration.of([flow]).orchestrators == ((None, flow),)
     assert Registration.of([flow], maximum_timer_interval=5).maximum_timer_interval == 5
+
+
+def test_the_replay_gate_exit_status_is_the_worst_outcome() -> None:
+    from durabletask_testing.replay.cli import EXIT_CODES, exit_status
+
+    runner = Scripted({0: Answer([_schedule("fraud_check")], answered=True)})
+    diverges, fine = Replayer(runner).replay_all([_history("a"), _history("b")])
+    (empty,) = Replayer(runner).replay_all([StoredHistory("x", [])])
+    assert [exit_status(o) for o in ([fine], [empty, fine], [empty, diverges, fine], [])] == [0, 3, 1, 0]
+    assert sorted(EXIT_CODES) == [0, 1, 2, 3]
