@@ -1,14 +1,17 @@
 """The ``export`` and ``replay`` subcommands of ``python -m durabletask_testing``.
 
 ``export --control URL INSTANCE_ID`` (a CLI fake, through its control API) or ``export --address HOST:PORT
-INSTANCE_ID`` (any sidecar, through ``StreamInstanceHistory``) prints or writes a stored-history document.
+INSTANCE_ID`` (any sidecar, through ``StreamInstanceHistory``) prints or writes a stored-history document. Its
+API-token options are added where the parser is assembled (:mod:`durabletask_testing.cli`, beside ``serve``'s),
+and the token read arrives as ``export(args, token)``.
 
 ``replay --worker module:factory FILE...`` replays each stored history against the current code and prints, per
 file, ``replays``, ``diverges at step N: recorded X, code produced Y``, ``cannot replay: ...`` or ``nothing to
-replay: ...``; its exit status is one of :data:`EXIT_CODES`. The factory is called with no arguments and returns the orchestrator functions (a list, or a dict
-name -> function); or it takes ``(host_address, metadata)`` and returns an unstarted TaskHubGrpcWorker of any
-SDK, registered and configured (versioning) as in production, which is started against the replay-only sidecar.
-With our SDK and functions, replay runs in-process (no server); ``--through-worker`` forces the worker path.
+replay: ...``; its exit status is one of :data:`EXIT_CODES`. The factory is called with no arguments and returns
+the orchestrator functions (a list, or a dict name -> function); or it takes ``(host_address, metadata)`` and
+returns an unstarted TaskHubGrpcWorker of any SDK, registered and configured (versioning) as in production, which
+is started against the replay-only sidecar. With our SDK and functions, replay runs in-process (no server);
+``--through-worker`` forces the worker path.
 """
 
 from __future__ import annotations
@@ -62,15 +65,15 @@ def add_commands(commands: Any) -> None:
     replay.add_argument("histories", nargs="+", metavar="FILE")
 
 
-def export(args: argparse.Namespace) -> int:
-    """Run ``export``."""
+def export(args: argparse.Namespace, token: str | None = None) -> int:
+    """Run ``export``; ``token``: the API token to send, if any."""
     try:
         if args.control:
             from ..control.client import RemoteFake  # the control API client (kernel only), for --control
 
-            document = export_history(RemoteFake(args.control), args.instance_id)
+            document = export_history(RemoteFake(args.control, api_token=token), args.instance_id)
         else:
-            document = history_document(args.instance_id, _stream_history(args.address, args.instance_id))
+            document = history_document(args.instance_id, _stream_history(args.address, args.instance_id, token))
     except Exception as error:
         print(f"export: {error}", file=sys.stderr)
         return 1
@@ -81,16 +84,21 @@ def export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stream_history(address: str, instance_id: str) -> list[Any]:
+def _stream_history(address: str, instance_id: str, token: str | None = None) -> list[Any]:
     import grpc
 
     from ..protocol import orchestrator_service_pb2 as pb
     from ..protocol import orchestrator_service_pb2_grpc as stubs
 
+    metadata = [] if token is None else [("authorization", f"Bearer {token}")]
     with grpc.insecure_channel(address) as channel:
         stub = stubs.TaskHubSidecarServiceStub(channel)  # type: ignore[no-untyped-call]  # generated, untyped
-        chunks = stub.StreamInstanceHistory(pb.StreamInstanceHistoryRequest(instanceId=instance_id), timeout=30)
-        return [event for chunk in chunks for event in chunk.events]
+        chunks = stub.StreamInstanceHistory(pb.StreamInstanceHistoryRequest(instanceId=instance_id), timeout=30,
+                                            metadata=metadata)
+        try:
+            return [event for chunk in chunks for event in chunk.events]
+        except grpc.RpcError as error:  # the call's status, without the channel's debug string
+            raise RuntimeError(f"StreamInstanceHistory on {address}: {error.code().name}: {error.details()}") from None
 
 
 def load_factory(spec: str) -> Callable[..., Any]:

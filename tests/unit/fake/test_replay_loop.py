@@ -4,6 +4,7 @@ registration every SDK gets."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -133,3 +134,20 @@ def test_the_replay_gate_exit_status_is_the_worst_outcome() -> None:
     (empty,) = Replayer(runner).replay_all([StoredHistory("x", [])])
     assert [exit_status(o) for o in ([fine], [empty, fine], [empty, diverges, fine], [])] == [0, 3, 1, 0]
     assert sorted(EXIT_CODES) == [0, 1, 2, 3]
+
+
+def test_a_history_file_nested_too_deeply_is_refused_naming_the_file_with_a_bounded_message(tmp_path: Path) -> None:
+    from durabletask_testing.replay import HistoryFileError, load_history, parse_history
+
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"format": "durabletask-history", "version": 1, "events": [' + "[" * 50_000 + "]" * 50_000 + "]}")
+    with pytest.raises(HistoryFileError, match=r"deep\.json: cannot read the history: its JSON is nested too deeply"):
+        load_history(deep)
+    failure: dict[str, object] = {"errorType": "E", "errorMessage": "m"}
+    for _ in range(400):  # JSON reads it; protobuf's parser refuses failure details this deep
+        failure = {"errorType": "E", "errorMessage": "m", "innerFailure": failure}
+    document = {"format": "durabletask-history", "version": 1, "instanceId": "x",
+                "events": [{"executionCompleted": {"failureDetails": failure}}]}
+    with pytest.raises(HistoryFileError, match=r"^f\.json: events\[0\] is not a HistoryEvent") as refused:
+        parse_history(document, "f.json")
+    assert len(str(refused.value)) <= 1024
