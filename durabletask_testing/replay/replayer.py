@@ -152,7 +152,11 @@ def sdk_worker_starter(orchestrators: Orchestrators, versioning: Any = None) -> 
 
 
 class Replayer:
-    """Replays stored histories against orchestrator code; see the module docstring for the ways."""
+    """Replays stored histories against orchestrator code; see the module docstring for the ways.
+
+    A context manager: leaving ``with`` (or :meth:`close`) stops the replay worker and sidecar it started, if any;
+    one never closed has them stopped at interpreter exit (:mod:`~.workers`).
+    """
 
     def __init__(self, runner: Runner, close: Callable[[], None] | None = None) -> None:
         self._run = runner

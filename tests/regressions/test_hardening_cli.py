@@ -99,7 +99,6 @@ REPLAYER_WITHOUT_CLOSE = textwrap.dedent("""
 """)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 13: Replayer.for_functions with the published SDK blocks exit")
 def test_a_replayer_for_the_published_sdk_lets_the_process_exit(project: Path) -> None:
     python, env = published_python()
     (project / "script.py").write_text(REPLAYER_WITHOUT_CLOSE)

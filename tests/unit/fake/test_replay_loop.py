@@ -151,3 +151,33 @@ def test_a_history_file_nested_too_deeply_is_refused_naming_the_file_with_a_boun
     with pytest.raises(HistoryFileError, match=r"^f\.json: events\[0\] is not a HistoryEvent") as refused:
         parse_history(document, "f.json")
     assert len(str(refused.value)) <= 1024
+
+
+def test_a_replay_worker_nobody_closed_is_stopped_at_interpreter_exit_and_close_is_idempotent() -> None:
+    import threading
+
+    from durabletask_testing.replay import workers
+
+    class Worker:
+        def __init__(self) -> None:
+            self.stopped = threading.Event()
+            self.stops = 0
+
+        def stop(self) -> None:
+            self.stops += 1
+            self.stopped.set()
+
+    started: list[Worker] = []
+
+    def start(address: str, metadata: list[tuple[str, str]]) -> Worker:
+        started.append(Worker())
+        return started[-1]
+
+    forgotten = Replayer.through_worker(start)  # never closed by its caller
+    with Replayer.through_worker(start) as closed:
+        pass
+    closed.close()  # a second close changes nothing
+    assert started[1].stopped.wait(5) and started[1].stops == 1
+    assert not started[0].stopped.is_set() and forgotten is not None
+    workers._close_at_exit()  # what the interpreter runs before it joins non-daemon threads
+    assert started[0].stopped.is_set() and [w.stops for w in started] == [1, 1]
