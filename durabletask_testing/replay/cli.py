@@ -10,8 +10,9 @@ file, ``replays``, ``diverges at step N: recorded X, code produced Y``, ``cannot
 replay: ...``; its exit status is one of :data:`EXIT_CODES`. The factory is called with no arguments and returns
 the orchestrator functions (a list, or a dict name -> function); or it takes ``(host_address, metadata)`` and
 returns an unstarted TaskHubGrpcWorker of any SDK, registered and configured (versioning) as in production, which
-is started against the replay-only sidecar. With our SDK and functions, replay runs in-process (no server);
-``--through-worker`` forces the worker path.
+is started against the replay-only sidecar. With functions, replay runs in-process where the installed SDK allows
+(ours; the published SDK's checked versions, :mod:`.sdks`), with no server; ``--through-worker`` forces the worker
+path.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ def add_commands(commands: Any) -> None:
                              "(host_address, metadata)")
     replay.add_argument("--repeat", type=int, default=1, metavar="N", help="replay each history N times (default 1)")
     replay.add_argument("--through-worker", action="store_true",
-                        help="drive the SDK's worker through the replay-only sidecar even with our SDK")
+                        help="drive the SDK's worker through the replay-only sidecar even where it could replay "
+                             "in process")
     replay.add_argument("histories", nargs="+", metavar="FILE")
 
 

@@ -8,7 +8,8 @@ code; the actions it produces must equal the recorded ones. How the code runs is
 * ``Replayer.through_worker(start_worker)``: any SDK's real worker, fed by the replay-only sidecar
   (:mod:`~.sidecar`, :mod:`~.workers`); ``start_worker(host_address, metadata)`` returns the started worker;
 * ``Replayer.for_functions(orchestrators)`` / ``Replayer.for_registration(registration)``: whichever the installed
-  SDK offers (in-process with ours, through its worker otherwise).
+  SDK offers (in-process with ours and with the published SDK's versions that allow it, through its worker
+  otherwise; :mod:`~.sdks` decides).
 
 :meth:`Replayer.replay_plans` is the one replay loop: every work item of every history, ``repeat`` rounds, in one
 batch; the first round that does not replay gives a history's verdict. A history that records no work item of a
@@ -27,7 +28,7 @@ from ..protocol import orchestrator_service_pb2 as pb
 from . import sdks
 from .episodes import Divergence, Episode, compare, episodes, execution_id, produced_records
 from .history_file import StoredHistory, history_document
-from .sdks import Orchestrators, Registration, Runner
+from .sdks import Orchestrators, Registration, Runner, ServerSource
 from .sidecar import Answer, ReplayServer
 from .workers import DEFAULT_ANSWER_TIMEOUT, StartWorker, WorkerRunner
 
@@ -182,15 +183,16 @@ class Replayer:
 
     @classmethod
     def for_functions(cls, orchestrators: Orchestrators, versioning: Any = None) -> Replayer:
-        """In-process with our SDK, else through the installed SDK's worker."""
+        """In-process when the installed SDK can (:mod:`~.sdks`), else through a worker of it."""
         return cls.for_registration(Registration.of(orchestrators, versioning))
 
     @classmethod
     def for_registration(cls, registration: Registration, through_worker: bool = False,
-                         server: ReplayServer | None = None, timeout: float = DEFAULT_ANSWER_TIMEOUT,
+                         server: ServerSource = None, timeout: float = DEFAULT_ANSWER_TIMEOUT,
                          per_item_timeout: float = 0.0) -> Replayer:
         """The installed SDK's way (:func:`~.sdks.runner`): in-process when it can and ``through_worker`` is
-        False, else through a worker of it."""
+        False, else through a worker of it (on ``server``: a replay-only sidecar, a function returning one, called
+        only then, or None for one of its own)."""
         runner, close = sdks.runner(registration, through_worker, server, timeout, per_item_timeout)
         return cls(runner, close)
 
