@@ -20,6 +20,7 @@ import functools
 import importlib.metadata
 import importlib.util
 import inspect
+import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -136,7 +137,10 @@ class _PublishedSdk:
             return None
         from durabletask.internal import orchestrator_service_pb2 as sdk_pb
 
-        options = {"emit_trace_spans": False} if "emit_trace_spans" in _worker_parameters() else {}
+        accepted = _worker_parameters()
+        options: dict[str, Any] = {"emit_trace_spans": False} if "emit_trace_spans" in accepted else {}
+        if "logger" in accepted:  # a replay's debug and info lines are no news; building each costs a third
+            options["logger"] = _replay_logger()
         worker = self._worker(registration, **options)  # never started: no channel, no threads
         run_work_item: Any = getattr(worker, "_execute_orchestrator")  # noqa: B009  # private, shape-checked
 
@@ -200,6 +204,14 @@ class _AnswerStub:
 
 def _version(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", text.split("+")[0])[:3])
+
+
+@functools.cache
+def _replay_logger() -> logging.Logger:
+    """The in-process replay worker's logger: warnings and errors to standard error, as the SDK's default does."""
+    logger = logging.Logger("durabletask-replay", logging.WARNING)  # not registered: no one else's configuration
+    logger.addHandler(logging.StreamHandler())
+    return logger
 
 
 @functools.cache
