@@ -297,8 +297,9 @@ def ours() -> _OurSdk:
     """Our SDK, or an ImportError saying it is not the installed one."""
     sdk = installed()
     if sdk is not OURS:
-        raise ImportError(f"in-process replay needs our SDK's replay engine (`durabletask-testkit-sdk`); the "
-                          f"installed SDK is {sdk.name}: replay through a worker instead")
+        raise ImportError(f"Replayer.in_process needs our SDK's replay engine (`durabletask-testkit-sdk`); the "
+                          f"installed SDK is {sdk.name}: use Replayer.for_functions, which replays in process where "
+                          "that SDK allows and through a worker of it otherwise")
     return OURS
 
 
