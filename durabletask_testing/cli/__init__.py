@@ -1,13 +1,17 @@
 """The command line, ``python -m durabletask_testing COMMAND``: ``serve`` (:mod:`.serve`: the fake as a process),
-``export`` and ``replay`` (the replay commands of :mod:`durabletask_testing.replay.cli`)."""
+``export`` and ``replay`` (the replay commands of :mod:`durabletask_testing.replay.cli`). ``serve`` and ``export``
+share the API-token options of :mod:`.tokens` (the replay room cannot import the shell, where tokens are read)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from ..replay import cli as replay_cli
+from ..shell import TokenError
 from . import serve
+from .tokens import add_token_options, token_of
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve.add_command(commands)
     replay_cli.add_commands(commands)
+    add_token_options(commands.choices["export"], "send 'authorization: Bearer TOKEN' to a fake that requires it")
     return parser
 
 
@@ -28,7 +33,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return serve.serve(args)
     if args.command == "export":
-        return replay_cli.export(args)
+        try:
+            token = token_of(args)
+        except TokenError as error:
+            print(f"export: {error}", file=sys.stderr)
+            return 2
+        return replay_cli.export(args, token)
     if args.command == "replay":
         return replay_cli.replay(args)
     return 2  # pragma: no cover - argparse enforces the command

@@ -8,7 +8,6 @@ API of docs/control-api.md; not with ``--no-control``), and serves until SIGINT 
 from __future__ import annotations
 
 import argparse
-import os
 import select
 import signal
 import socket
@@ -22,9 +21,10 @@ from ..clock import CLOCK_MODES
 from ..control import ControlServer
 from ..dialects import DEFAULT_DIALECT, DIALECTS
 from ..engine import DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_WORK_ITEM_LEASE
-from ..shell import DEFAULT_HEALTH_PING_INTERVAL, TOKEN_ENV_VAR, Limits, is_loopback, resolve_token
+from ..shell import DEFAULT_HEALTH_PING_INTERVAL, TOKEN_ENV_VAR, Limits, is_loopback
 from ..sidecar import DEFAULT_MAX_LONG_POLLS, FakeSidecar
 from ..vocabulary import parse_iso
+from .tokens import add_token_options, token_of
 
 
 def _iso_datetime(text: str) -> datetime:
@@ -84,21 +84,7 @@ def add_command(commands: Any) -> None:
         metavar="ISO-8601",
         help="start time of a manual/auto clock, e.g. 2024-01-01T00:00:00Z (default: now, whole seconds)",
     )
-    serve.add_argument(
-        "--api-token",
-        default=None,
-        metavar="TOKEN",
-        help="require 'authorization: Bearer TOKEN' metadata on every call. Other local users can read a "
-        f"command line: prefer --api-token-file or the environment variable {TOKEN_ENV_VAR} "
-        "(default: no token)",
-    )
-    serve.add_argument(
-        "--api-token-file",
-        default=None,
-        metavar="PATH",
-        help="read the API token from this file (surrounding whitespace ignored; keep it chmod 600) "
-        f"(default: --api-token, else ${TOKEN_ENV_VAR} if set, else no token)",
-    )
+    add_token_options(serve, "require 'authorization: Bearer TOKEN' metadata on every call")
     serve.add_argument(
         "--max-payload-bytes",
         type=_count,
@@ -185,9 +171,7 @@ def _sidecar_from(args: argparse.Namespace) -> FakeSidecar:
         raise ValueError("--start-time needs --clock manual or auto")
     if args.health_ping_interval <= 0:
         raise ValueError("--health-ping-interval must be positive")
-    token, warning = resolve_token(args.api_token, args.api_token_file, os.environ)
-    if warning is not None:
-        print(f"warning: {warning}", file=sys.stderr)
+    token = token_of(args)
     if token is None and not args.no_control and not args.allow_remote_control and not is_loopback(args.control_host):
         raise ValueError(f"--control-host {args.control_host} is not a loopback address: without an API token anyone "
                          "who reaches it could reset the fake and inject faults; give a token (--api-token-file, "

@@ -13,7 +13,8 @@
 Each event is the protocol's ``HistoryEvent`` in protobuf's JSON mapping (camelCase field names, RFC 3339
 timestamps, ``{"eventId": 1, "timestamp": "...", "taskScheduled": {"name": "...", "input": "..."}}``), as
 the control API's ``GET /v1/instances/{id}/history`` returns them; a bare JSON list of such events is read too
-(the instance id is then taken from ExecutionStarted).
+(the instance id is then taken from ExecutionStarted). A file nested deeper than the JSON parser reads is refused
+with a :class:`HistoryFileError` naming it, as is anything else not in this format; messages are bounded.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
+from ..messages import bounded
 from ..protocol import orchestrator_service_pb2 as pb
 
 FORMAT_NAME = "durabletask-history"
@@ -76,8 +78,8 @@ def parse_history(document: Any, source: str = "") -> StoredHistory:
     for index, item in enumerate(raw):
         try:
             events.append(json_format.ParseDict(item, pb.HistoryEvent()))
-        except (json_format.ParseError, TypeError, AttributeError) as error:
-            raise HistoryFileError(f"{where}: events[{index}] is not a HistoryEvent: {error}") from None
+        except (json_format.ParseError, TypeError, AttributeError, RecursionError) as error:
+            raise HistoryFileError(bounded(f"{where}: events[{index}] is not a HistoryEvent: {error}")) from None
     started = next((e.executionStarted for e in events if e.WhichOneof("eventType") == "executionStarted"), None)
     instance_id = document.get("instanceId") or (started.orchestrationInstance.instanceId if started else "")
     if not instance_id:
@@ -90,8 +92,10 @@ def load_history(path: str | Path) -> StoredHistory:
     """Read a history file."""
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except RecursionError:
+        raise HistoryFileError(f"{path}: cannot read the history: its JSON is nested too deeply") from None
     except (OSError, ValueError) as error:
-        raise HistoryFileError(f"{path}: cannot read the history: {error}") from None
+        raise HistoryFileError(bounded(f"{path}: cannot read the history: {error}")) from None
     return parse_history(document, str(path))
 
 

@@ -8,11 +8,14 @@ code; the actions it produces must equal the recorded ones. How the code runs is
 * ``Replayer.through_worker(start_worker)``: any SDK's real worker, fed by the replay-only sidecar
   (:mod:`~.sidecar`, :mod:`~.workers`); ``start_worker(host_address, metadata)`` returns the started worker;
 * ``Replayer.for_functions(orchestrators)`` / ``Replayer.for_registration(registration)``: whichever the installed
-  SDK offers (in-process with ours, through its worker otherwise).
+  SDK offers (in-process with ours and with the published SDK's versions that allow it, through its worker
+  otherwise; :mod:`~.sdks` decides).
 
 :meth:`Replayer.replay_plans` is the one replay loop: every work item of every history, ``repeat`` rounds, in one
-batch; the first round that does not replay gives a history's verdict. ``export_history(sidecar, instance_id)``
-returns the stored-history document (:mod:`~.history_file`) of an instance of a FakeSidecar or RemoteFake.
+batch; the first round that does not replay gives a history's verdict. A history that records no work item of a
+worker (no ``OrchestratorStarted``: an instance no worker ran) does not replay: its outcome is ``empty``.
+``export_history(sidecar, instance_id)`` returns the stored-history document (:mod:`~.history_file`) of an instance
+of a FakeSidecar or RemoteFake.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from ..protocol import orchestrator_service_pb2 as pb
 from . import sdks
 from .episodes import Divergence, Episode, compare, episodes, execution_id, produced_records
 from .history_file import StoredHistory, history_document
-from .sdks import Orchestrators, Registration, Runner
+from .sdks import Orchestrators, Registration, Runner, ServerSource
 from .sidecar import Answer, ReplayServer
 from .workers import DEFAULT_ANSWER_TIMEOUT, StartWorker, WorkerRunner
 
@@ -53,14 +56,19 @@ class ReplayOutcome:
     """The round (from 1) that gave the verdict: the first that did not replay, else the last."""
     rounds: int = 1
     """How many rounds were run."""
+    empty: bool = False
+    """The history records no work item of a worker (``problem`` says why): nothing was replayed, no verdict."""
 
     @property
     def replays(self) -> bool:
-        """True when every episode produced the recorded actions."""
+        """True when the history has work items and every one produced the recorded actions."""
         return self.divergence is None and self.problem is None
 
     def describe(self) -> str:
-        """``replays``, ``diverges at step N: recorded X, code produced Y``, or ``cannot replay: ...``."""
+        """``replays``, ``diverges at step N: recorded X, code produced Y``, ``cannot replay: ...`` or
+        ``nothing to replay: ...``."""
+        if self.empty:
+            return f"nothing to replay: {self.problem}"
         if self.problem is not None:
             return f"cannot replay: {self.problem}"
         if self.divergence is not None:
@@ -102,6 +110,14 @@ def plan(history: StoredHistory) -> ReplayPlan:
     return ReplayPlan(history, found, requests)
 
 
+def why_empty(history: Sequence[Any]) -> str:
+    """Why a history with no episode gives nothing to replay."""
+    if not any(event.WhichOneof("eventType") == "orchestratorStarted" for event in history):
+        return (f"the history has no OrchestratorStarted event ({len(history)} events): no worker has run this "
+                "instance yet")
+    return "every work item it records was failed by the fake before a worker saw it (WorkItemEncodingError)"
+
+
 def judge(instance_id: str, found: Sequence[Episode], answers: Sequence[Answer], source: str = "",
           replay_round: int = 1, rounds: int = 1) -> ReplayOutcome:
     """Compare each episode's answer with its recorded actions; the first difference decides."""
@@ -137,7 +153,11 @@ def sdk_worker_starter(orchestrators: Orchestrators, versioning: Any = None) -> 
 
 
 class Replayer:
-    """Replays stored histories against orchestrator code; see the module docstring for the ways."""
+    """Replays stored histories against orchestrator code; see the module docstring for the ways.
+
+    A context manager: leaving ``with`` (or :meth:`close`) stops the replay worker and sidecar it started, if any;
+    one never closed has them stopped at interpreter exit (:mod:`~.workers`).
+    """
 
     def __init__(self, runner: Runner, close: Callable[[], None] | None = None) -> None:
         self._run = runner
@@ -163,15 +183,16 @@ class Replayer:
 
     @classmethod
     def for_functions(cls, orchestrators: Orchestrators, versioning: Any = None) -> Replayer:
-        """In-process with our SDK, else through the installed SDK's worker."""
+        """In-process when the installed SDK can (:mod:`~.sdks`), else through a worker of it."""
         return cls.for_registration(Registration.of(orchestrators, versioning))
 
     @classmethod
     def for_registration(cls, registration: Registration, through_worker: bool = False,
-                         server: ReplayServer | None = None, timeout: float = DEFAULT_ANSWER_TIMEOUT,
+                         server: ServerSource = None, timeout: float = DEFAULT_ANSWER_TIMEOUT,
                          per_item_timeout: float = 0.0) -> Replayer:
         """The installed SDK's way (:func:`~.sdks.runner`): in-process when it can and ``through_worker`` is
-        False, else through a worker of it."""
+        False, else through a worker of it (on ``server``: a replay-only sidecar, a function returning one, called
+        only then, or None for one of its own)."""
         runner, close = sdks.runner(registration, through_worker, server, timeout, per_item_timeout)
         return cls(runner, close)
 
@@ -195,6 +216,10 @@ class Replayer:
         outcomes: list[ReplayOutcome] = []
         offset = 0  # where this plan's work items start within one round
         for p in plans:
+            if not p.episodes:
+                outcomes.append(ReplayOutcome(p.history.instance_id, 0, problem=why_empty(p.history.events),
+                                              source=p.history.source, rounds=rounds, empty=True))
+                continue
             verdict = ReplayOutcome(p.history.instance_id, len(p.episodes), source=p.history.source,
                                     replay_round=rounds, rounds=rounds)
             for round_ in range(rounds):

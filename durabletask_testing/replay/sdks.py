@@ -4,8 +4,10 @@ Three cases, each a :class:`ReplaySdk`:
 
 * ours (``durabletask`` with ``durabletask.internal.replay``): replays in-process through its pure replay engine
   (``OrchestrationExecutor``), or through a worker of it on the replay-only sidecar;
-* the published ``durabletask`` (or any other SDK under that name): through a worker of it on the replay-only
-  sidecar only;
+* the published ``durabletask`` (or any other SDK under that name): in-process through its worker's own work-item
+  method (``TaskHubGrpcWorker._execute_orchestrator``, which runs its ``_OrchestrationExecutor`` and turns
+  exceptions, abandons and versioning refusals into the answer it would send), when :func:`published_in_process`
+  finds a version and shape it was checked on; else through a worker of it on the replay-only sidecar;
 * none: every way of replaying raises an ``ImportError`` that says what to install.
 
 What a replay registers (orchestrators by name, versioning options, the maximum timer interval) is a
@@ -14,7 +16,12 @@ What a replay registers (orchestrators by name, versioning options, the maximum 
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import importlib.util
+import inspect
+import logging
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -27,6 +34,11 @@ Runner = Callable[[Sequence[pb.OrchestratorRequest]], list[Answer]]
 """Answers each orchestrator request (one work item) in order."""
 Orchestrators = Mapping[str, Callable[..., Any]] | Iterable[Callable[..., Any]]
 """Orchestrator functions: a name -> function mapping, or functions registered under the names the SDK derives."""
+PUBLISHED_IN_PROCESS_FROM = (1, 12)
+"""The first published version whose in-process path was checked (older ones replay through a worker)."""
+ServerSource = ReplayServer | Callable[[], ReplayServer] | None
+"""Where a protocol-path replay runs: a replay-only sidecar, a function returning one (called only when the protocol
+path is taken), or None (a sidecar of its own)."""
 NO_SDK_MESSAGE = ("no Durable Task SDK is installed: install the published `durabletask` or ours "
                   "(`durabletask-testkit-sdk`) to replay histories")
 
@@ -57,7 +69,8 @@ class ReplaySdk(Protocol):
     name: str
 
     def engine(self, registration: Registration) -> Runner | None:
-        """An in-process runner (no server, no worker), or None when this SDK has no replay engine to call."""
+        """An in-process runner (no server, no worker), or None when this SDK has none to call (then it replays
+        through a worker)."""
         ...
 
     def start_worker(self, registration: Registration) -> StartWorker:
@@ -118,28 +131,141 @@ class _OurSdk:
 class _PublishedSdk:
     name = "published"
 
-    def engine(self, registration: Registration) -> None:
-        return None  # its executor is internal and changes between releases: replay through its worker
+    def engine(self, registration: Registration) -> Runner | None:
+        """In process through the worker's own work-item method, when this version has the shape driven here."""
+        if published_in_process() is not None:
+            return None
+        from durabletask.internal import orchestrator_service_pb2 as sdk_pb
+
+        accepted = _worker_parameters()
+        options: dict[str, Any] = {"emit_trace_spans": False} if "emit_trace_spans" in accepted else {}
+        if "logger" in accepted:  # a replay's debug and info lines are no news; building each costs a third
+            options["logger"] = _replay_logger()
+        worker = self._worker(registration, **options)  # never started: no channel, no threads
+        run_work_item: Any = getattr(worker, "_execute_orchestrator")  # noqa: B009  # private, shape-checked
+
+        def run(requests: Sequence[pb.OrchestratorRequest]) -> list[Answer]:
+            answers = []
+            for request in requests:  # the SDK has its own protobuf binding: cross by bytes
+                stub = _AnswerStub()
+                run_work_item(sdk_pb.OrchestratorRequest.FromString(request.SerializeToString()), stub, "replay")
+                answers.append(stub.answer())
+            return answers
+
+        return run
 
     def start_worker(self, registration: Registration) -> StartWorker:
         def start(address: str, metadata: list[tuple[str, str]]) -> Any:
-            from durabletask import worker as dt_worker
-
-            options = {} if registration.maximum_timer_interval is None else {
-                "maximum_timer_interval": registration.maximum_timer_interval}
-            worker = dt_worker.TaskHubGrpcWorker(host_address=address, metadata=metadata, **options)
-            for name, function in registration.orchestrators:
-                if name is None:
-                    worker.add_orchestrator(function)
-                else:  # its add_orchestrator takes no name; its registry's add_named_orchestrator does
-                    registry: Any = worker._registry  # typed as ours when our SDK is the one mypy sees
-                    registry.add_named_orchestrator(name, function)
-            if registration.versioning is not None:
-                worker.use_versioning(registration.versioning)
+            worker = self._worker(registration, host_address=address, metadata=metadata)
             worker.start()
             return worker
 
         return start
+
+    @staticmethod
+    def _worker(registration: Registration, **options: Any) -> Any:
+        from durabletask import worker as dt_worker
+
+        if registration.maximum_timer_interval is not None:
+            options["maximum_timer_interval"] = registration.maximum_timer_interval
+        worker = dt_worker.TaskHubGrpcWorker(**options)
+        for name, function in registration.orchestrators:
+            if name is None:
+                worker.add_orchestrator(function)
+            else:  # its add_orchestrator takes no name; its registry's add_named_orchestrator does
+                registry: Any = worker._registry  # typed as ours when our SDK is the one mypy sees
+                registry.add_named_orchestrator(name, function)
+        if registration.versioning is not None:
+            worker.use_versioning(registration.versioning)
+        return worker
+
+
+class _AnswerStub:
+    """Stands in for the sidecar stub the published worker answers a work item through; keeps the answer."""
+
+    def __init__(self) -> None:
+        self._response: Any = None
+        self._abandoned = False
+
+    def CompleteOrchestratorTask(self, response: Any, *args: Any, **kwargs: Any) -> None:  # noqa: N802
+        self._response = response
+
+    def AbandonTaskOrchestratorWorkItem(self, request: Any, *args: Any, **kwargs: Any) -> None:  # noqa: N802
+        self._abandoned = True
+
+    def answer(self) -> Answer:
+        if self._abandoned:
+            return Answer(answered=True, abandoned=True)
+        if self._response is None:
+            return Answer()
+        response = pb.OrchestratorResponse.FromString(self._response.SerializeToString())
+        return Answer(actions=list(response.actions), answered=True)
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", text.split("+")[0])[:3])
+
+
+@functools.cache
+def _replay_logger() -> logging.Logger:
+    """The in-process replay worker's logger: warnings and errors to standard error, as the SDK's default does."""
+    logger = logging.Logger("durabletask-replay", logging.WARNING)  # not registered: no one else's configuration
+    logger.addHandler(logging.StreamHandler())
+    return logger
+
+
+@functools.cache
+def _worker_parameters() -> frozenset[str]:
+    from durabletask import worker as dt_worker
+
+    return frozenset(inspect.signature(dt_worker.TaskHubGrpcWorker.__init__).parameters)
+
+
+@functools.cache
+def published_in_process() -> str | None:
+    """None when the installed published SDK can replay in process; else why not (it replays through a worker).
+
+    Checked: its version (at least :data:`PUBLISHED_IN_PROCESS_FROM`) and the shape of what is driven: the worker's
+    ``_execute_orchestrator(request, stub, completion_token)``, its ``_OrchestrationExecutor.execute(instance_id,
+    old_events, new_events)``, the registry's ``add_named_orchestrator`` and the protocol binding's
+    ``OrchestratorRequest``/``OrchestratorResponse``.
+    """
+    try:
+        version = importlib.metadata.version("durabletask")
+    except importlib.metadata.PackageNotFoundError:
+        return "the installed durabletask has no distribution metadata (its version is unknown)"
+    if _version(version) < PUBLISHED_IN_PROCESS_FROM:
+        wanted = ".".join(map(str, PUBLISHED_IN_PROCESS_FROM))
+        return f"durabletask {version} is older than {wanted}, the first version checked in process"
+    try:
+        from durabletask import worker as dt_worker
+        from durabletask.internal import orchestrator_service_pb2 as sdk_pb
+    except ImportError as error:
+        return f"durabletask {version}: {error}"
+    expected = {
+        "TaskHubGrpcWorker._execute_orchestrator": (getattr(dt_worker.TaskHubGrpcWorker, "_execute_orchestrator",
+                                                            None), 3),
+        "_OrchestrationExecutor.execute": (getattr(getattr(dt_worker, "_OrchestrationExecutor", None), "execute",
+                                                   None), 3),
+        "_Registry.add_named_orchestrator": (getattr(getattr(dt_worker, "_Registry", None), "add_named_orchestrator",
+                                                     None), 2),
+    }
+    for where, (function, arguments) in expected.items():
+        if not callable(function) or _positional(function) != arguments:
+            return f"durabletask {version}: {where} is missing or takes other arguments than the ones driven here"
+    if not (hasattr(sdk_pb, "OrchestratorRequest") and hasattr(sdk_pb, "OrchestratorResponse")):
+        return f"durabletask {version}: its protocol binding has no OrchestratorRequest/OrchestratorResponse"
+    return None
+
+
+def _positional(function: Callable[..., Any]) -> int:
+    """How many positional parameters ``function`` takes after ``self``."""
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return -1
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(1 for p in parameters[1:] if p.kind in kinds)
 
 
 class _NoSdk:
@@ -171,22 +297,26 @@ def ours() -> _OurSdk:
     """Our SDK, or an ImportError saying it is not the installed one."""
     sdk = installed()
     if sdk is not OURS:
-        raise ImportError(f"in-process replay needs our SDK's replay engine (`durabletask-testkit-sdk`); the "
-                          f"installed SDK is {sdk.name}: replay through a worker instead")
+        raise ImportError(f"Replayer.in_process needs our SDK's replay engine (`durabletask-testkit-sdk`); the "
+                          f"installed SDK is {sdk.name}: use Replayer.for_functions, which replays in process where "
+                          "that SDK allows and through a worker of it otherwise")
     return OURS
 
 
-def runner(registration: Registration, through_worker: bool = False, server: ReplayServer | None = None,
+def runner(registration: Registration, through_worker: bool = False, server: ServerSource = None,
            timeout: float = DEFAULT_ANSWER_TIMEOUT, per_item_timeout: float = 0.0) -> tuple[Runner, Callable[[], None]]:
     """The installed SDK's way to replay ``registration``, and how to release it.
 
-    In-process when the SDK has a replay engine and ``through_worker`` is False; else a worker of the installed SDK
-    on the replay-only sidecar (``server``, or its own), see :class:`~.workers.WorkerRunner`.
+    In-process when the SDK can (ours always; the published SDK where :func:`published_in_process` allows) and
+    ``through_worker`` is False; else a worker of the installed SDK on the replay-only sidecar (``server``, a function
+    returning one, or its own), see :class:`~.workers.WorkerRunner`.
     """
     sdk = installed()
     engine = None if through_worker else sdk.engine(registration)
     if engine is not None:
         return engine, _nothing
+    if callable(server) and not isinstance(server, ReplayServer):
+        server = server()
     worker = WorkerRunner(sdk.start_worker(registration), server=server, timeout=timeout,
                           per_item_timeout=per_item_timeout)
     return worker, worker.close

@@ -2,8 +2,9 @@
 
 Each instance on the test's fake (in-process or a CLI fake) whose orchestrator is registered on one of the test's
 workers is replayed from its recorded history, episode by episode, ``repeats`` times, by
-``durabletask_testing.replay`` (``Replayer.for_registration``: in-process through our SDK's replay engine, else a
-new worker of the installed SDK on the process's replay-only sidecar, one per test worker). The code is
+``durabletask_testing.replay`` (``Replayer.for_registration``: in-process through our SDK's replay engine or the
+published SDK's own work-item method where its version allows, else a new worker of the installed SDK on the
+process's replay-only sidecar, one per test worker). The code is
 registered with the test worker's trampolines (so stubs answer as they did), its versioning options and its
 maximum timer interval. The first difference between a recorded and a produced action fails the test. Nothing on
 the test's fake changes. What the audit adds to the replay package: which instances to replay, the event budget,
@@ -28,8 +29,8 @@ EVENT_BUDGET = 300_000
 REPLAY_TIMEOUT_SECONDS = 60.0
 """The replay worker's answers to a test's work items may take this long, plus ``PER_ITEM_SECONDS`` each."""
 PER_ITEM_SECONDS = 0.5
-THROUGH_PROTOCOL_WITH_OUR_SDK = False
-"""With our SDK the audit calls its replay engine in-process; True sends the work items through a worker too."""
+THROUGH_PROTOCOL = False
+"""The audit replays in-process when the installed SDK can; True sends the work items through a worker of it."""
 
 
 @dataclass
@@ -116,9 +117,9 @@ def _run(group: _Group, state: DurableTestState, repeats: int) -> list[str]:
     from durabletask_testing.replay import Replayer
     from durabletask_testing.replay.workers import shared_server
 
-    through_worker = THROUGH_PROTOCOL_WITH_OUR_SDK
+    through_worker = THROUGH_PROTOCOL
     with Replayer.for_registration(_registration(group), through_worker=through_worker,
-                                   server=shared_server(), timeout=REPLAY_TIMEOUT_SECONDS,
+                                   server=shared_server, timeout=REPLAY_TIMEOUT_SECONDS,
                                    per_item_timeout=PER_ITEM_SECONDS) as replayer:
         outcomes = replayer.replay_plans(group.plans, repeats, event_budget=EVENT_BUDGET)
     findings = [_finding(state, p.history.events, outcome) for p, outcome in zip(group.plans, outcomes)

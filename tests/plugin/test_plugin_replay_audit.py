@@ -164,9 +164,10 @@ def test_deterministic_code_passes_the_audit_timers_fan_out_children_events_fail
 
 
 def test_the_audit_through_the_replay_only_sidecar_catches_the_same(pytester: pytest.Pytester) -> None:
-    # With our SDK the audit calls its replay engine in-process; the protocol path (the published SDK's) must agree.
+    # The audit replays in-process (our SDK's replay engine, the published SDK's work-item method); the protocol path
+    # (a worker of the SDK on the replay-only sidecar, the fallback) must agree.
     pytester.makeconftest("import durabletask_pytest.audit.replay as audit\n"
-                          "audit.THROUGH_PROTOCOL_WITH_OUR_SDK = True\n")
+                          "audit.THROUGH_PROTOCOL = True\n")
     pytester.makepyfile(test_flows=NON_DETERMINISTIC)
     pytester.makeini(CERTAIN)
     result = pytester.runpytest("-p", "no:cacheprovider")

@@ -4,6 +4,7 @@ registration every SDK gets."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -100,11 +101,20 @@ def test_the_event_budget_cuts_rounds_but_keeps_one_and_repeat_must_be_positive(
         Replayer(runner).replay_plans(plans, 0)
 
 
-def test_a_history_without_work_items_replays_without_calling_the_code() -> None:
-    empty = StoredHistory("x", [])
+def test_a_history_without_work_items_does_not_replay_and_the_code_is_not_called() -> None:
+    """Issue 25 item 4: replaying nothing is no success; the outcome is ``empty`` and says why."""
+    started = _history("y").events[1]  # ExecutionStarted only: started, never run by a worker
     runner = Scripted()
-    (outcome,) = Replayer(runner).replay_all([empty])
-    assert outcome.replays and outcome.steps == 0 and runner.calls == []
+    empty, never_ran, fine = Replayer(runner).replay_all([StoredHistory("x", []), StoredHistory("y", [started]),
+                                                          _history("z")])
+    assert [(o.replays, o.empty, o.steps) for o in (empty, never_ran, fine)] == [
+        (False, True, 0), (False, True, 0), (True, False, 2)]
+    assert empty.describe() == ("nothing to replay: the history has no OrchestratorStarted event (0 events): no "
+                                "worker has run this instance yet")
+    assert "(1 events)" in never_ran.describe()
+    assert [r.instanceId for r in runner.calls] == ["z", "z"]  # the empty ones handed nothing to the code
+    (alone,) = Replayer(runner).replay_all([StoredHistory("x", [])])
+    assert not alone.replays and len(runner.calls) == 2
 
 
 def test_a_registration_keeps_names_from_a_mapping_and_lets_the_sdk_name_bare_functions() -> None:
@@ -114,3 +124,60 @@ def test_a_registration_keeps_names_from_a_mapping_and_lets_the_sdk_name_bare_fu
     assert Registration.of({"renamed": flow}, versioning="v").orchestrators == (("renamed", flow),)
     assert Registration.of([flow]).orchestrators == ((None, flow),)
     assert Registration.of([flow], maximum_timer_interval=5).maximum_timer_interval == 5
+
+
+def test_the_replay_gate_exit_status_is_the_worst_outcome() -> None:
+    from durabletask_testing.replay.cli import EXIT_CODES, exit_status
+
+    runner = Scripted({0: Answer([_schedule("fraud_check")], answered=True)})
+    diverges, fine = Replayer(runner).replay_all([_history("a"), _history("b")])
+    (empty,) = Replayer(runner).replay_all([StoredHistory("x", [])])
+    assert [exit_status(o) for o in ([fine], [empty, fine], [empty, diverges, fine], [])] == [0, 3, 1, 0]
+    assert sorted(EXIT_CODES) == [0, 1, 2, 3]
+
+
+def test_a_history_file_nested_too_deeply_is_refused_naming_the_file_with_a_bounded_message(tmp_path: Path) -> None:
+    from durabletask_testing.replay import HistoryFileError, load_history, parse_history
+
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"format": "durabletask-history", "version": 1, "events": [' + "[" * 50_000 + "]" * 50_000 + "]}")
+    with pytest.raises(HistoryFileError, match=r"deep\.json: cannot read the history: its JSON is nested too deeply"):
+        load_history(deep)
+    failure: dict[str, object] = {"errorType": "E", "errorMessage": "m"}
+    for _ in range(400):  # JSON reads it; protobuf's parser refuses failure details this deep
+        failure = {"errorType": "E", "errorMessage": "m", "innerFailure": failure}
+    document = {"format": "durabletask-history", "version": 1, "instanceId": "x",
+                "events": [{"executionCompleted": {"failureDetails": failure}}]}
+    with pytest.raises(HistoryFileError, match=r"^f\.json: events\[0\] is not a HistoryEvent") as refused:
+        parse_history(document, "f.json")
+    assert len(str(refused.value)) <= 1024
+
+
+def test_a_replay_worker_nobody_closed_is_stopped_at_interpreter_exit_and_close_is_idempotent() -> None:
+    import threading
+
+    from durabletask_testing.replay import workers
+
+    class Worker:
+        def __init__(self) -> None:
+            self.stopped = threading.Event()
+            self.stops = 0
+
+        def stop(self) -> None:
+            self.stops += 1
+            self.stopped.set()
+
+    started: list[Worker] = []
+
+    def start(address: str, metadata: list[tuple[str, str]]) -> Worker:
+        started.append(Worker())
+        return started[-1]
+
+    forgotten = Replayer.through_worker(start)  # never closed by its caller
+    with Replayer.through_worker(start) as closed:
+        pass
+    closed.close()  # a second close changes nothing
+    assert started[1].stopped.wait(5) and started[1].stops == 1
+    assert not started[0].stopped.is_set() and forgotten is not None
+    workers._close_at_exit()  # what the interpreter runs before it joins non-daemon threads
+    assert started[0].stopped.is_set() and [w.stops for w in started] == [1, 1]
