@@ -154,7 +154,6 @@ def test_coin_then_purge(durable_worker, durable_client):
 CERTAIN = "[pytest]\ndurabletask_replay_audit_repeats = 40\n"  # a coin lands the same 40 times: 2 ** -39
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 14: instances the test purged are not audited")
 def test_an_instance_the_test_purged_is_still_audited(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_purged=PURGED_COIN)
     pytester.makeini(CERTAIN)
@@ -186,7 +185,6 @@ def test_audited(durable_worker, durable_client):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 14: the audit's time is not in the test's durations")
 def test_the_audit_time_is_part_of_the_test_time(pytester: pytest.Pytester) -> None:
     import os
 
