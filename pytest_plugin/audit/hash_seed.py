@@ -232,9 +232,9 @@ def _verdict(functions: dict[str, Callable[..., Any]], runs: list[_Run], files: 
         if all(outcome == "replays" for outcome in outcomes):
             return None
         seeds = ", ".join(r.seed for r in runs)
-        _no_verdict(f"{subject}: under every hash seed ({seeds}) a fresh process diverges the same way, so the "
-                    "difference comes from state the test's process has and a fresh one lacks (a monkeypatched "
-                    "global, a fixture, the working directory), not from set order:\n  "
+        _no_verdict(f"{subject}: under every hash seed ({seeds}) a fresh process fails to replay them in the "
+                    "same way, so the difference comes from state the test's process has and a fresh one lacks (a "
+                    "monkeypatched global, a fixture, the working directory), not from set order:\n  "
                     + "\n  ".join(_lines(files, outcomes)))
         return None
     diverging = next(r for r in runs if r.outcomes is not None and any(o != "replays" for o in r.outcomes))

@@ -47,6 +47,8 @@ class _Group:
     names: set[str] = field(default_factory=set)
     plans: list[Any] = field(default_factory=list)
     """``durabletask_testing.replay.ReplayPlan`` of each instance"""
+    removed: set[int] = field(default_factory=set)
+    """the positions in ``plans`` of instances the test purged or replaced"""
 
 
 class RemovedHistories:
@@ -125,7 +127,7 @@ def _plan(state: DurableTestState, removed: list[tuple[str, str, list[Any]]]) ->
     groups: dict[int, _Group] = {}
     stored: list[tuple[str, str, list[Any] | None]] = [*removed]
     stored.extend((snapshot.instance_id, snapshot.name, None) for snapshot in state.sidecar.instances())
-    for instance_id, name, recorded in stored:
+    for position, (instance_id, name, recorded) in enumerate(stored):
         owner = owners.get(name)
         if owner is None:
             continue
@@ -138,6 +140,8 @@ def _plan(state: DurableTestState, removed: list[tuple[str, str, list[Any]]]) ->
             continue
         group = groups.setdefault(id(worker), _Group(source=worker))
         group.names.add(name)
+        if position < len(removed):
+            group.removed.add(len(group.plans))
         group.plans.append(planned)
     return list(groups.values())
 
@@ -162,7 +166,8 @@ def _run(group: _Group, state: DurableTestState, repeats: int) -> list[str]:
                                    server=shared_server(), timeout=REPLAY_TIMEOUT_SECONDS,
                                    per_item_timeout=PER_ITEM_SECONDS) as replayer:
         outcomes = replayer.replay_plans(group.plans, repeats, event_budget=EVENT_BUDGET)
-    findings = [_finding(state, p.history.events, outcome) for p, outcome in zip(group.plans, outcomes)
+    findings = [_finding(state, p.history.events, outcome, number in group.removed)
+                for number, (p, outcome) in enumerate(zip(group.plans, outcomes))
                 if not outcome.replays and not outcome.refused]  # refused: versioning sent it to another worker
     if not findings:
         findings.extend(_other_hash_seeds(group, through_worker))
@@ -188,13 +193,15 @@ def _other_hash_seeds(group: _Group, through_worker: bool) -> list[str]:
     return [] if report is None else [f"orchestrations of {sorted(chosen)} did not replay deterministically: {report}"]
 
 
-def _finding(state: DurableTestState, history: list[Any], verdict: Any) -> str:
+def _finding(state: DurableTestState, history: list[Any], verdict: Any, removed: bool) -> str:
     from durabletask_testing.replay.episodes import orchestrator_name
     from durabletask_testing.timeline import format_history
 
     name = orchestrator_name(history) or "?"
+    gone = ", purged or replaced during the test" if removed else ""
     lines = [
-        f"orchestration instance {verdict.instance_id!r} (orchestrator {name!r}) did not replay deterministically:",
+        f"orchestration instance {verdict.instance_id!r} (orchestrator {name!r}{gone}) did not replay "
+        "deterministically:",
         f"  replay {verdict.replay_round} of {verdict.rounds}: {verdict.describe()}",
         "  recorded timeline (steps start at each OrchestratorStarted):",
     ]

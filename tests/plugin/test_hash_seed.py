@@ -71,7 +71,7 @@ def test_two_seeds_that_replay_differently_are_a_verdict() -> None:
 
 def test_the_same_divergence_under_every_seed_is_no_verdict() -> None:
     same = ("diverges at step 1 (action 1): recorded A, code produced B",)
-    with pytest.warns(NoVerdictWarning, match="diverges the same way"):
+    with pytest.warns(NoVerdictWarning, match="fails to replay them in the same way"):
         assert _verdict(FUNCTIONS, [_Run(str(seed), same) for seed in range(1, 4)], FILES) is None
 
 
