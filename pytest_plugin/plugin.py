@@ -65,6 +65,7 @@ OPTION_CONTROL_DEST = "durabletask_control"
 BACKGROUND_STOP_WAIT_SECONDS = 5.0
 
 _DEFAULTS_KEY = pytest.StashKey[DurableSettings]()
+_REMOVED_KEY = pytest.StashKey[Any]()  # the audit's RemovedHistories of the test's in-process fake, or None
 _METADATA_KEY = pytest.StashKey[list[tuple[str, str]]]()
 
 
@@ -234,10 +235,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    """After a test function passed, the replay audit runs inside its call phase (so ``--durations``, junit times
+    and timeouts count it) and fails it when its orchestrations do not replay deterministically."""
+    result = yield  # raises when the test failed or skipped: nothing to audit
+    findings = _replay_audit(item)
+    if findings is not None:
+        pytest.fail(findings, pytrace=False)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Generator[None, Any, Any]:
     report = yield
-    if report.when == "call" and report.passed:
-        _replay_audit(item, report)
     if report.when == "call" and report.failed:
         section = explore_marker.marker_report(item)
         if section is not None:
@@ -252,23 +262,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     return report
 
 
-def _replay_audit(item: pytest.Item, report: pytest.TestReport) -> None:
-    """Fail a passed test whose orchestrations do not replay deterministically (see audit/replay.py)."""
+def _replay_audit(item: pytest.Item) -> str | None:
+    """Why a passed test fails the replay audit (see audit/replay.py), or None."""
     state = item.stash.get(STATE_KEY, None)
     if state is None or not state.workers:
-        return
+        return None
     from .audit.replay import audit
 
     try:
-        findings = audit(state)
+        findings = audit(state, item.stash.get(_REMOVED_KEY, None))
     except Exception as error:  # an audit that cannot run must say so, not pass silently
         findings = f"the replay audit could not run: {type(error).__name__}: {error}"
     if findings is None:
-        return
-    report.outcome = "failed"
-    report.longrepr = (
-        f"{item.nodeid} passed, but the replay audit found non-deterministic orchestrator code "
-        f"(turn it off with @pytest.mark.{MARKER_NAME}(replay_audit=False)):\n\n{findings}")
+        return None
+    return (f"{item.nodeid} passed, but the replay audit found non-deterministic orchestrator code "
+            f"(turn it off with @pytest.mark.{MARKER_NAME}(replay_audit=False)):\n\n{findings}")
 
 
 # -- fixtures ---------------------------------------------------------------------------------------
@@ -320,7 +328,15 @@ def durable_sidecar(
         state = DurableTestState(settings=durable_settings, sidecar=sidecar, origin=origin, metadata=metadata,
                                  external=external)
         request.node.stash[STATE_KEY] = state
+        removed = None
+        if durable_settings.replay_audit and durable_settings.uses_fake:  # record what the test purges
+            from .audit.replay import watch_removals
+
+            removed = watch_removals(sidecar)
+        request.node.stash[_REMOVED_KEY] = removed
         yield sidecar
+        if removed is not None:
+            removed.stop()
         state.clean_up_external()  # whatever the worker's teardown did not already clean up
 
 

@@ -286,3 +286,11 @@ class Engine:
     def wait_until_idle(self, timeout: float | None = None) -> bool:
         """Block until no work item is queued or in flight (only timers or nothing left). True if idle."""
         return self._inspection.wait_until_idle(timeout)
+
+    def add_removal_listener(
+        self, listener: Callable[[InstanceSnapshot, list[pb.HistoryEvent]], None]
+    ) -> Callable[[], None]:
+        """Call ``listener(snapshot, history)`` with each instance that is purged or replaced by a new instance
+        of its id, as it goes (its metadata and committed history, copies; a reset tells no one). It runs under
+        the engine's lock: it must be quick and must not call the engine. Returns a function that removes it."""
+        return self._inspection.add_removal_listener(listener)

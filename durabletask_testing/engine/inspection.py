@@ -3,11 +3,13 @@ streams, and waiting until no work is queued or in flight."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
 from ..views import EntitySnapshot, InstanceSnapshot
 from .context import Part
-from .state import Connection
+from .state import Connection, Instance
 from .validation import (
     require_text,
 )
@@ -26,14 +28,27 @@ class Inspection(Part):
             instance = self._store.require(instance_id)
             compacted = instance.history_blob is not None
             committed = instance.committed_history()
-        if compacted:
-            return committed
-        copies = []
-        for event in committed:
-            copy = pb.HistoryEvent()
-            copy.CopyFrom(event)
-            copies.append(copy)
-        return copies
+        return committed if compacted else _copies(committed)
+
+    def add_removal_listener(
+        self, listener: Callable[[InstanceSnapshot, list[pb.HistoryEvent]], None]
+    ) -> Callable[[], None]:
+        """See :meth:`Engine.add_removal_listener`."""
+
+        def removed(instance: Instance) -> None:
+            compacted = instance.history_blob is not None
+            committed = instance.committed_history()
+            listener(snapshot(instance), committed if compacted else _copies(committed))
+
+        with self._lock:
+            self._store.removal_listeners.append(removed)
+
+        def remove() -> None:
+            with self._lock:
+                if removed in self._store.removal_listeners:
+                    self._store.removal_listeners.remove(removed)
+
+        return remove
 
     def stream_instance_history(self, request: pb.StreamInstanceHistoryRequest) -> list[pb.HistoryChunk]:
         """StreamInstanceHistory: the history in chunks of at most HISTORY_CHUNK_SIZE events."""
@@ -92,3 +107,12 @@ class Inspection(Part):
                 return True
             finally:
                 self._waiters.idle_waiters -= 1
+
+
+def _copies(events: list[pb.HistoryEvent]) -> list[pb.HistoryEvent]:
+    copies = []
+    for event in events:
+        copy = pb.HistoryEvent()
+        copy.CopyFrom(event)
+        copies.append(copy)
+    return copies

@@ -1,9 +1,9 @@
 """The instance store: every instance by id, in creation order; the page tokens handed out for it; the per-name
-creation counters behind fault keys."""
+creation counters behind fault keys; the listeners told of each instance that leaves it (purged or replaced)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from ..errors import invalid, not_found
 from .state import Instance
@@ -16,6 +16,8 @@ class InstanceStore:
         self._instances: dict[str, Instance] = {}
         self._page_tokens: set[tuple[str, str]] = set()  # (field, token) of every page token handed out
         self._created_by_name: dict[str, int] = {}
+        self.removal_listeners: list[Callable[[Instance], None]] = []
+        """Called (under the engine's lock) with each instance purged or replaced by a new one of its id."""
 
     def get(self, instance_id: str) -> Instance | None:
         return self._instances.get(instance_id)
@@ -31,6 +33,8 @@ class InstanceStore:
         """Store ``instance`` (last in creation order); returns the instance it replaced, if any."""
         old = self._instances.pop(instance.instance_id, None)
         self._instances[instance.instance_id] = instance
+        if old is not None:
+            self._removed(old)
         return old
 
     def remove(self, instance: Instance) -> bool:
@@ -38,7 +42,12 @@ class InstanceStore:
         if self._instances.get(instance.instance_id) is not instance:
             return False
         del self._instances[instance.instance_id]
+        self._removed(instance)
         return True
+
+    def _removed(self, instance: Instance) -> None:
+        for listener in list(self.removal_listeners):
+            listener(instance)
 
     def next_fault_key(self, name: str) -> str:
         """``name#n`` for the n-th top-level instance of ``name`` created since the last reset."""

@@ -43,7 +43,6 @@ def test_patched(durable_worker, durable_client, monkeypatch):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 5: a monkeypatched global fails the hash-seed pass falsely")
 def test_a_monkeypatched_global_is_no_set_order_divergence(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_patched=MONKEYPATCHED_GLOBAL)
     result = pytester.runpytest(*NO_CACHE)
@@ -74,7 +73,6 @@ def test_reads(durable_worker, durable_client):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 6: an import that fails in the subprocess is a false verdict")
 def test_a_module_the_other_process_cannot_import_gets_no_verdict_and_a_reason(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_reads=READS_A_FILE_AT_IMPORT)
     (pytester.path / "greeting.txt").write_text("hello\n")
@@ -122,7 +120,6 @@ def test_key_views(durable_worker, durable_client):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 7: set constants and dict-view set operations are not audited")
 @pytest.mark.parametrize("test_name", ["test_frozenset_constant", "test_key_views"])
 def test_hidden_set_orders_are_caught_by_the_hash_seed_pass(pytester: pytest.Pytester, test_name: str) -> None:
     pytester.makepyfile(test_hidden=HIDDEN_SET_ORDER)
@@ -157,7 +154,6 @@ def test_coin_then_purge(durable_worker, durable_client):
 CERTAIN = "[pytest]\ndurabletask_replay_audit_repeats = 40\n"  # a coin lands the same 40 times: 2 ** -39
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 14: instances the test purged are not audited")
 def test_an_instance_the_test_purged_is_still_audited(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_purged=PURGED_COIN)
     pytester.makeini(CERTAIN)
@@ -189,7 +185,6 @@ def test_audited(durable_worker, durable_client):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="issue 25 item 14: the audit's time is not in the test's durations")
 def test_the_audit_time_is_part_of_the_test_time(pytester: pytest.Pytester) -> None:
     import os
 

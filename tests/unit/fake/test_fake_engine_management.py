@@ -147,3 +147,22 @@ def test_real_clock_timer_pump_fires_due_timers():
         h.engine.wake_timer_pump()
         pump.join(5)
     assert not pump.is_alive()
+
+
+def test_removal_listeners_hear_of_purged_and_replaced_instances_with_their_histories():
+    h = Harness()
+    heard: list[tuple[str, str, list[str]]] = []
+    stop = h.engine.add_removal_listener(
+        lambda snap, history: heard.append((snap.instance_id, snap.status_name, [e.WhichOneof("eventType")
+                                                                               for e in history])))
+    _finished(h, "gone")
+    assert h.purge(pb.PurgeInstancesRequest(instanceId="gone")) == 1
+    assert heard == [("gone", "COMPLETED", ["orchestratorStarted", "executionStarted", "executionCompleted"])]
+    _finished(h, "again")
+    h.restart("again", False)  # a new instance takes the id: the ended one is removed
+    assert [entry[0] for entry in heard] == ["gone", "again"] and heard[1][2][-1] == "executionCompleted"
+    stop()
+    h.finish(h.next_orchestrator(), complete())
+    h.purge(pb.PurgeInstancesRequest(instanceId="again"))
+    h.engine.reset()
+    assert len(heard) == 2  # removed listeners, and a reset, tell no one
