@@ -315,7 +315,7 @@ def durable_worker(request: pytest.FixtureRequest, durable_sidecar: DrivableSide
     """
     state = request.node.stash.get(STATE_KEY, None)
     now = durable_sidecar.clock.now if state is not None and state.settings.has_fake_controls else None
-    with open_worker(durable_sidecar.address, _metadata_for(state), now=now) as worker:
+    with open_worker(durable_sidecar.address, _metadata_for(state), now=now, fast_reconnect=_is_fake(state)) as worker:
         if state is not None:
             state.workers.append(worker)
         yield worker
@@ -348,6 +348,11 @@ def durable_faults(durable_settings: DurableSettings, durable_sidecar: DrivableS
 def _configured_metadata(config: pytest.Config) -> list[tuple[str, str]]:
     configured: list[tuple[str, str]] = config.stash.get(_METADATA_KEY, [])
     return list(configured)
+
+
+def _is_fake(state: DurableTestState | None) -> bool:
+    """True for our fake (in process or a CLI fake): a worker may reconnect to it without a back-off."""
+    return state is None or state.settings.has_fake_controls
 
 
 def _metadata_for(state: DurableTestState | None) -> list[tuple[str, str]]:
@@ -428,7 +433,7 @@ def durable_deploy(request: pytest.FixtureRequest, durable_sidecar: DrivableSide
         for worker in list(state.workers if state is not None else []):
             worker.stop()
         now = durable_sidecar.clock.now if state is not None and state.settings.has_fake_controls else None
-        context = open_worker(durable_sidecar.address, _metadata_for(state), now=now)
+        context = open_worker(durable_sidecar.address, _metadata_for(state), now=now, fast_reconnect=_is_fake(state))
         worker = context.__enter__()
         deployed.append(context)
         if state is not None:
