@@ -63,6 +63,7 @@ OPTION_CONTROL_DEST = "durabletask_control"
 # At the end of a session, how long to wait for each SDK worker still finishing its shutdown in the background.
 BACKGROUND_STOP_WAIT_SECONDS = 5.0
 
+_FREEZE_REGISTERED = False
 _DEFAULTS_KEY = pytest.StashKey[DurableSettings]()
 _METADATA_KEY = pytest.StashKey[list[tuple[str, str]]]()
 
@@ -147,6 +148,7 @@ def _add_ini_options(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
+    _freeze_objects_at_exit()
     address = config.getoption(OPTION_SIDECAR_DEST, default=None)
     try:
         metadata = parse_metadata(config.getoption(OPTION_METADATA_DEST, default=None) or [])
@@ -159,6 +161,27 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[_METADATA_KEY] = metadata
     except DurableSettingsError as error:
         raise pytest.UsageError(str(error)) from None
+
+
+def _freeze_objects_at_exit() -> None:
+    """At the process's exit (once per process), move every object still alive into the collector's permanent
+    generation.
+
+    By then pytest collected the session's garbage itself (it does so to report unraisable exceptions); what
+    remains lives until the process ends, and the interpreter's own collections over it while it shuts down
+    cost more than all the rest of its exit (about 60 ms with the SDK, gRPC and the fake loaded). Frozen objects
+    are not collected at exit, so their ``__del__`` methods do not run then, which Python never promised for
+    objects alive at exit; other ``atexit`` handlers and ``weakref.finalize`` callbacks run as before. An
+    ``atexit`` handler, not a pytest hook: an in-process pytest run (pytester) ends without the process ending.
+    """
+    global _FREEZE_REGISTERED
+    if _FREEZE_REGISTERED:
+        return
+    _FREEZE_REGISTERED = True
+    import atexit
+    import gc
+
+    atexit.register(gc.freeze)
 
 
 def _control_url(config: pytest.Config, address: str, metadata: list[tuple[str, str]]) -> str | None:
@@ -220,6 +243,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
                 text = f"(the durabletask report could not be built: {type(error).__name__}: {error})"
             report.sections.append((SECTION_TITLE, text))
     return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    try:
+        return (yield)
+    finally:  # the report and the audit are done: let the test's fake, workers and clients be freed now
+        if STATE_KEY in item.stash:
+            del item.stash[STATE_KEY]
 
 
 def _replay_audit(item: pytest.Item, report: pytest.TestReport) -> None:
