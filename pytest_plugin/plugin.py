@@ -214,6 +214,9 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
+    reuse = sys.modules.get("durabletask_pytest.fixtures.reuse")
+    if reuse is not None:  # the fakes kept for the next test
+        reuse.POOL.close()
     audit = sys.modules.get("durabletask_pytest.audit.replay")
     if audit is not None:
         audit.shut_down(BACKGROUND_STOP_WAIT_SECONDS)
@@ -314,7 +317,7 @@ def durable_sidecar(
 
     runner = explore_marker.runner_for(request) if durable_settings.uses_fake else None
     with open_sidecar(durable_settings, api_token=bearer_token(metadata), schedule=runner,
-                      metadata=metadata) as sidecar:
+                      metadata=metadata, reuse=True) as sidecar:
         if runner is not None:
             explore_marker.remember_run(request.node, runner, sidecar)
         origin = sidecar.clock.now() if durable_settings.has_fake_controls else None
