@@ -15,12 +15,35 @@ from typing import Any
 
 from durabletask import worker as dt_worker
 
+from .published import prepare_prompt_stop
 from .stubs import _UNSET, Stub, StubKind, StubTable
 
 # A stop that finishes within this is simply awaited (our SDK stops in about a millisecond).
 FAST_STOP_SECONDS = 0.005
 # How long a stop waits for the test's functions that are still running when it is called.
 STOP_GRACE_SECONDS = 30.0
+
+
+# The reconnect back-off a worker of the plugin uses against a fake: the fake is in the same process or on this
+# machine, so after a dropped stream (an exploration's disconnect crash point) it is back at once.
+FAST_RECONNECT_BASE_SECONDS = 0.01
+FAST_RECONNECT_CAP_SECONDS = 0.05
+
+
+def fast_reconnect_options() -> dict[str, Any]:
+    """``resiliency_options`` for the installed SDK's worker with a back-off of tens of milliseconds.
+
+    Empty when the SDK has no such options (the published SDK before they existed): its default back-off stays.
+    Our SDK accepts and checks them but keeps its own back-off, which starts at 50 ms.
+    """
+    options = getattr(dt_worker, "GrpcWorkerResiliencyOptions", None)
+    if options is None:
+        return {}
+    try:
+        return {"resiliency_options": options(reconnect_backoff_base_seconds=FAST_RECONNECT_BASE_SECONDS,
+                                              reconnect_backoff_cap_seconds=FAST_RECONNECT_CAP_SECONDS)}
+    except TypeError:  # a version whose options have other fields
+        return {}
 
 
 _BACKGROUND_STOPS: set[threading.Thread] = set()
@@ -203,24 +226,32 @@ class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
         """Stop the worker as the SDK does (waits for its shutdown); a no-op if it is not running.
 
         Work the worker had not finished is handed to the next worker by the sidecar, as after a real shutdown.
+        With the published SDK the stop is made prompt (see ``published.py``); its log lines stay.
         """
         if not self.is_running:
             return
         self._durable.running = False
+        prepare_prompt_stop(self, quiet=False)
         super().stop()
 
     def stop_for_teardown(self) -> None:
-        """End of the test: stop without waiting for the SDK's whole shutdown; a no-op if it is not running.
+        """End of the test: stop the worker; a no-op if it is not running.
 
-        Returns once none of the test's functions runs and none can start any more; the rest of the SDK's
-        shutdown goes on in the background (the published SDK's worker takes about a second to notice it was
-        stopped). A work item that still reaches the worker then fails without running the test's code, which
-        is harmless only because the test is over: mid-test, use :meth:`stop`. Bounded by
-        ``STOP_GRACE_SECONDS`` for functions still running.
+        From the first moment no function of the test can start any more: a work item that still reaches the
+        worker fails without running the test's code, which is harmless only because the test is over (mid-test,
+        use :meth:`stop`). The published SDK's stop is made prompt and silent (``published.py``): it returns
+        once the calls still running ended and the SDK stopped. With an SDK of another shape whose stop is slow,
+        it returns once none of the test's functions runs (bounded by ``STOP_GRACE_SECONDS``) and the rest of
+        the SDK's shutdown goes on in the background.
         """
         if not self.is_running:
             return
         self._durable.running = False
+        table = self._durable.stubs
+        table.close()  # from here on, work items that still reach the worker run none of the test's code
+        if prepare_prompt_stop(self, quiet=True):  # the published SDK: its stop now takes milliseconds
+            super().stop()  # waits for the calls still running, as the stop below does
+            return
         sdk_stop = super().stop
         stopped = threading.Event()
 
@@ -236,8 +267,6 @@ class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
         with _BACKGROUND_STOPS_LOCK:
             _BACKGROUND_STOPS.add(stopper)
         stopper.start()
-        table = self._durable.stubs
-        table.close()  # from here on, work items that still reach the worker run none of the test's code
         if not stopped.wait(FAST_STOP_SECONDS):
             table.wait_until_no_call_runs(STOP_GRACE_SECONDS)
 
