@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
-from ..engine.scheduling import Quiet, result_task_id
-from ..engine.state import Instance
+from ..engine import Instance, Quiet, result_task_id
 from .schedules import Schedule
 
 CLIENT_HOLD_LIMIT = 0.2  # seconds a work item waits for a client to block before it is handed out anyway
