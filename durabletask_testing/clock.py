@@ -106,17 +106,18 @@ class Clock:
         if handler is not None:
             handler(target)
         else:
-            self._set(target)
+            self.move_to(target)
         return self._now
 
     # -- engine side -------------------------------------------------------------------------------
 
     def bind(self, handler: AdvanceHandler | None) -> None:
-        """Route advances through ``handler`` (the engine), which fires timers and calls :meth:`_set`."""
+        """Route advances through ``handler`` (the engine), which fires timers and calls :meth:`move_to`."""
         self._handler = handler
 
-    def _set(self, when: datetime) -> None:
-        """Move virtual time to ``when`` (never backwards). Called by the engine under its lock."""
+    def move_to(self, when: datetime) -> None:
+        """Move virtual time to ``when`` (never backwards); the engine's side of an advance, called under its lock
+        (tests use :meth:`advance` and :meth:`advance_to`, which go through the engine)."""
         with self._lock:
             if when > self._now:
                 self._now = when

@@ -157,7 +157,7 @@ class Engine:
         """Clock.advance handler: fire every timer due up to ``target`` in order, then move the clock."""
         with self._lock:
             self._context.timekeeper.fire_due_timers(target)
-            self.clock._set(target)
+            self.clock.move_to(target)
             self._context.after_change()
 
     def _on_faults_changed(self) -> None:

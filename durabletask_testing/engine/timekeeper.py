@@ -45,7 +45,7 @@ class Timekeeper:
                 return
             self._rooms.timers.pop()
             if self._rooms.clock.is_virtual:
-                self._rooms.clock._set(entry.fire_at)
+                self._rooms.clock.move_to(entry.fire_at)
             self._fire(entry)
 
     def _fire(self, entry: TimerEntry) -> None:
