@@ -8,7 +8,7 @@ not for cycles (a function-level import is how a module defers a dependency, not
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,8 +131,7 @@ def plugin_room(module: str) -> str | None:
     return "package" if len(parts) == 1 else parts[1]
 
 
-def violations(folder: str, room_of: dict[str, set[str]], classify: object) -> list[str]:
-    assert callable(classify)
+def violations(folder: str, room_of: dict[str, set[str]], classify: Callable[[str], str | None]) -> list[str]:
     found = []
     for edge in edges(folder):
         source, target = classify(edge.source), classify(edge.target)
