@@ -17,7 +17,14 @@ from .clock import Clock
 from .dialects import DEFAULT_DIALECT, check_dialect
 from .engine import DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_WORK_ITEM_LEASE, Engine, SchedulePolicy
 from .faults import FaultPlan
-from .shell import DEFAULT_HEALTH_PING_INTERVAL, Admission, ApiTokenInterceptor, FakeSidecarServicer, Limits
+from .shell import (
+    DEFAULT_HEALTH_PING_INTERVAL,
+    WORKER_TAG_METADATA_KEY,
+    Admission,
+    ApiTokenInterceptor,
+    FakeSidecarServicer,
+    Limits,
+)
 from .views import EntitySnapshot, InstanceSnapshot
 
 # Short RPCs (completions, start, raise, queries) run on a few threads: more threads only contend for the GIL
@@ -275,6 +282,26 @@ class FakeSidecar:
         """Drop every instance, queue, timer and configured fault; rewind a virtual clock to its start."""
         self._faults.reset()
         self._engine.reset()
+
+    # ------------------------------------------------------------------ workers kept between tests
+
+    WORKER_TAG_METADATA_KEY = WORKER_TAG_METADATA_KEY
+    """The GetWorkItems metadata key under which a worker names itself for :meth:`hold_worker`."""
+
+    def hold_worker(self, worker_tag: str) -> None:
+        """Hand no work item to the streams of the worker whose GetWorkItems metadata names ``worker_tag``; they
+        stay connected (across :meth:`reset` too). A test harness keeps a connected worker so between tests."""
+        if not worker_tag:
+            raise ValueError("worker_tag must not be empty")
+        self._engine.hold_worker(worker_tag)
+
+    def release_worker(self, worker_tag: str) -> None:
+        """Hand work items to the worker tagged ``worker_tag`` again (undoes :meth:`hold_worker`)."""
+        self._engine.release_worker(worker_tag)
+
+    def worker_busy(self, worker_tag: str) -> bool:
+        """True while a stream of the worker tagged ``worker_tag`` holds a work item it has not completed."""
+        return self._engine.worker_busy(worker_tag)
 
     def wait_until_idle(self, timeout: float | None = 10.0) -> bool:
         """Block until no work is queued or running (orchestrations wait on timers or events). True if idle.

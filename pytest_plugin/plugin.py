@@ -22,6 +22,7 @@ from . import explore
 from .explore import marker as explore_marker
 from .external import standin
 from .fixtures.environment import open_client, open_sidecar, open_worker
+from .fixtures.reuse import POOL as FAKE_POOL
 from .fixtures.settings import (
     DIALECTS,
     INI_CLOCK,
@@ -396,7 +397,8 @@ def durable_worker(request: pytest.FixtureRequest, durable_sidecar: DrivableSide
     """
     state = request.node.stash.get(STATE_KEY, None)
     now = durable_sidecar.clock.now if state is not None and state.settings.has_fake_controls else None
-    with open_worker(durable_sidecar.address, _metadata_for(state), now=now, fast_reconnect=_is_fake(state)) as worker:
+    with open_worker(durable_sidecar.address, _metadata_for(state), now=now, fast_reconnect=_is_fake(state),
+                     slot=FAKE_POOL.slot_for(durable_sidecar)) as worker:
         if state is not None:
             state.workers.append(worker)
         yield worker

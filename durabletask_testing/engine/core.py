@@ -230,8 +230,17 @@ class Engine:
 
     # ------------------------------------------------------------------ worker RPCs
 
-    def connect(self, request: pb.GetWorkItemsRequest) -> Connection:
-        return self._work.connect(request)
+    def connect(self, request: pb.GetWorkItemsRequest, worker_tag: str = "") -> Connection:
+        return self._work.connect(request, worker_tag)
+
+    def hold_worker(self, worker_tag: str) -> None:
+        self._work.hold_worker(worker_tag)
+
+    def release_worker(self, worker_tag: str) -> None:
+        self._work.release_worker(worker_tag)
+
+    def worker_busy(self, worker_tag: str) -> bool:
+        return self._work.worker_busy(worker_tag)
 
     def close(self, connection: Connection) -> None:
         self._work.close(connection)
@@ -280,8 +289,8 @@ class Engine:
     def entity(self, entity_id: str) -> EntitySnapshot | None:
         return self._inspection.entity(entity_id)
 
-    def connections(self) -> list[Connection]:
-        return self._inspection.connections()
+    def connections(self, include_held: bool = False) -> list[Connection]:
+        return self._inspection.connections(include_held)
 
     def wait_until_idle(self, timeout: float | None = None) -> bool:
         """Block until no work item is queued or in flight (only timers or nothing left). True if idle."""

@@ -377,6 +377,7 @@ class Connection:
     closed: bool = False
     close_reason: str | None = None  # set when the fake ends the stream on purpose (fault injection)
     tokens: set[str] = field(default_factory=set)
+    worker_tag: str = ""  # the worker's x-durabletask-testing-worker metadata ("" when it sent none)
     _in_flight: dict[WorkKind, int] = field(default_factory=lambda: {"orchestrator": 0, "activity": 0, "entity": 0})
 
     @property

@@ -22,6 +22,7 @@ from .servicer import (
     LONG_POLL_RPCS,
     NOT_IMPLEMENTED_RPCS,
     WORK_ITEM_STREAM_RPCS,
+    WORKER_TAG_METADATA_KEY,
     FakeSidecarServicer,
     abort,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "TOKEN_ENV_VAR",
     "TokenError",
     "WORK_ITEM_STREAM_RPCS",
+    "WORKER_TAG_METADATA_KEY",
     "abort",
     "bearer_matches",
     "check_request",
