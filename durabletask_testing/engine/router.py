@@ -345,5 +345,6 @@ def _id_in_use_message(parent: Instance, child: ChildStart, existing: Instance) 
         f"instance, as durabletask-go does; durabletask-go would fail the whole work item of '{parent.instance_id}' "
         '("orchestration instance already exists") and retry it every few seconds forever, so this orchestration '
         "would hang there. Give each sub-orchestration a distinct instance id (for example include the "
-        "continue-as-new generation or the retry attempt in it)."
+        "continue-as-new generation in it, or use ctx.new_uuid(), which differs between generations and retry "
+        "attempts and is the same on every replay)."
     )

@@ -11,7 +11,8 @@ and against durabletask-go v0.6.0 (the reference, skipped when its binary is not
   replaced on both.
 - Recursive terminate and purge reach the children named in the current execution's history only.
 - A recursive purge whose tree still holds a live instance is refused whole and deletes nothing; a recursive
-  terminate of an ended instance still reaches its live children.
+  terminate of an ended instance still reaches its live children; a child purged before is skipped by the fake
+  (durabletask-go refuses the purge).
 - Suspend or resume of a completed instance succeeds and changes nothing (durabletask-go moves its last-updated
   time when it drops the events).
 """
@@ -333,6 +334,24 @@ def test_a_recursive_purge_with_a_running_child_is_refused_whole_until_a_recursi
     sdk.terminate_orchestration("purge-root", recursive=True)  # the root has ended; its child is reached all the same
     assert _done(sdk, "waiting-child").runtime_status == client.OrchestrationStatus.TERMINATED
     assert sdk.purge_orchestration("purge-root", recursive=True).deleted_instance_count == 2
+
+
+def test_a_recursive_purge_with_a_child_purged_before_fails_on_go_and_skips_it_on_the_fake(
+    peer: Peer, sdk: client.TaskHubGrpcClient
+) -> None:
+    sdk.schedule_new_orchestration(call_with_id, input="purged-kid", instance_id="purged-parent")
+    assert _done(sdk, "purged-parent").serialized_output == '"from the parent"'
+    assert sdk.purge_orchestration("purged-kid", recursive=False).deleted_instance_count == 1
+    if peer.is_go:
+        with pytest.raises(grpc.RpcError) as refused:
+            sdk.purge_orchestration("purged-parent", recursive=True)
+        assert refused.value.code() == grpc.StatusCode.UNKNOWN
+        assert refused.value.details() == ("failed to purge orchestration state: failed to purge sub-orchestration: "
+                                           "no such instance exists")
+        assert _status(sdk, "purged-parent") == client.OrchestrationStatus.COMPLETED
+    else:  # idempotent purge: what is already gone is skipped
+        assert sdk.purge_orchestration("purged-parent", recursive=True).deleted_instance_count == 1
+        assert _status(sdk, "purged-parent") is None
 
 
 # -- 6. suspend and resume of an ended instance ---------------------------------------------------------------
