@@ -162,3 +162,17 @@ def test_suspend_or_resume_of_an_ended_instance_is_accepted_and_changes_nothing(
     with pytest.raises(EngineError) as unknown:
         getattr(h, verb)("ghost", None)
     assert unknown.value.code == ErrorCode.NOT_FOUND
+
+
+def test_the_failure_report_shows_the_fidelity_note_under_the_refused_child() -> None:
+    from durabletask_pytest.report.failure import InstanceView, render_report
+
+    h = Harness()
+    h.start(instance_id="holder")
+    h.finish(h.next_orchestrator(), complete())
+    h.start(instance_id="parent")
+    h.finish(h.next_orchestrator(), sub_orchestration(1, "child", instance_id="holder"))
+    h.finish(h.next_orchestrator())
+    view = InstanceView(instance_id="parent", status="RUNNING", history=h.engine.history("parent"))
+    report = render_report([view], origin=START)
+    assert FIDELITY_NOTES[SUB_ORCHESTRATION_ID_IN_USE] in report
