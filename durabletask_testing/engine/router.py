@@ -12,6 +12,7 @@ import itertools
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Literal
 
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
@@ -24,11 +25,18 @@ from .runtime import ChildRewind, ChildStart, Outbox, parent_notice
 from .state import ActivityWorkItem, Instance, OrchestratorWorkItem, WorkItem
 from .timers import TimerEntry
 
+ChildIdReuse = Literal["failed", "ended"]
+"""Which instance a new sub-orchestration of the same id replaces: only a FAILED one (durabletask-go), or any
+that has ended (Dapr's workflow actors recreate a workflow that has completed)."""
+
 
 class Router:
     """Creates, feeds, settles, terminates and deletes instances (callers hold the engine's lock)."""
 
-    def __init__(self, rooms: Rooms) -> None:
+    def __init__(self, rooms: Rooms, *, child_id_reuse: ChildIdReuse = "failed") -> None:
+        if child_id_reuse not in ("failed", "ended"):
+            raise ValueError(f"child_id_reuse must be 'failed' or 'ended'; got {child_id_reuse!r}")
+        self.child_id_reuse = child_id_reuse
         self.clock = rooms.clock
         self._store = rooms.store
         self._dispatcher = rooms.dispatcher
@@ -128,16 +136,18 @@ class Router:
         self._waiters.notify_instance(instance.instance_id)
 
     def start_child(self, parent: Instance, child: ChildStart, now: datetime) -> None:
-        """Create a sub-orchestration, replacing a FAILED instance of its id (as durabletask-go does).
+        """Create a sub-orchestration, replacing a FAILED instance of its id (as durabletask-go does), or with
+        ``child_id_reuse="ended"`` (the Dapr dialect) any instance of its id that has ended.
 
-        Any other instance of that id, live or ended, is left alone and the parent's task fails at once with
+        Any other instance of that id is left alone and the parent's task fails at once with
         :data:`SUB_ORCHESTRATION_ID_IN_USE` details saying why (durabletask-go would fail the parent's work item
         and retry it forever; docs/fidelity.md, "Deliberate differences")."""
         task_id = child.parent.taskScheduledId
         existing = self._store.get(child.instance_id)
-        if existing is not None and existing.status != pb.ORCHESTRATION_STATUS_FAILED:
+        if existing is not None and not self._replaceable(existing):
             failure = events.failure(
-                SUB_ORCHESTRATION_ID_IN_USE, _id_in_use_message(parent, child, existing), non_retriable=True
+                SUB_ORCHESTRATION_ID_IN_USE, _id_in_use_message(parent, child, existing, self.child_id_reuse),
+                non_retriable=True,
             )
             self.deliver(parent, events.sub_orchestration_failed(now, task_id, failure))
             return
@@ -152,6 +162,11 @@ class Router:
             fault_key=f"{parent.execution_key}>{task_id}",
         )
         self.add_instance(instance, None, child.trace_context)
+
+    def _replaceable(self, existing: Instance) -> bool:
+        if self.child_id_reuse == "ended":
+            return existing.is_terminal
+        return existing.status == pb.ORCHESTRATION_STATUS_FAILED
 
     # -- rewind ------------------------------------------------------------------------------------
 
@@ -329,8 +344,8 @@ class Router:
         self.settle(instance, Outbox(messages=[notice] if notice is not None else []), now)
 
 
-def _id_in_use_message(parent: Instance, child: ChildStart, existing: Instance) -> str:
-    """Why a sub-orchestration was not created: the id, who holds it, what durabletask-go would do, the fix."""
+def _id_in_use_message(parent: Instance, child: ChildStart, existing: Instance, reuse: ChildIdReuse) -> str:
+    """Why a sub-orchestration was not created: the id, who holds it, what the real sidecar would do, the fix."""
     if existing is parent:
         holder = "this orchestration itself"
     elif existing.parent_instance_id == parent.instance_id:
@@ -339,12 +354,18 @@ def _id_in_use_message(parent: Instance, child: ChildStart, existing: Instance) 
         holder = f"a sub-orchestration of '{existing.parent_instance_id}'"
     else:
         holder = "another instance"
+    if reuse == "ended":
+        rule = "The fake replaces only an instance that has ended here, as Dapr's workflow engine does (it refuses "
+        rule += "to recreate an active workflow)."
+    else:
+        rule = (
+            "The fake replaces only a FAILED instance, as durabletask-go does; durabletask-go would fail the whole "
+            f'work item of \'{parent.instance_id}\' ("orchestration instance already exists") and retry it every '
+            "few seconds forever, so this orchestration would hang there."
+        )
     return (
         f"cannot create sub-orchestration '{child.name}' with instance id '{child.instance_id}': that id is already "
-        f"used by {holder} ('{existing.name}', {status_name(existing.status)}). The fake replaces only a FAILED "
-        f"instance, as durabletask-go does; durabletask-go would fail the whole work item of '{parent.instance_id}' "
-        '("orchestration instance already exists") and retry it every few seconds forever, so this orchestration '
-        "would hang there. Give each sub-orchestration a distinct instance id (for example include the "
-        "continue-as-new generation in it, or use ctx.new_uuid(), which differs between generations and retry "
-        "attempts and is the same on every replay)."
+        f"used by {holder} ('{existing.name}', {status_name(existing.status)}). {rule} Give each sub-orchestration "
+        "a distinct instance id (for example include the continue-as-new generation in it, or use ctx.new_uuid(), "
+        "which differs between generations and retry attempts and is the same on every replay)."
     )

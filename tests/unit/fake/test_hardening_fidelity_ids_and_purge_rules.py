@@ -176,3 +176,31 @@ def test_the_failure_report_shows_the_fidelity_note_under_the_refused_child() ->
     view = InstanceView(instance_id="parent", status="RUNNING", history=h.engine.history("parent"))
     report = render_report([view], origin=START)
     assert FIDELITY_NOTES[SUB_ORCHESTRATION_ID_IN_USE] in report
+
+
+def test_with_dapr_s_rule_any_ended_holder_is_replaced_and_a_live_one_still_fails_the_task() -> None:
+    from durabletask_testing.engine import Engine
+
+    h = Harness()
+    h.engine = Engine(h.clock, child_id_reuse="ended")  # what FakeSidecar(dialect="dapr") builds
+    h.connection = h.connect()
+    h.start(instance_id="done")
+    h.finish(h.next_orchestrator(), complete(result='"old"'))
+    h.start(instance_id="live")
+    h.finish(h.next_orchestrator())
+    h.start(instance_id="parent")
+    h.finish(h.next_orchestrator(), sub_orchestration(1, "child", instance_id="done"),
+             sub_orchestration(2, "child", instance_id="live"))
+    seen = {}
+    while (item := h.next()) is not None:
+        assert isinstance(item, OrchestratorItem)
+        seen[item.instance_id] = item
+        if item.instance_id != "parent":
+            h.finish(item)
+    assert seen["done"].new_events[1].executionStarted.name == "child"  # recreated
+    failed = [e for e in seen["parent"].new_events if e.HasField("subOrchestrationInstanceFailed")]
+    assert [e.subOrchestrationInstanceFailed.taskScheduledId for e in failed] == [2]
+    message = failed[0].subOrchestrationInstanceFailed.failureDetails.errorMessage
+    assert "'live'" in message and "RUNNING" in message and "Dapr" in message, message
+    with pytest.raises(ValueError, match="child_id_reuse"):
+        Engine(h.clock, child_id_reuse="never")  # type: ignore[arg-type]
