@@ -104,6 +104,8 @@ class FakeSidecar:
             max_payload_bytes=max_payload_bytes,
             work_item_lease=work_item_lease,
             schedule=schedule,
+            # Dapr's workflow actors recreate a completed workflow; durabletask-go replaces only a FAILED one
+            child_id_reuse="ended" if self._dialect == "dapr" else "failed",
         )
         self._limits = limits if limits is not None else Limits()
         self._max_request_bytes = self._limits.request_limit(max_payload_bytes)

@@ -32,6 +32,7 @@ from .entities import EntityStore, EntityWorkItemForm
 from .entity_rpcs import EntityRpcs
 from .inspection import Inspection
 from .rooms import Rooms
+from .router import ChildIdReuse
 from .scheduling import SchedulePolicy
 from .state import Connection
 from .store import InstanceStore
@@ -64,7 +65,11 @@ def lease_seconds(lease: timedelta | float | None) -> float | None:
 
 
 class Engine:
-    """Instances, histories, inboxes, work-item queues, timers and waiters of one fake sidecar."""
+    """Instances, histories, inboxes, work-item queues, timers and waiters of one fake sidecar.
+
+    ``child_id_reuse`` says which existing instance a new sub-orchestration of the same id replaces: only a FAILED
+    one (``"failed"``, durabletask-go's rule) or any that has ended (``"ended"``, Dapr's).
+    """
 
     def __init__(
         self,
@@ -75,6 +80,7 @@ class Engine:
         work_item_lease: timedelta | float | None = DEFAULT_WORK_ITEM_LEASE,
         entity_work_items: EntityWorkItemForm = "v2",
         schedule: SchedulePolicy | None = None,
+        child_id_reuse: ChildIdReuse = "failed",
     ) -> None:
         if max_payload_bytes <= 0:
             raise ValueError(f"max_payload_bytes must be positive; got {max_payload_bytes}")
@@ -90,7 +96,7 @@ class Engine:
         waiters = Waiters(self._lock)
         dispatcher.client_waiting = lambda: bool(waiters.completion_waiters or waiters.idle_waiters)
         self._rooms = Rooms(clock, store, dispatcher, TimerQueue(), waiters, entities)
-        self._context = EngineContext(self._rooms, self._lock, self.faults, max_payload_bytes)
+        self._context = EngineContext(self._rooms, self._lock, self.faults, max_payload_bytes, child_id_reuse)
         self._clients = ClientRpcs(self._context)
         self._entity_rpcs = EntityRpcs(self._context)
         self._work = WorkItems(self._context)
