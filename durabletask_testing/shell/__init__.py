@@ -1,7 +1,7 @@
 """The gRPC shell: TaskHubSidecarService RPCs in, engine calls out; no state of its own.
 
 The servicer (:class:`FakeSidecarServicer`) translates each RPC and maps errors to statuses; around it the API
-token interceptor (:mod:`.auth`), the size limits checked before the engine sees a request (:mod:`.limits`) and
+token interceptor (:mod:`.auth`), the task hub interceptor (:mod:`.taskhub`), the size limits checked before the engine sees a request (:mod:`.limits`) and
 the admission of blocking RPCs to pools of their own (:mod:`.admission`).
 """
 
@@ -13,6 +13,7 @@ from .auth import (
     bearer_matches,
     check_token,
     is_loopback,
+    refusal,
     resolve_token,
 )
 from .limits import Limits, check_request
@@ -25,6 +26,7 @@ from .servicer import (
     FakeSidecarServicer,
     abort,
 )
+from .taskhub import TASK_HUB_METADATA_KEY, TaskHubInterceptor, check_task_hub
 
 __all__ = [
     "Admission",
@@ -35,13 +37,17 @@ __all__ = [
     "LONG_POLL_RPCS",
     "Limits",
     "NOT_IMPLEMENTED_RPCS",
+    "TASK_HUB_METADATA_KEY",
     "TOKEN_ENV_VAR",
+    "TaskHubInterceptor",
     "TokenError",
     "WORK_ITEM_STREAM_RPCS",
     "abort",
     "bearer_matches",
     "check_request",
+    "check_task_hub",
     "check_token",
     "is_loopback",
+    "refusal",
     "resolve_token",
 ]
