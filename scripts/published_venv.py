@@ -34,7 +34,8 @@ def python_path(venv: Path = VENV_DIR) -> Path:
 
 def ensure_published_venv(version: str = PUBLISHED_VERSION, venv: Path = VENV_DIR) -> Path:
     """Create the venv with durabletask==version if it is missing; return its python."""
-    return ensure_venv(venv, [f"durabletask=={version}", *TEST_TOOLS], layout=f"durabletask-{version}-layout-{LAYOUT_VERSION}")
+    return ensure_venv(venv, [f"durabletask=={version}", *TEST_TOOLS],
+                       layout=f"durabletask-{version}-layout-{LAYOUT_VERSION}")
 
 
 def ensure_venv(venv: Path, packages: list[str], *, layout: str) -> Path:

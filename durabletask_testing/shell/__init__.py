@@ -1,8 +1,8 @@
 """The gRPC shell: TaskHubSidecarService RPCs in, engine calls out; no state of its own.
 
 The servicer (:class:`FakeSidecarServicer`) translates each RPC and maps errors to statuses; around it the API
-token interceptor (:mod:`.auth`), the task hub interceptor (:mod:`.taskhub`), the size limits checked before the engine sees a request (:mod:`.limits`) and
-the admission of blocking RPCs to pools of their own (:mod:`.admission`).
+token interceptor (:mod:`.auth`), the task hub interceptor (:mod:`.taskhub`), the size limits checked before the
+engine sees a request (:mod:`.limits`) and the admission of blocking RPCs to pools of their own (:mod:`.admission`).
 """
 
 from .admission import Admission
