@@ -13,13 +13,13 @@ from datetime import timedelta
 
 import grpc
 import pytest
-
-from durabletask import entities, task
 from durabletask.azuremanaged.client import DurableTaskSchedulerClient
 from durabletask.azuremanaged.worker import DurableTaskSchedulerWorker
+from durabletask_pytest import wait_until
+
+from durabletask import entities, task
 from durabletask.client import OrchestrationStatus, TaskHubGrpcClient
 from durabletask.worker import TaskHubGrpcWorker
-from durabletask_pytest import wait_until
 
 HUB = "orders"  # the -o durabletask_taskhub=orders the runner gives
 WAIT = 30  # seconds any wait for an orchestration may take
