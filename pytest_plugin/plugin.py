@@ -75,7 +75,8 @@ _METADATA_KEY = pytest.StashKey[list[tuple[str, str]]]()
 
 # Imported as soon as pytester is in the session: gRPC, the fake's protocol bindings, then each SDK if installed.
 _BINDINGS = ("grpc", "durabletask_testing.protocol.orchestrator_service_pb2_grpc")
-_SDK_BINDINGS = ("durabletask.client", "durabletask.worker", "dapr.ext.workflow")
+_SDK_BINDINGS = ("durabletask.client", "durabletask.worker", "durabletask.azuremanaged.client",
+                 "durabletask.azuremanaged.worker", "dapr.ext.workflow")
 
 
 def pytest_plugin_registered(plugin: object) -> None:
