@@ -1,7 +1,8 @@
 """Durable Task Scheduler users: the published ``durabletask-azuremanaged`` 1.12.0 client and worker, handed out by
 the plugin's fixtures with a task hub configured, on the fake (in process, and a CLI fake serving that hub).
 
-The scenarios (``azuremanaged/check_*.py``) run in the package's throwaway venv (``scripts/azuremanaged_venv.py``)
+The scenarios (``azuremanaged/check_*.py``) and the test file of docs/testing.md's "Durable Task Scheduler apps"
+section run in the package's throwaway venv (``scripts/azuremanaged_venv.py``)
 with only the testkit on PYTHONPATH, copied outside the repository so that our SDK's ``durabletask`` is never
 found. The hub comes from the ini option (``-o durabletask_taskhub=orders``), as a user's pytest.ini gives it.
 """
@@ -58,3 +59,38 @@ def test_the_same_tests_run_on_a_cli_fake_serving_the_hub(azuremanaged_python: P
         sidecar.stop()
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     assert re.search(r"\b5 passed\b", result.stdout) and "skipped" not in result.stdout, result.stdout[-2000:]
+
+
+def _doc_blocks_under(page: Path, heading: str) -> list[str]:
+    """The python blocks of ``page`` in the section with this heading."""
+    blocks: list[str] = []
+    section, inside, lines = "", False, []
+    for line in page.read_text().splitlines():
+        if line.startswith("## "):
+            section = line[3:].strip()
+        elif line.strip() == "```python" and section == heading:
+            inside, lines = True, []
+        elif line.strip() == "```" and inside:
+            inside = False
+            blocks.append("\n".join(lines) + "\n")
+        elif inside:
+            lines.append(line)
+    return blocks
+
+
+def test_the_docs_scheduler_example_passes_with_the_schedulers_classes(azuremanaged_python: Path,
+                                                                       tmp_path: Path) -> None:
+    blocks = _doc_blocks_under(REPO_ROOT / "docs" / "testing.md", "Durable Task Scheduler apps")
+    assert len(blocks) == 1
+    (tmp_path / "check_doc_block.py").write_text(
+        blocks[0] + "\n\ndef test_the_fixtures_were_the_schedulers(durable_worker):\n"
+        "    from durabletask.azuremanaged.worker import DurableTaskSchedulerWorker\n\n"
+        "    assert isinstance(durable_worker, DurableTaskSchedulerWorker)\n")
+    env = {**os.environ, "PYTHONPATH": str(import_root_of_testkit()), "PYTEST_PLUGINS": "durabletask_pytest.plugin"}
+    result = subprocess.run(
+        [str(azuremanaged_python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "python_files=check_*.py",
+         "-o", f"durabletask_taskhub={HUB}", "--timeout", "60", "."],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    assert re.search(r"\b2 passed\b", result.stdout), result.stdout[-2000:]
