@@ -44,7 +44,7 @@ def test_the_schedulers_client_and_worker_run_through_the_fixtures_on_the_fake(a
                                                                                tmp_path: Path) -> None:
     result = _run(azuremanaged_python, tmp_path)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
-    assert re.search(r"\b8 passed\b", result.stdout) and "skipped" not in result.stdout, result.stdout[-2000:]
+    assert re.search(r"\b9 passed\b", result.stdout) and "skipped" not in result.stdout, result.stdout[-2000:]
 
 
 def test_the_same_tests_run_on_a_cli_fake_serving_the_hub(azuremanaged_python: Path, tmp_path: Path) -> None:

@@ -117,3 +117,11 @@ def test_a_bad_ini_task_hub_stops_the_run_with_a_usage_error(pytester: pytest.Py
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "ini option durabletask_taskhub: a task hub name must be printable ASCII without spaces" in \
         result.stderr.str()
+
+
+def test_the_failure_report_names_the_task_hub(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\ndurabletask_taskhub = orders\n")
+    pytester.makepyfile("def test_fails(durable_sidecar):\n    assert False, 'on purpose'\n")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["fake sidecar at *, clock=auto, task hub 'orders', virtual time now *"])

@@ -1,8 +1,8 @@
 """Run in the ``durabletask-azuremanaged`` 1.12.0 venv (``scripts/azuremanaged_venv.py``) with only the testkit on
 PYTHONPATH and ``-o durabletask_taskhub=orders``, by ``tests/interop/test_azuremanaged_sdk_on_fake.py``: a real
 DurableTaskSchedulerWorker and DurableTaskSchedulerClient, handed out by the plugin's fixtures, run orchestrations
-with activities, durable timers moved by the virtual clock, and an entity on the in-process fake; every test is
-replay-audited as any other.
+with activities, durable timers moved by the virtual clock, an entity and an exploration of schedules on the
+in-process fake; every test is replay-audited as any other.
 
 Collected with ``-o python_files=check_*.py``; our own suite never imports this file.
 """
@@ -141,6 +141,19 @@ def test_a_client_of_another_hub_is_refused_naming_both(durable_sidecar, durable
     assert refused.value.code() == grpc.StatusCode.NOT_FOUND
     assert "task hub not found: 'payments'" in refused.value.details() and f"'{HUB}'" in refused.value.details()
     assert durable_sidecar.instances() == []
+
+
+def test_exploration_runs_the_schedulers_classes_on_the_hub(durable_explore):
+    seen = []
+
+    def scenario(run):  # type: ignore[no-untyped-def]
+        seen.append((type(run.worker), run.sidecar.task_hub))
+        run.worker.start_with(orchestrators=[checkout], activities=[price, total])
+        instance_id = run.client.schedule_new_orchestration(checkout, input=["apple", "pear"])
+        assert run.client.wait_for_orchestration_completion(instance_id, timeout=WAIT).serialized_output == "8"
+
+    assert durable_explore(scenario, schedules=4).schedules_run == 4
+    assert len(seen) == 4 and all(issubclass(kind, DurableTaskSchedulerWorker) and hub == HUB for kind, hub in seen)
 
 
 @pytest.mark.durabletask(taskhub=None)
