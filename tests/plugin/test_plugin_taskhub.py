@@ -125,3 +125,9 @@ def test_the_failure_report_names_the_task_hub(pytester: pytest.Pytester) -> Non
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["fake sidecar at *, clock=auto, task hub 'orders', virtual time now *"])
+
+
+def test_the_command_line_task_hub_overrides_the_ini(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\ndurabletask_taskhub = orders\n")
+    pytester.makepyfile("def test_hub(durable_sidecar):\n    assert durable_sidecar.task_hub == 'payments'\n")
+    pytester.runpytest("-p", "no:cacheprovider", "--durabletask-taskhub=payments").assert_outcomes(passed=1)
