@@ -64,6 +64,7 @@ OPTION_DIALECT = "--durabletask-dialect"
 OPTION_DIALECT_DEST = "durabletask_dialect"
 OPTION_CONTROL = "--durabletask-control"
 OPTION_CONTROL_DEST = "durabletask_control"
+TASK_HUB_HEADER = "taskhub"  # as durabletask_testing.shell.TASK_HUB_METADATA_KEY (not imported: it loads gRPC)
 # At the end of a session, how long to wait for each SDK worker still finishing its shutdown in the background.
 BACKGROUND_STOP_WAIT_SECONDS = 5.0
 
@@ -376,8 +377,13 @@ def durable_sidecar(
     from .external.client import bearer_token
 
     runner = explore_marker.runner_for(request) if durable_settings.uses_fake else None
+    # The stand-in's own calls (reading and cleaning up the test's instances) must reach the test's task hub; the
+    # scheduler's client and worker add that header themselves, so the state's metadata stays without it.
+    own_metadata = metadata
+    if durable_settings.taskhub is not None and not durable_settings.uses_fake:
+        own_metadata = [*metadata, (TASK_HUB_HEADER, durable_settings.taskhub)]
     with open_sidecar(durable_settings, api_token=bearer_token(metadata), schedule=runner,
-                      metadata=metadata, reuse=True) as sidecar:
+                      metadata=own_metadata, reuse=True) as sidecar:
         if runner is not None:
             explore_marker.remember_run(request.node, runner, sidecar)
         origin = sidecar.clock.now() if durable_settings.has_fake_controls else None

@@ -131,3 +131,18 @@ def test_the_command_line_task_hub_overrides_the_ini(pytester: pytest.Pytester) 
     pytester.makeini("[pytest]\ndurabletask_taskhub = orders\n")
     pytester.makepyfile("def test_hub(durable_sidecar):\n    assert durable_sidecar.task_hub == 'payments'\n")
     pytester.runpytest("-p", "no:cacheprovider", "--durabletask-taskhub=payments").assert_outcomes(passed=1)
+
+
+def test_on_an_external_sidecar_the_plugins_own_calls_reach_the_task_hub(pytester: pytest.Pytester) -> None:
+    """The stand-in reads and cleans up the test's instances on the same hub as the scheduler's classes."""
+    from durabletask_testing import FakeSidecar
+
+    with FakeSidecar(clock="real", task_hub="orders") as external:
+        pytester.makepyfile(
+            "def test_hub(durable_sidecar):\n"
+            "    assert durable_sidecar.client.metadata == [('x-team', 'a'), ('taskhub', 'orders')]\n"
+            "    assert durable_sidecar.client.describe(['nothing-here']) is not None\n")
+        result = pytester.runpytest("-p", "no:cacheprovider", f"--durabletask-sidecar={external.address}",
+                                    "--durabletask-control=none", "--durabletask-taskhub=orders",
+                                    "--durabletask-metadata=x-team=a")
+    result.assert_outcomes(passed=1)
