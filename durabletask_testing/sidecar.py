@@ -24,6 +24,8 @@ from .shell import (
     ApiTokenInterceptor,
     FakeSidecarServicer,
     Limits,
+    TaskHubInterceptor,
+    check_task_hub,
 )
 from .views import EntitySnapshot, InstanceSnapshot
 
@@ -56,7 +58,9 @@ class FakeSidecar:
     item not completed within ``work_item_lease`` (a timedelta or seconds; None: never) is dispatched again.
     ``dialect="dapr"`` speaks Dapr Workflow's fork of the protocol (see :mod:`.dialects.dapr`).
     ``schedule`` (exploration, :class:`~durabletask_testing.exploration.ScheduleRunner`) decides the order and
-    batching of orchestrator work items instead of first come, first served.
+    batching of orchestrator work items instead of first come, first served. ``task_hub`` names the one task hub
+    it serves: a call whose ``taskhub`` header (what Durable Task Scheduler clients and workers send) names another
+    is refused with NOT_FOUND; None (default) ignores the header (see :mod:`.shell.taskhub`).
     """
 
     def __init__(
@@ -75,8 +79,10 @@ class FakeSidecar:
         work_item_lease: timedelta | float | None = DEFAULT_WORK_ITEM_LEASE,
         dialect: str = DEFAULT_DIALECT,
         schedule: SchedulePolicy | None = None,
+        task_hub: str | None = None,
     ) -> None:
         self._dialect = check_dialect(dialect)
+        self._task_hub = check_task_hub(task_hub) if task_hub is not None else None
         if isinstance(clock, Clock):
             if start_time is not None:
                 raise ValueError("pass start_time to the Clock itself when giving a Clock object")
@@ -145,7 +151,7 @@ class FakeSidecar:
             raise RuntimeError("a stopped FakeSidecar cannot be started again; create a new one")
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=SHORT_RPC_THREADS, thread_name_prefix="fake-sidecar"),
-            interceptors=[self._token_interceptor(self._api_token)] if self._api_token else None,
+            interceptors=self._interceptors() or None,
             options=[
                 ("grpc.max_receive_message_length", self._max_request_bytes),  # strings: checked with their path
                 ("grpc.max_send_message_length", -1),
@@ -177,6 +183,14 @@ class FakeSidecar:
             )
             self._pump.start()
         return self
+
+    def _interceptors(self) -> list[grpc.ServerInterceptor]:
+        interceptors: list[grpc.ServerInterceptor] = []
+        if self._api_token:  # the token first: a caller without it learns nothing of the hub
+            interceptors.append(self._token_interceptor(self._api_token))
+        if self._task_hub is not None:
+            interceptors.append(TaskHubInterceptor(self._task_hub))
+        return interceptors
 
     def _token_interceptor(self, token: str) -> ApiTokenInterceptor:
         if self._dapr is not None:
@@ -250,6 +264,11 @@ class FakeSidecar:
     def dialect(self) -> str:
         """The protocol dialect served: ``"durabletask"`` or ``"dapr"``."""
         return self._dialect
+
+    @property
+    def task_hub(self) -> str | None:
+        """The task hub this fake serves (calls naming another are refused), or None (the header is ignored)."""
+        return self._task_hub
 
     @property
     def api_token(self) -> str | None:
@@ -335,4 +354,5 @@ class FakeSidecar:
     def __repr__(self) -> str:
         where = self.address if self._port is not None else "not started"
         dialect = f", dialect={self._dialect!r}" if self._dialect != DEFAULT_DIALECT else ""
-        return f"FakeSidecar({where}, clock={self._clock.mode!r}{dialect})"
+        hub = f", task_hub={self._task_hub!r}" if self._task_hub is not None else ""
+        return f"FakeSidecar({where}, clock={self._clock.mode!r}{dialect}{hub})"

@@ -292,7 +292,8 @@ class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
         if lent is None:
             return None
         theirs = _registry_maps(lent)
-        if theirs is None or type(getattr(lent, "_registry", None)) is not type(getattr(self, "_registry", None)):
+        if theirs is None or type(lent) is not type(self) or (
+                type(getattr(lent, "_registry", None)) is not type(getattr(self, "_registry", None))):
             lent.shut_down_sdk()
             return None
         for name, registered in mine.items():
