@@ -408,7 +408,8 @@ def durable_sidecar(
 def durable_client(request: pytest.FixtureRequest, durable_sidecar: DrivableSidecar) -> Iterator[DurableTestClient]:
     """A TaskHubGrpcClient connected to this test's sidecar (with a task hub: a DurableTaskSchedulerClient)."""
     state = request.node.stash.get(STATE_KEY, None)
-    with open_client(durable_sidecar.address, _metadata_for(state), taskhub=_taskhub(state)) as client:
+    with open_client(durable_sidecar.address, _metadata_for(state), taskhub=_taskhub(state),
+                     slot=FAKE_POOL.slot_for(durable_sidecar)) as client:
         if state is not None:
             state.clients.append(client)
             client.set_timeout_hint(state.timeout_hint)

@@ -23,6 +23,7 @@ use sets.
 from __future__ import annotations
 
 import dis
+import functools
 import os
 import subprocess
 import sys
@@ -60,8 +61,10 @@ def _code_objects(code: types.CodeType) -> Iterator[types.CodeType]:
             yield from _code_objects(constant)
 
 
+@functools.lru_cache(maxsize=4096)
 def _orders_by_hash(code: types.CodeType) -> bool:
-    """One code object builds or names a set, holds a set constant, or applies a set operator to dict views."""
+    """One code object builds or names a set, holds a set constant, or applies a set operator to dict views
+    (a pure function of the code object, so remembered: the same orchestrators are audited test after test)."""
     names = set(code.co_names)
     if _SET_NAMES & names or any(isinstance(constant, frozenset) for constant in code.co_consts):
         return True  # ``for x in {"a", "b"}`` and ``x in {"a", "b"}`` compile to frozenset constants

@@ -23,6 +23,10 @@ class ClientExtras:
     """Instance ids returned by ``schedule_new_orchestration``, in order."""
     timeout_hint: Callable[[str], str | None] | None = None
     """Explains why a wait for an instance may have timed out (the fixture gives one)."""
+    closed: bool = False
+    """``close()`` was called."""
+    attributes: dict[str, int] = field(default_factory=dict)
+    """The identity of each SDK attribute when the test got the client (``remember_attributes``)."""
 
 
 class DurableTestClient(dt_client.TaskHubGrpcClient):
@@ -59,6 +63,24 @@ class DurableTestClient(dt_client.TaskHubGrpcClient):
         except TimeoutError as error:
             raise self._explained(error, instance_id) from error
 
+    def close(self) -> None:
+        """Close the client (the SDK's method)."""
+        self._durable.closed = True
+        super().close()
+
+    def remember_attributes(self) -> None:
+        """Note the SDK's attributes as they are now, so that :meth:`ready_for_next_test` sees any change."""
+        self._durable.attributes = _attribute_ids(self)
+
+    def ready_for_next_test(self) -> bool:
+        """Forget this test (instance ids, hint) for the next one; False when the client was closed or one of its
+        attributes was replaced during the test (then it is not handed to another test)."""
+        extras = self._durable
+        if extras.closed or not extras.attributes or _attribute_ids(self) != extras.attributes:
+            return False
+        self._durable = ClientExtras(attributes=extras.attributes)
+        return True
+
     def set_timeout_hint(self, hint: Callable[[str], str | None]) -> None:
         """Use ``hint(instance_id)`` to explain a wait that timed out (the fixture gives one)."""
         self._durable.timeout_hint = hint
@@ -70,3 +92,7 @@ class DurableTestClient(dt_client.TaskHubGrpcClient):
         except Exception:  # an explanation must never replace the real error
             hint = None
         return TimeoutError(f"{error}: {hint}") if hint else error
+
+
+def _attribute_ids(client: DurableTestClient) -> dict[str, int]:
+    return {name: id(value) for name, value in vars(client).items() if name != "_durable"}

@@ -4,7 +4,8 @@ The inner tests run in order on one kept fake. Each checks, through the real SDK
 worker runs exactly its own test's functions: an orchestrator, activity or entity only an earlier test
 registered is unknown, a name registered again runs the new function, stubs do not leak, a worker not started
 yet gets nothing (the instance stays pending), ``stop()`` in the middle really stops (the work goes to the next
-worker), and a worker with versioning options gets an SDK worker of its own.
+worker), a worker with versioning options gets an SDK worker of its own, the client is kept with a clean record,
+and after a test in which a fault fired neither the worker nor the client is kept.
 """
 
 from __future__ import annotations
@@ -66,10 +67,12 @@ def test_a_registers_more_than_the_next_ones(durable_worker, durable_client, dur
     assert durable_client.wait_for_orchestration_completion(used, timeout=10).get_output() == "called"
     SEEN["sidecar"] = durable_sidecar
     SEEN["tag"] = _running_tag(durable_sidecar)
+    SEEN["client"] = durable_client
 
 
 def test_b_runs_only_its_own_functions_on_the_lent_worker(durable_worker, durable_client, durable_sidecar):
     assert durable_sidecar is SEEN["sidecar"], "the fake was not kept"
+    assert durable_client is SEEN["client"] and durable_client.scheduled_instance_ids == []
     assert _connected_tags(durable_sidecar) == {SEEN["tag"]}, "the worker of test a is not kept connected"
     durable_worker.start_with(orchestrators=[greeting], activities=[greet])
     assert _connected_tags(durable_sidecar) == {SEEN["tag"]}, "a second SDK worker was started"
@@ -122,6 +125,24 @@ def test_e_versioning_gets_a_worker_of_its_own(durable_worker, durable_client, d
     assert _connected_tags(durable_sidecar) == {kept, durable_worker.worker_tag}  # the kept one stays held
     assert durable_client.wait_for_orchestration_completion(
         durable_client.schedule_new_orchestration(greeting, input="E"), timeout=10).get_output() == "Hello E!"
+
+
+def test_f_a_fault_fires(durable_worker, durable_client, durable_sidecar, durable_faults):
+    durable_faults.fail_activity("greet", times=1)
+    durable_worker.start_with(orchestrators=[greeting], activities=[greet])
+    state = durable_client.wait_for_orchestration_completion(
+        durable_client.schedule_new_orchestration(greeting, input="F"), timeout=10)
+    assert state.runtime_status == client.OrchestrationStatus.FAILED and durable_faults.log
+    SEEN["tag"] = _running_tag(durable_sidecar)
+    SEEN["client"] = durable_client
+
+
+def test_g_after_a_fault_nothing_is_lent(durable_worker, durable_client, durable_sidecar):
+    assert durable_client is not SEEN["client"]
+    assert wait_until(lambda: SEEN["tag"] not in _connected_tags(durable_sidecar), timeout=10)  # test f stopped it
+    durable_worker.start_with(orchestrators=[greeting], activities=[greet])
+    assert durable_client.wait_for_orchestration_completion(
+        durable_client.schedule_new_orchestration(greeting, input="G"), timeout=10).get_output() == "Hello G!"
 '''
 
 
@@ -130,4 +151,4 @@ def test_a_lent_worker_runs_exactly_the_test_s_functions(pytester: pytest.Pytest
     pytester.makepyfile(workflows=WORKFLOWS, test_worker_reuse=TESTS)
     pytester.syspathinsert()
     result = pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", *flags)
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=7)
