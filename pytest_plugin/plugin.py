@@ -65,6 +65,9 @@ OPTION_CONTROL_DEST = "durabletask_control"
 BACKGROUND_STOP_WAIT_SECONDS = 5.0
 
 _FREEZE_REGISTERED = False
+# The Durable Functions room (fixture durable_functions, its ini option and audit), a plugin of its own.
+pytest_plugins = ("durabletask_pytest.functions.plugin",)
+
 _DEFAULTS_KEY = pytest.StashKey[DurableSettings]()
 _REMOVED_KEY = pytest.StashKey[Any]()  # the audit's RemovedHistories of the test's in-process fake, or None
 _METADATA_KEY = pytest.StashKey[list[tuple[str, str]]]()

@@ -87,12 +87,13 @@ def load_app(spec: str) -> Any:
 
 
 def _built_functions(app: Any) -> list[Any]:
-    if hasattr(app, "get_functions"):
-        return list(app.get_functions())
+    # The function builders, built as the worker's indexing builds them (not app.get_functions(), which records the
+    # names on the app and refuses to run twice for one app object).
     builders = getattr(app, "_function_builders", None)
     if builders is None:
         raise AppError(f"{app!r} is not a Durable Functions app: expected a DFApp, FunctionApp or Blueprint")
-    return [builder.build() for builder in builders]
+    auth_level = getattr(app, "auth_level", None)
+    return [builder.build(auth_level) if auth_level is not None else builder.build() for builder in builders]
 
 
 def _binding_type(binding: Any) -> str:

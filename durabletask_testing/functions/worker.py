@@ -325,8 +325,9 @@ class FunctionsWorker:
             if state is not None:
                 result.entityState.value = state
             return result
-        batch = [{"name": op, "input": input_text, "id": request_id, "signal": signal}
-                 for op, request_id, input_text, signal in operations]
+        # The extension hands each operation's input as JSON text of the stored text (the SDK decodes it twice).
+        batch = [{"name": op, "input": json.dumps(input_text) if input_text is not None else None, "id": request_id,
+                  "signal": signal} for op, request_id, input_text, signal in operations]
         body = json.dumps({"self": {"name": name, "key": key}, "state": state, "exists": state is not None,
                            "batch": batch})
         func = _functions_library()
