@@ -34,6 +34,7 @@ interop-prereqs: $(STAMP)
 	bash scripts/interop/install_java_sdk_test.sh
 	$(BIN)/python scripts/published_venv.py
 	$(BIN)/python scripts/dapr_venvs.py
+	$(BIN)/python scripts/functions_venv.py
 
 ## The whole test suite (unit, end-to-end, plugin, examples, interop), in parallel.
 test: $(STAMP) interop-prereqs

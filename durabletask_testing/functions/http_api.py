@@ -296,7 +296,7 @@ class ManagementApi:
             except ValueError:
                 return _error(HTTPStatus.BAD_REQUEST, "the request body is not valid JSON")
             request.input.value = json.dumps(held)
-        version = (query.get("version") or [None])[0]
+        version = (query.get("version") or [""])[0]
         if version:
             request.version.value = version
         # As the extension does by default: an instance that has ended may be replaced by a new one of the same id.
@@ -400,7 +400,8 @@ class ManagementApi:
         state = self._state(instance_id, with_io=False)
         if state is None:
             return Answer(HTTPStatus.NOT_FOUND, None)
-        reason = (query.get("reason") or [None])[0]
+        reasons = query.get("reason")
+        reason = reasons[0] if reasons else None
         reason_value = wrappers_pb2.StringValue(value=reason) if reason is not None else None
         ended = state.orchestrationStatus in TERMINAL
         if operation == "terminate":
@@ -513,7 +514,8 @@ class ManagementServer:
         return self.api.base_url
 
     def start(self) -> ManagementServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="df-management-api", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="df-management-api",
+                                        daemon=True)
         self._thread.start()
         return self
 

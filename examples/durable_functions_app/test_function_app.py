@@ -167,6 +167,8 @@ async def test_the_client_works_from_an_async_test(durable_functions):
 
 def test_terminate_suspend_and_resume_through_the_client(durable_functions):
     client = durable_functions.client
+    if not hasattr(client, "suspend"):
+        pytest.skip("this azure-functions-durable version's client has no suspend/resume")
     waiting = start(durable_functions, "approval_workflow", {"who": "eve"})
     durable_functions.sidecar.wait_until_idle()
 

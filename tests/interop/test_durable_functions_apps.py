@@ -1,0 +1,73 @@
+"""Durable Functions apps on the fake: the example app's tests in a venv of each supported SDK version.
+
+Each venv (``scripts/functions_venv.py``) holds azure-functions-durable and azure-functions; the testkit comes from
+this repository on PYTHONPATH (``import_root_of_testkit()``), as for the published-SDK venv. The example suite runs
+plain and with ``-n 2``; a pytester suite checks the marker argument and that the replay audit, which replays
+through the Durable Functions SDK's own replay, catches non-deterministic orchestrator code.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import require
+from .sidecars import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "scripts"))
+from functions_venv import VERSIONS, ensure_functions_venv  # noqa: E402
+from published_venv import import_root_of_testkit  # noqa: E402
+
+pytestmark = pytest.mark.interop
+
+EXAMPLE = REPO_ROOT / "examples" / "durable_functions_app"
+PLUGIN_CHECKS = Path(__file__).resolve().parent / "functions_plugin" / "check_functions_plugin.py"
+
+
+def _python(version: str) -> Path:
+    try:
+        python = ensure_functions_venv(version)
+    except (OSError, subprocess.CalledProcessError) as error:
+        require(False, f"could not make the azure-functions-durable {version} venv ({error}); run "
+                       f"'python scripts/functions_venv.py {version}'")
+        raise
+    return python
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(import_root_of_testkit()), "PYTEST_PLUGINS": "durabletask_pytest.plugin"}
+
+
+def _pytest(python: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(python), "-m", "pytest", "-p", "no:cacheprovider", "-q", "-o", "asyncio_mode=auto",
+         "-W", "ignore::DeprecationWarning", "--timeout", "120", *args],
+        cwd=cwd, env=_env(), capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_example_function_app_tests_pass(version: str, workers: str, tmp_path: Path) -> None:
+    python = _python(version)
+    app = tmp_path / "app"
+    shutil.copytree(EXAMPLE, app, ignore=shutil.ignore_patterns("__pycache__"))
+
+    result = _pytest(python, app, *(["-n", workers] if workers != "1" else []))
+
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and " failed" not in result.stdout, result.stdout[-2000:]
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_functions_plugin_checks_pass(version: str, tmp_path: Path) -> None:
+    python = _python(version)
+    shutil.copy(PLUGIN_CHECKS, tmp_path / PLUGIN_CHECKS.name)
+
+    result = _pytest(python, tmp_path, "-p", "pytester", PLUGIN_CHECKS.name)
+
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
