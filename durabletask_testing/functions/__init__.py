@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .app import AppError, index_app, load_app
     from .host import FunctionsHost
-    from .worker import ActivityFailure
+    from .worker import ActivityCall, ActivityFailure
 
 _EXPORTS = {
+    "ActivityCall": ".worker",
     "ActivityFailure": ".worker",
     "AppError": ".app",
     "FunctionsHost": ".host",
@@ -36,4 +37,4 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = ["ActivityFailure", "AppError", "FunctionsHost", "index_app", "load_app"]
+__all__ = ["ActivityCall", "ActivityFailure", "AppError", "FunctionsHost", "index_app", "load_app"]

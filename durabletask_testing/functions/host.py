@@ -83,7 +83,7 @@ class FunctionsHost:
         self.functions: AppFunctions = index_app(self.app)
         self.address = address
         self.metadata = list(metadata or [])
-        if api_token:
+        if api_token and not any(key == "authorization" for key, _ in self.metadata):
             self.metadata.append(("authorization", f"Bearer {api_token}"))
         self.worker = FunctionsWorker(self.functions, address, self.metadata, stubs_for=stubs,
                                       http_responder=http_responder)
@@ -137,8 +137,13 @@ class FunctionsHost:
                 setattr(client, attribute, _on_client_loop(getattr(client, attribute)))
         return client
 
-    def stub_activity(self, name: str, stub: ActivityStub) -> None:
-        self.worker.stubs[name] = stub
+    def stub_activity(self, name: str, stub: ActivityStub | None) -> None:
+        """Answer calls of the activity ``name`` with ``stub(ActivityCall)`` instead of the app's function (None:
+        the app's function again)."""
+        if stub is None:
+            self.worker.stubs.pop(name, None)
+        else:
+            self.worker.stubs[name] = stub
 
     def respond_http(self, responder: HttpResponder | None) -> None:
         self.worker.http_responder = responder

@@ -20,7 +20,7 @@ import json
 import uuid
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -637,4 +637,4 @@ def terminated_episode(events: Iterable[pb.HistoryEvent]) -> Episode | None:
     return None
 
 
-__all__ = ["Episode", "ReplayError", "field", "replay_episode", "terminated_episode"]
+__all__ = ["Episode", "ReplayError", "replay_episode", "terminated_episode"]

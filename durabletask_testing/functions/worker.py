@@ -24,8 +24,9 @@ import json
 import logging
 import threading
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent import futures
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -46,8 +47,20 @@ OFFERED_SCHEMA = SCHEMA_V2
 OFFERED_SCHEMA_NEW = SCHEMA_V3
 RECONNECT_SECONDS = 0.2
 
-ActivityStub = Callable[[Any], Any]
 HttpResponder = Callable[[dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class ActivityCall:
+    """One call of a stubbed activity: its name, its input as the function would receive it, who called it."""
+
+    name: str
+    input: Any
+    orchestration_id: str
+    task_id: int
+
+
+ActivityStub = Callable[[ActivityCall], Any]
 
 
 class ActivityFailure(Exception):
@@ -259,11 +272,14 @@ class FunctionsWorker:
 
     # -- activities ---------------------------------------------------------------------------------
 
-    def run_activity(self, name: str, stored_input: str | None) -> tuple[str | None, pb.TaskFailureDetails | None]:
-        """One activity call: (result text, None) or (None, failure details)."""
+    def run_activity(self, name: str, stored_input: str | None, instance_id: str = "",
+                     task_id: int = -1) -> tuple[str | None, pb.TaskFailureDetails | None]:
+        """One activity call (of ``task_id`` in ``instance_id``): (result text, None) or (None, failure details)."""
         try:
-            if name in self.stubs:
-                return encode_activity_output(self.stubs[name](decode_activity_input(stored_input))), None
+            stub = self.stubs.get(name)
+            if stub is not None:
+                call = ActivityCall(name, decode_activity_input(stored_input), instance_id, task_id)
+                return encode_activity_output(stub(call)), None
             if name == HTTP_ACTIVITY:
                 return self._durable_http(stored_input), None
             function = self.functions.get("activity", name)
@@ -297,7 +313,8 @@ class FunctionsWorker:
     def _complete_activity(self, request: pb.ActivityRequest, token: str) -> None:
         assert self._stub is not None
         stored = request.input.value if request.HasField("input") else None
-        result, failure = self.run_activity(request.name, stored)
+        result, failure = self.run_activity(request.name, stored, request.orchestrationInstance.instanceId,
+                                            request.taskId)
         response = pb.ActivityResponse(instanceId=request.orchestrationInstance.instanceId, taskId=request.taskId,
                                        completionToken=token)
         if failure is not None:
@@ -379,9 +396,4 @@ class FunctionsWorker:
         self._stub.CompleteEntityTask(result, metadata=self.metadata, timeout=30)
 
 
-def iter_kinds(functions: AppFunctions) -> Iterator[str]:  # pragma: no cover - a debugging aid
-    for function in functions.functions:
-        yield f"{function.kind}: {function.name}"
-
-
-__all__ = ["ENTITY_REQUEST_EVENT", "ActivityFailure", "FunctionsWorker"]
+__all__ = ["ENTITY_REQUEST_EVENT", "ActivityCall", "ActivityFailure", "ActivityStub", "FunctionsWorker"]

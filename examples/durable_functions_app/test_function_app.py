@@ -31,7 +31,7 @@ def test_http_starter_answers_with_the_extensions_status_urls(durable_functions)
     assert response.headers["Location"] == payload["statusQueryGetUri"]
     for key in ("statusQueryGetUri", "sendEventPostUri", "terminatePostUri", "purgeHistoryDeleteUri",
                 "suspendPostUri", "resumePostUri", "restartPostUri"):
-        assert payload[key].startswith(durable_functions.host.management_url), key
+        assert payload[key].startswith(durable_functions.management_url), key
         assert payload["id"] in payload[key]
 
 
@@ -73,7 +73,7 @@ def test_an_activity_stub_replaces_the_real_activity(durable_functions):
     status = durable_functions.wait_for_completion(start(durable_functions, "hello_chain"))
 
     assert status.output == ["stubbed", "stubbed", "stubbed"]
-    assert stub.calls == ["Tokyo", "Seattle", "London"]
+    assert stub.inputs == ["Tokyo", "Seattle", "London"]
 
 
 def test_approval_before_the_deadline_is_approved(durable_functions):
