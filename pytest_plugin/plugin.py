@@ -75,7 +75,10 @@ _METADATA_KEY = pytest.StashKey[list[tuple[str, str]]]()
 
 # Imported as soon as pytester is in the session: gRPC, the fake's protocol bindings, then each SDK if installed.
 _BINDINGS = ("grpc", "durabletask_testing.protocol.orchestrator_service_pb2_grpc")
-_SDK_BINDINGS = ("durabletask.client", "durabletask.worker", "dapr.ext.workflow")
+_SDK_BINDINGS = ("durabletask.client", "durabletask.worker", "dapr.ext.workflow", "azure.durable_functions")
+# With the Durable Functions SDK: the bridge's one client event loop per process, which the SDK's process-wide HTTP
+# session is bound to (an inner run must not import a second one).
+_FUNCTIONS_LOOP = "durabletask_testing.functions.host"
 
 
 def pytest_plugin_registered(plugin: object) -> None:
@@ -84,6 +87,8 @@ def pytest_plugin_registered(plugin: object) -> None:
     ``pytester.runpytest()`` drops every module first imported during an inner run, so an inner run that used
     ``durable_worker`` would leave generated protobuf modules to be imported a second time by the next one, and
     protobuf's C extension crashes the interpreter on that. Modules imported before pytester's snapshot stay.
+    The Durable Functions bridge's client loop is imported for a like reason: the SDK's HTTP session, once
+    imported, is bound to the loop of the first run that used it.
     """
     if getattr(plugin, "__name__", None) != "_pytest.pytester":
         return
@@ -99,6 +104,8 @@ def pytest_plugin_registered(plugin: object) -> None:
             found = False
         if found:
             importlib.import_module(name)
+    if "azure.durable_functions" in sys.modules:
+        importlib.import_module(_FUNCTIONS_LOOP)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -43,7 +43,7 @@ def test_steady(durable_functions):
     instance_id = durable_functions.start("steady")
     assert durable_functions.wait_for_completion(instance_id).output == "x"
 ''')
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
 
 
@@ -55,7 +55,7 @@ def test_dice(durable_functions):
     for instance_id in ids:
         durable_functions.wait_for_completion(instance_id)
 ''')
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*the replay audit found non-deterministic*", "*Durable Functions SDK's own replay*",
                              "*(dice), episode*"])
@@ -66,7 +66,7 @@ def test_a_missing_app_setting_fails_with_a_message_naming_both_ways(pytester: p
 def test_needs_app(durable_functions):
     pass
 ''')
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*durabletask_functions_app*functions_app=*"])
 
@@ -96,5 +96,5 @@ def test_with(durable_functions):
     durable_functions.respond_http(lambda request: {"statusCode": 204, "content": None})
     assert durable_functions.wait_for_completion(durable_functions.start("fetch")).output == 204
 ''')
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
