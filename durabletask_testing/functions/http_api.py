@@ -32,8 +32,10 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 import grpc
 from google.protobuf import timestamp_pb2, wrappers_pb2
 
-from durabletask_testing.protocol import orchestrator_service_pb2 as pb
-from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
+from ..control import ControlError, RequestGuard
+from ..protocol import orchestrator_service_pb2 as pb
+from ..protocol import orchestrator_service_pb2_grpc as stubs
+from ..shell import bearer_matches, is_loopback
 
 WEBHOOK_PREFIX = "/runtime/webhooks/durabletask/"
 RPC_PREFIX = "/durabletask/"
@@ -199,16 +201,19 @@ class ManagementApi:
     # -- dispatch ----------------------------------------------------------------------------------
 
     def authorized(self, path: str, query: dict[str, list[str]], header: str | None) -> bool:
+        """True without a token; with one, when the request carries it: ``Authorization: Bearer``, ``?code=``, or
+        as the first path segment of the RPC base URL (each compared in constant time)."""
         if self.api_token is None:
             return True
-        token = self.api_token.encode()
-        if header is not None and hmac.compare_digest(header.encode(), b"Bearer " + token):
+        token = self.api_token.encode("utf-8")
+        if bearer_matches(header, token):
             return True
         code = (query.get("code") or [""])[0]
-        if code and hmac.compare_digest(code.encode(), token):
+        if code and hmac.compare_digest(code.encode("utf-8", "surrogateescape"), token):
             return True
-        secret = f"/{quote(self.api_token, safe='')}{RPC_PREFIX}"
-        return path.startswith(secret)
+        first, _, rest = path.lstrip("/").partition("/")
+        return f"/{rest}".startswith(RPC_PREFIX) and hmac.compare_digest(
+            unquote(first).encode("utf-8", "surrogateescape"), token)
 
     def route(self, path: str) -> str | None:
         """The route part of ``path`` after a known prefix, or None for a path outside the API."""
@@ -239,7 +244,7 @@ class ManagementApi:
             status = {grpc.StatusCode.NOT_FOUND: HTTPStatus.NOT_FOUND,
                       grpc.StatusCode.INVALID_ARGUMENT: HTTPStatus.BAD_REQUEST,
                       grpc.StatusCode.ALREADY_EXISTS: HTTPStatus.CONFLICT,
-                      grpc.StatusCode.FAILED_PRECONDITION: HTTPStatus.GONE}.get(code, HTTPStatus.INTERNAL_SERVER_ERROR)
+                      grpc.StatusCode.FAILED_PRECONDITION: HTTPStatus.PRECONDITION_FAILED}.get(code, HTTPStatus.INTERNAL_SERVER_ERROR)
             return _error(status, f"the sidecar refused the request ({code.name}): {error.details()}")
 
     def _dispatch(self, method: str, segments: list[str], query: dict[str, list[str]], headers: dict[str, str],
@@ -502,11 +507,16 @@ class ManagementServer:
     """Serves :class:`ManagementApi` over HTTP on loopback in background threads."""
 
     def __init__(self, api: ManagementApi, host: str = "127.0.0.1", port: int = 0) -> None:
+        if api.api_token is None and not is_loopback(host):
+            raise ValueError(f"the Durable Functions management API would serve {host or 'every interface'!r} "
+                             "without an API token: anyone who reaches it could start and terminate instances; give "
+                             "the sidecar a token or bind a loopback address")
         self.api = api
         self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
         bound_host, bound_port = self._httpd.server_address[:2]
+        self._guard = RequestGuard(str(bound_host), int(bound_port), None)  # the token is checked by the API
         api.base_url = f"http://{bound_host!s}:{bound_port}"
 
     @property
@@ -528,6 +538,7 @@ class ManagementServer:
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         api = self.api
+        server = self
 
         class Handler(BaseHTTPRequestHandler):
             server_version = "durabletask-testing-functions/1"
@@ -538,9 +549,18 @@ class ManagementServer:
 
             def _serve(self, method: str) -> None:
                 declared = self.headers.get("Content-Length") or "0"
-                if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+                try:  # the control API's rules for Host, Origin, Sec-Fetch-Site and chunked bodies
+                    server._guard.admit(method, self.headers)
+                    refused = None
+                except ControlError as error:
+                    refused = _error(error.status, str(error))
+                if refused is not None:
+                    answer, body = refused, b""
+                    self.close_connection = True  # the body, if any, was not read
+                elif not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
                     answer = _error(HTTPStatus.BAD_REQUEST, f"unusable Content-Length {declared[:40]!r}")
                     body = b""
+                    self.close_connection = True
                 else:
                     body = self.rfile.read(int(declared)) if int(declared) else b""
                     headers = {k.lower(): v for k, v in self.headers.items()}

@@ -32,7 +32,7 @@ FAKE_MAY_IMPORT: dict[str, set[str]] = {
     "replay": {"kernel", "protocol", "control"},
     "exploration": {"kernel", "protocol", "engine"},
     "dialects": {"kernel", "protocol", "shell"},
-    "functions": {"kernel", "protocol"},
+    "functions": {"kernel", "protocol", "shell", "control"},
     "cli": {"kernel", "protocol", "engine", "shell", "control", "replay", "exploration", "dialects", "functions",
             "facade"},
     "facade": {"kernel", "protocol", "engine", "shell", "control", "replay", "exploration", "dialects", "functions",
