@@ -244,7 +244,8 @@ class ManagementApi:
             status = {grpc.StatusCode.NOT_FOUND: HTTPStatus.NOT_FOUND,
                       grpc.StatusCode.INVALID_ARGUMENT: HTTPStatus.BAD_REQUEST,
                       grpc.StatusCode.ALREADY_EXISTS: HTTPStatus.CONFLICT,
-                      grpc.StatusCode.FAILED_PRECONDITION: HTTPStatus.PRECONDITION_FAILED}.get(code, HTTPStatus.INTERNAL_SERVER_ERROR)
+                      grpc.StatusCode.FAILED_PRECONDITION: HTTPStatus.PRECONDITION_FAILED,
+                      }.get(code, HTTPStatus.INTERNAL_SERVER_ERROR)
             return _error(status, f"the sidecar refused the request ({code.name}): {error.details()}")
 
     def _dispatch(self, method: str, segments: list[str], query: dict[str, list[str]], headers: dict[str, str],
