@@ -24,9 +24,13 @@ sys.path.insert(0, str(REPO_ROOT / "scripts"))
 from functions_venv import VERSIONS, ensure_functions_venv  # noqa: E402
 from published_venv import import_root_of_testkit  # noqa: E402
 
+sys.path.insert(0, str(REPO_ROOT / "tests" / "docs"))
+from snippets import extract  # noqa: E402
+
 pytestmark = pytest.mark.interop
 
 EXAMPLE = REPO_ROOT / "examples" / "durable_functions_app"
+DOCS_PAGE = REPO_ROOT / "docs" / "durable-functions.md"
 PLUGIN_CHECKS = Path(__file__).resolve().parent / "functions_plugin" / "check_functions_plugin.py"
 
 
@@ -69,3 +73,24 @@ def test_the_example_function_app_tests_pass(version: str, workers: str, tmp_pat
 
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and " failed" not in result.stdout, result.stdout[-2000:]
+
+
+def _ini_block(page: Path) -> str:
+    lines = page.read_text(encoding="utf-8").splitlines()
+    start = lines.index("```ini") + 1
+    return "\n".join(lines[start:lines.index("```", start)]) + "\n"
+
+
+def test_the_docs_page_app_and_its_tests_pass_as_written(tmp_path: Path) -> None:
+    """docs/durable-functions.md's app, tests and ini, written to a folder and run: the page works as it reads."""
+    python = _python(VERSIONS[0])
+    blocks = [snippet for snippet in extract(DOCS_PAGE) if snippet.kind == "functions-app"]
+    assert {snippet.file for snippet in blocks} == {"function_app.py", "test_function_app.py"}
+    for snippet in blocks:
+        (tmp_path / snippet.file).write_text(snippet.code, encoding="utf-8")
+    (tmp_path / "pytest.ini").write_text(_ini_block(DOCS_PAGE), encoding="utf-8")
+
+    result = _pytest(python, tmp_path)
+
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
+    assert "6 passed" in result.stdout, result.stdout[-2000:]
