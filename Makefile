@@ -52,7 +52,7 @@ dists: $(STAMP)
 	$(BIN)/python scripts/check_wheels.py build dist
 
 ## Test the wheels as installed (not editable) in fresh virtual environments: the testkit beside the published
-## durabletask 1.12.0, and our two wheels together.
+## durabletask 1.12.0, our two wheels together, and the testkit beside azure-functions-durable 1.7.0.
 wheel-test: dists
 	$(BIN)/python scripts/check_wheels.py test dist
 
