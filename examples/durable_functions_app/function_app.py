@@ -1,8 +1,8 @@
 """An Azure Durable Functions app (Python v2 programming model), tested on the fake sidecar by test_function_app.py.
 
 The patterns of the Durable Functions docs: an HTTP starter, function chaining, fan-out/fan-in, human interaction
-with a 72-hour timeout, a monitor that continues as new, a counter entity, and an activity called with a retry
-policy. Nothing here knows about the testkit: this is the app as it would be deployed.
+with a 72-hour timeout, a monitor that continues as new, a counter entity, an activity called with a retry
+policy, and sub-orchestrations. Nothing here knows about the testkit: this is the app as it would be deployed.
 """
 
 from __future__ import annotations
@@ -168,3 +168,14 @@ def charge_with_retry(context: df.DurableOrchestrationContext):
 @app.activity_trigger(input_name="order")
 def charge_card(order: dict) -> str:
     return f"charged {order['amount']}"
+
+
+# -- sub-orchestrations -----------------------------------------------------------------------------
+
+
+@app.orchestration_trigger(context_name="context")
+def chains_in_parallel(context: df.DurableOrchestrationContext):
+    children = [context.call_sub_orchestrator("hello_chain", instance_id=f"{context.instance_id}-child-{n}")
+                for n in range(context.get_input() or 2)]
+    results = yield context.task_all(children)
+    return [greetings[0] for greetings in results]

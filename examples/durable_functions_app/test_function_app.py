@@ -144,6 +144,16 @@ def test_retry_policy_gives_up_after_its_attempts(durable_functions, durable_fau
     assert status.runtime_status == df.OrchestrationRuntimeStatus.Failed
 
 
+def test_sub_orchestrations_run_as_instances_of_their_own(durable_functions, durable_sidecar):
+    instance_id = start(durable_functions, "chains_in_parallel", 3)
+
+    status = durable_functions.wait_for_completion(instance_id)
+
+    assert status.output == ["Hello Tokyo!"] * 3
+    child = durable_sidecar.instance(f"{instance_id}-child-2")
+    assert child is not None and child.parent_instance_id == instance_id
+
+
 def test_the_client_works_from_a_plain_test(durable_functions):
     client = durable_functions.client
     instance_id = durable_functions.run(client.start_new("hello_chain"))
