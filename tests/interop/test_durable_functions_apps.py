@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import require
-from .sidecars import REPO_ROOT
+from .sidecars import REPO_ROOT, start_fake_cli
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 from functions_venv import VERSIONS, ensure_functions_venv  # noqa: E402
@@ -94,3 +94,19 @@ def test_the_docs_page_app_and_its_tests_pass_as_written(tmp_path: Path) -> None
 
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     assert "6 passed" in result.stdout, result.stdout[-2000:]
+
+
+def test_the_example_function_app_tests_pass_on_the_cli_fake(tmp_path: Path) -> None:
+    """The same tests with ``--durabletask-sidecar`` on ``python -m durabletask_testing serve``: the bridge is a
+    worker and client of any sidecar, and the CLI fake's control API gives the clock, faults and the audit."""
+    python = _python(VERSIONS[0])
+    app = tmp_path / "app"
+    shutil.copytree(EXAMPLE, app, ignore=shutil.ignore_patterns("__pycache__"))
+    sidecar = start_fake_cli(tmp_path / "fake", clock="auto")  # the fake in our venv, the app in the SDK's
+    try:
+        result = _pytest(python, app, f"--durabletask-sidecar={sidecar.address}")
+    finally:
+        sidecar.stop()
+
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:] + sidecar.log_tail()
+    assert " passed" in result.stdout and " skipped" not in result.stdout, result.stdout[-2000:]

@@ -98,3 +98,16 @@ def test_with(durable_functions):
 ''')
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+def test_exploration_runs_the_app_once_per_schedule(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(my_app=APP, test_it='''
+import pytest
+
+@pytest.mark.durabletask(functions_app="my_app:app", explore=3)
+def test_steady(durable_functions, durable_schedule):
+    ids = [durable_functions.start("steady") for _ in range(2)]
+    assert [durable_functions.wait_for_completion(i).output for i in ids] == ["x", "x"]
+''')
+    result = pytester.runpytest("-p", "no:cacheprovider", "-v")
+    result.assert_outcomes(passed=3)
