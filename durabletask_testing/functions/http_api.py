@@ -525,7 +525,7 @@ class ManagementServer:
         return self.api.base_url
 
     def start(self) -> ManagementServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="df-management-api",
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.01,), name="df-management-api",
                                         daemon=True)
         self._thread.start()
         return self

@@ -111,3 +111,32 @@ def test_steady(durable_functions, durable_schedule):
 ''')
     result = pytester.runpytest("-p", "no:cacheprovider", "-v")
     result.assert_outcomes(passed=3)
+
+
+def test_freeze_time_makes_activities_read_the_virtual_clock(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(clock_app='''
+from datetime import datetime, timezone
+import azure.durable_functions as df
+import azure.functions as func
+
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+@app.orchestration_trigger(context_name="context")
+def stamp(context):
+    return (yield context.call_activity("now", None))
+
+@app.activity_trigger(input_name="ignored")
+def now(ignored) -> str:
+    return datetime.now(timezone.utc).isoformat()
+''', test_it='''
+from datetime import datetime
+import pytest
+
+@pytest.mark.durabletask(functions_app="clock_app:app", freeze_time=True, clock="manual",
+                         start_time="2031-05-01T12:00:00Z")
+def test_now(durable_functions):
+    status = durable_functions.wait_for_completion(durable_functions.start("stamp"))
+    assert datetime.fromisoformat(status.output).year == 2031
+''')
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
