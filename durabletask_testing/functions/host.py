@@ -25,8 +25,8 @@ import grpc
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 
-from .app import AppError, AppFunctions, index_app, load_app
-from .http_api import DEFAULT_TASK_HUB, ManagementApi, ManagementServer
+from .app import AppError, AppFunctions, index_app, load_app, match_route
+from .http_api import DEFAULT_TASK_HUB, Answer, ManagementApi, ManagementServer
 from .worker import ActivityStub, FunctionsWorker, HttpResponder, run_maybe_async
 
 T = TypeVar("T")
@@ -72,13 +72,16 @@ class FunctionsHost:
     """A Durable Functions app served on a sidecar at ``address``: worker, management API, HTTP triggers.
 
     ``app`` is the app object (``DFApp``, ``FunctionApp``, ``Blueprint``) or its ``"module:attribute"`` spec.
+    With ``serve_http`` its HTTP-triggered functions are also served over HTTP, under ``/api/`` of
+    :attr:`management_url` (on ``http_port``), as ``func start`` serves them: a local run of the app.
     ``stubs`` replace activities by name with callables of the decoded input; ``http_responder`` answers durable
     HTTP calls (``context.call_http``). ``api_token`` is the sidecar's token, required by the management API too.
     """
 
     def __init__(self, app: Any, address: str, *, metadata: list[tuple[str, str]] | None = None,
                  api_token: str | None = None, stubs: dict[str, ActivityStub] | None = None,
-                 http_responder: HttpResponder | None = None, task_hub: str = DEFAULT_TASK_HUB) -> None:
+                 http_responder: HttpResponder | None = None, task_hub: str = DEFAULT_TASK_HUB,
+                 serve_http: bool = False, http_port: int = 0) -> None:
         self.app = load_app(app) if isinstance(app, str) else app
         self.functions: AppFunctions = index_app(self.app)
         self.address = address
@@ -89,7 +92,9 @@ class FunctionsHost:
                                       http_responder=http_responder)
         self.api = ManagementApi(address, self.metadata, orchestrators=lambda: set(self.functions.named(
             "orchestrator")), task_hub=task_hub, api_token=api_token)
-        self.server = ManagementServer(self.api)
+        if serve_http:
+            self.api.http_functions = self.serve_http_function
+        self.server = ManagementServer(self.api, port=http_port)
         self._channel: grpc.Channel | None = None
         self._started = False
 
@@ -195,6 +200,29 @@ class FunctionsHost:
             raise AppError(f"the HTTP function {function.name!r} accepts {', '.join(function.methods)}, not "
                            f"{method.upper()}")
         return run_on_client_loop(self._invoke_http(function_name, request), timeout)
+
+    def serve_http_function(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str],
+                            body: bytes) -> Answer:
+        """An HTTP request to ``/api/<path>`` answered by the app's HTTP function whose route matches it."""
+        import azure.functions as func
+
+        for function in self.functions.named("http").values():
+            route_params = match_route(function.route or function.name, path)
+            if route_params is None:
+                continue
+            if function.methods and method.upper() not in function.methods:
+                return Answer(405, {"Message": f"{function.name} accepts {', '.join(function.methods)}"})
+            params = {key: values[0] for key, values in query.items() if values}
+            url = f"{self.server.url}/api/{path}" + (f"?{urlencode(params)}" if params else "")
+            request = func.HttpRequest(method=method.upper(), url=url, headers=headers, params=params,
+                                       route_params=route_params, body=body)
+            response = run_on_client_loop(self._invoke_http(function.name, request), 240)
+            sent = {str(name): str(value) for name, value in dict(response.headers).items()}
+            sent.setdefault("Content-Type", response.mimetype or "text/plain")
+            return Answer(int(response.status_code), headers=sent, raw=response.get_body() or b"")
+        known = ", ".join(sorted(f.route or f.name for f in self.functions.named("http").values())) or "none"
+        return Answer(404, {"Message": f"no HTTP function of the app has a route matching /api/{path} "
+                                       f"(routes: {known})"})
 
     async def _invoke_http(self, function_name: str, request: Any) -> Any:
         function = self.functions.http(function_name)

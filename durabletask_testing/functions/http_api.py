@@ -64,12 +64,19 @@ RUNNING_LIKE = {pb.ORCHESTRATION_STATUS_RUNNING, pb.ORCHESTRATION_STATUS_PENDING
 
 
 class Answer:
-    """An HTTP answer: status, JSON body (or None), headers."""
+    """An HTTP answer: status, JSON body (or None) or the raw bytes of an HTTP function's answer, headers."""
 
-    def __init__(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
+    def __init__(self, status: int, body: Any = None, headers: dict[str, str] | None = None,
+                 raw: bytes | None = None) -> None:
         self.status = status
         self.body = body
         self.headers = headers or {}
+        self.raw = raw
+
+
+# What serves the app's HTTP-triggered functions under /api/: (method, route path, query, headers, body) -> Answer.
+HttpFunctions = Callable[[str, str, dict[str, list[str]], dict[str, str], bytes], Answer]
+HTTP_FUNCTIONS_PREFIX = "/api/"
 
 
 def _error(status: int, message: str) -> Answer:
@@ -143,6 +150,8 @@ class ManagementApi:
         self.task_hub = task_hub
         self.api_token = api_token
         self.base_url = ""  # set by the server once it listens
+        self.http_functions: HttpFunctions | None = None
+        """The app's HTTP-triggered functions, served under ``/api/`` when set (a local run of the app)."""
 
     def close(self) -> None:
         self._channel.close()
@@ -232,6 +241,8 @@ class ManagementApi:
         if not self.authorized(parts.path, query, headers.get("authorization")):
             return _error(HTTPStatus.UNAUTHORIZED,
                           "this management API needs the API token: 'Authorization: Bearer <token>' or ?code=<token>")
+        if self.http_functions is not None and parts.path.startswith(HTTP_FUNCTIONS_PREFIX):
+            return self.http_functions(method, unquote(parts.path[len(HTTP_FUNCTIONS_PREFIX):]), query, headers, body)
         route = self.route(parts.path)
         if route is None:
             return _error(HTTPStatus.NOT_FOUND, f"no Durable Functions management route at {parts.path}")
@@ -569,12 +580,18 @@ class ManagementServer:
                         answer = api.handle(method, self.path, headers, body)
                     except Exception as error:  # never kill the server thread; say what went wrong
                         answer = _error(HTTPStatus.INTERNAL_SERVER_ERROR, f"{type(error).__name__}: {error}")
-                data = b"" if answer.body is None else json.dumps(answer.body).encode()
+                if answer.raw is not None:
+                    data = answer.raw
+                else:
+                    data = b"" if answer.body is None else json.dumps(answer.body).encode()
                 self.send_response(answer.status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
+                sent = {name.lower() for name in answer.headers}
+                if "content-type" not in sent:
+                    self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
                 for name, value in answer.headers.items():
-                    self.send_header(name, value)
+                    if name.lower() != "content-length":
+                        self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
 

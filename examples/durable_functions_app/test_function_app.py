@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-pytest.importorskip("azure.durable_functions", reason="needs azure-functions-durable (python scripts/functions_venv.py)")
+pytest.importorskip("azure.durable_functions", reason="needs azure-functions-durable (scripts/functions_venv.py)")
 
 import azure.durable_functions as df  # noqa: E402
 

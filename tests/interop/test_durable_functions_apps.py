@@ -9,16 +9,19 @@ non-deterministic orchestrator code.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from .conftest import require
-from .sidecars import REPO_ROOT, start_fake_cli
+from .sidecars import REPO_ROOT, _start, start_fake_cli
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 from functions_venv import VERSIONS, ensure_functions_venv  # noqa: E402
@@ -110,3 +113,34 @@ def test_the_example_function_app_tests_pass_on_the_cli_fake(tmp_path: Path) -> 
 
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:] + sidecar.log_tail()
     assert " passed" in result.stdout and " skipped" not in result.stdout, result.stdout[-2000:]
+
+
+def test_the_cli_fake_runs_the_docs_app_as_func_start_would(tmp_path: Path) -> None:
+    """``serve --functions-app``: the docs page's app on the CLI fake, its HTTP starter and status URL over HTTP."""
+    from durabletask_testing.control import RemoteFake
+
+    python = _python(VERSIONS[0])
+    for snippet in extract(DOCS_PAGE):
+        if snippet.file == "function_app.py":
+            (tmp_path / snippet.file).write_text(snippet.code, encoding="utf-8")
+    argv = [str(python), "-m", "durabletask_testing", "serve", "--port", "0", "--clock", "auto", "--functions-app",
+            "function_app:app", "--functions-port", "0"]
+    sidecar = _start("fake-functions", argv, re.compile(r"listening on (\S+:\d+)"), tmp_path, 30.0,
+                     env={**_env(), "PYTHONUNBUFFERED": "1"}, control=re.compile(r"functions app on (http://\S+)"))
+    try:
+        functions_url = sidecar.control_url or ""
+        control = re.search(r"control API on (http://\S+)", sidecar.log_path.read_text())
+        assert control is not None, sidecar.log_tail()
+        control_url = control.group(1)
+        started = urllib.request.urlopen(urllib.request.Request(f"{functions_url}orchestrators/greetings",
+                                                                method="POST", data=b""), timeout=30)
+        payload = json.loads(started.read())
+        assert started.status == 202 and payload["statusQueryGetUri"].startswith(functions_url.removesuffix("/api/"))
+        assert RemoteFake(control_url).wait_until_idle(30)
+        with urllib.request.urlopen(payload["statusQueryGetUri"], timeout=30) as answer:
+            status = json.loads(answer.read())
+    finally:
+        sidecar.stop()
+
+    assert status["runtimeStatus"] == "Completed" and status["output"] == ["Hello Tokyo!", "Hello Lima!"], (
+        sidecar.log_tail())

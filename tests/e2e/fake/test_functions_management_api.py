@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import http.client
 import json
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -147,3 +150,12 @@ def test_a_foreign_host_header_is_refused_as_the_control_api_refuses_it(api: Man
 def test_binding_a_public_address_without_a_token_is_refused(fake: FakeSidecar) -> None:
     with pytest.raises(ValueError, match="without an API token"):
         ManagementServer(ManagementApi(fake.address), host="0.0.0.0")
+
+
+def test_serve_with_a_functions_app_it_cannot_import_exits_2_naming_it(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "durabletask_testing", "serve", "--port", "0",
+                             "--functions-app", "no_such_module:app"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60)
+
+    assert result.returncode == 2
+    assert "--functions-app no_such_module:app" in result.stderr and "no_such_module" in result.stderr
