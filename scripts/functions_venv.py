@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# The SDK versions the bridge is tested with: the newest, and the oldest it supports.
+# The SDK versions the bridge is tested with: the newest, and the oldest it supports (the first with DFApp, the v2
+# programming model; 1.1.x has none).
 VERSIONS = ("1.7.0", "1.2.0")
 TEST_TOOLS = ("pytest>=8", "freezegun>=1.5", "pytest-xdist>=3.5", "pytest-timeout>=2.3", "pytest-asyncio>=0.23",
               "grpcio>=1.85.1", "protobuf>=7.35.0")
