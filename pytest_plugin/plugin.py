@@ -607,11 +607,12 @@ def durable_functions(
     from .functions import FunctionsSetupError, open_functions
 
     state = request.node.stash.get(STATE_KEY, None)
+    now = durable_sidecar.clock.now if state is not None and state.settings.has_fake_controls else None
     with ExitStack() as stack:
         problem: str | None = None
         try:
             functions = stack.enter_context(open_functions(durable_settings.functions_app, durable_sidecar,
-                                                           _metadata_for(state)))
+                                                           _metadata_for(state), now))
         except FunctionsSetupError as error:
             problem = str(error)
         if problem is not None:  # failed outside the except block, so the message is shown once

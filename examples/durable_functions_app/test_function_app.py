@@ -110,12 +110,14 @@ def test_manual_clock_fires_the_timeout_when_the_test_moves_time(durable_functio
     assert durable_functions.wait_for_completion(instance_id).output == "escalated"
 
 
-def test_monitor_continues_as_new_until_the_job_is_done(durable_functions):
+def test_monitor_continues_as_new_until_the_job_is_done(durable_functions, durable_clock):
     job = {"id": "job-1", "checks": 0, "max_checks": 10, "done_after": 3}
+    started_at = durable_clock.now()  # three 30-minute waits: virtual time (skipped on a real sidecar)
 
     status = durable_functions.wait_for_completion(start(durable_functions, "job_monitor", job))
 
     assert status.output == {"job": "job-1", "status": "done", "checks": 4}
+    assert durable_clock.now() - started_at >= timedelta(minutes=90)
 
 
 def test_entity_counts_the_signals_before_the_call(durable_functions):

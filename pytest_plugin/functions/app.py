@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..sdk.stubs import Stub, StubTable
@@ -30,11 +31,11 @@ class FunctionsSetupError(Exception):
 class DurableFunctions:
     """What the ``durable_functions`` fixture hands a test: the app's client, its HTTP functions, waiting, stubs."""
 
-    def __init__(self, host: FunctionsHost, sidecar: Any) -> None:
+    def __init__(self, host: FunctionsHost, sidecar: Any, now: Callable[[], datetime] | None = None) -> None:
         self.host = host
         self.sidecar = sidecar
         self._client: Any = None
-        self._stubs = StubTable(now=sidecar.clock.now if hasattr(sidecar, "clock") else None)
+        self._stubs = StubTable(now=now)  # stub calls are stamped with the fake's time (wall time elsewhere)
 
     # -- the app's own client and HTTP functions ---------------------------------------------------
 
@@ -129,8 +130,10 @@ class DurableFunctions:
 
 
 @contextmanager
-def open_functions(app: Any, sidecar: Any, metadata: Sequence[tuple[str, str]] = ()) -> Iterator[DurableFunctions]:
-    """Run ``app`` (``"module:attribute"`` or the app object) on ``sidecar`` until the block ends."""
+def open_functions(app: Any, sidecar: Any, metadata: Sequence[tuple[str, str]] = (),
+                   now: Callable[[], datetime] | None = None) -> Iterator[DurableFunctions]:
+    """Run ``app`` (``"module:attribute"`` or the app object) on ``sidecar`` until the block ends; ``now`` is the
+    fake's clock, when there is one."""
     try:
         from durabletask_testing.functions import AppError, FunctionsHost
     except ImportError as error:  # pragma: no cover - the room ships with the testkit
@@ -142,7 +145,7 @@ def open_functions(app: Any, sidecar: Any, metadata: Sequence[tuple[str, str]] =
     except (AppError, ImportError) as error:
         raise FunctionsSetupError(str(error)) from error
     with host:
-        functions = DurableFunctions(host, sidecar)
+        functions = DurableFunctions(host, sidecar, now)
         try:
             yield functions
         finally:
