@@ -26,7 +26,7 @@ example: $(STAMP)
 	$(BIN)/python examples/human_interaction.py
 
 ## Install what the interop tests need: durabletask-go (the sidecar, and the Go SDK test's modules), the JS SDK,
-## the Java SDK test's Maven artifacts, the published SDK and Dapr 1.18/1.19 in throwaway venvs.
+## the Java SDK test's Maven artifacts, the published SDK, durabletask-azuremanaged and Dapr 1.18/1.19 in throwaway venvs.
 interop-prereqs: $(STAMP)
 	bash scripts/interop/install_durabletask_go.sh
 	bash scripts/interop/install_go_sdk_test.sh
@@ -34,6 +34,7 @@ interop-prereqs: $(STAMP)
 	bash scripts/interop/install_java_sdk_test.sh
 	$(BIN)/python scripts/published_venv.py
 	$(BIN)/python scripts/dapr_venvs.py
+	$(BIN)/python scripts/azuremanaged_venv.py
 	$(BIN)/python scripts/functions_venv.py
 
 ## The whole test suite (unit, end-to-end, plugin, examples, interop), in parallel.

@@ -17,7 +17,16 @@ from .clock import Clock
 from .dialects import DEFAULT_DIALECT, check_dialect
 from .engine import DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_WORK_ITEM_LEASE, Engine, SchedulePolicy
 from .faults import FaultPlan
-from .shell import DEFAULT_HEALTH_PING_INTERVAL, Admission, ApiTokenInterceptor, FakeSidecarServicer, Limits
+from .shell import (
+    DEFAULT_HEALTH_PING_INTERVAL,
+    WORKER_TAG_METADATA_KEY,
+    Admission,
+    ApiTokenInterceptor,
+    FakeSidecarServicer,
+    Limits,
+    TaskHubInterceptor,
+    check_task_hub,
+)
 from .views import EntitySnapshot, InstanceSnapshot
 
 # Short RPCs (completions, start, raise, queries) run on a few threads: more threads only contend for the GIL
@@ -49,7 +58,9 @@ class FakeSidecar:
     item not completed within ``work_item_lease`` (a timedelta or seconds; None: never) is dispatched again.
     ``dialect="dapr"`` speaks Dapr Workflow's fork of the protocol (see :mod:`.dialects.dapr`).
     ``schedule`` (exploration, :class:`~durabletask_testing.exploration.ScheduleRunner`) decides the order and
-    batching of orchestrator work items instead of first come, first served.
+    batching of orchestrator work items instead of first come, first served. ``task_hub`` names the one task hub
+    it serves: a call whose ``taskhub`` header (what Durable Task Scheduler clients and workers send) names another
+    is refused with NOT_FOUND; None (default) ignores the header (see :mod:`.shell.taskhub`).
     """
 
     def __init__(
@@ -68,8 +79,10 @@ class FakeSidecar:
         work_item_lease: timedelta | float | None = DEFAULT_WORK_ITEM_LEASE,
         dialect: str = DEFAULT_DIALECT,
         schedule: SchedulePolicy | None = None,
+        task_hub: str | None = None,
     ) -> None:
         self._dialect = check_dialect(dialect)
+        self._task_hub = check_task_hub(task_hub) if task_hub is not None else None
         if isinstance(clock, Clock):
             if start_time is not None:
                 raise ValueError("pass start_time to the Clock itself when giving a Clock object")
@@ -97,6 +110,8 @@ class FakeSidecar:
             max_payload_bytes=max_payload_bytes,
             work_item_lease=work_item_lease,
             schedule=schedule,
+            # Dapr's workflow actors recreate a completed workflow; durabletask-go replaces only a FAILED one
+            child_id_reuse="ended" if self._dialect == "dapr" else "failed",
         )
         self._limits = limits if limits is not None else Limits()
         self._max_request_bytes = self._limits.request_limit(max_payload_bytes)
@@ -136,7 +151,7 @@ class FakeSidecar:
             raise RuntimeError("a stopped FakeSidecar cannot be started again; create a new one")
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=SHORT_RPC_THREADS, thread_name_prefix="fake-sidecar"),
-            interceptors=[self._token_interceptor(self._api_token)] if self._api_token else None,
+            interceptors=self._interceptors() or None,
             options=[
                 ("grpc.max_receive_message_length", self._max_request_bytes),  # strings: checked with their path
                 ("grpc.max_send_message_length", -1),
@@ -168,6 +183,14 @@ class FakeSidecar:
             )
             self._pump.start()
         return self
+
+    def _interceptors(self) -> list[grpc.ServerInterceptor]:
+        interceptors: list[grpc.ServerInterceptor] = []
+        if self._api_token:  # the token first: a caller without it learns nothing of the hub
+            interceptors.append(self._token_interceptor(self._api_token))
+        if self._task_hub is not None:
+            interceptors.append(TaskHubInterceptor(self._task_hub))
+        return interceptors
 
     def _token_interceptor(self, token: str) -> ApiTokenInterceptor:
         if self._dapr is not None:
@@ -243,6 +266,11 @@ class FakeSidecar:
         return self._dialect
 
     @property
+    def task_hub(self) -> str | None:
+        """The task hub this fake serves (calls naming another are refused), or None (the header is ignored)."""
+        return self._task_hub
+
+    @property
     def api_token(self) -> str | None:
         return self._api_token
 
@@ -276,6 +304,26 @@ class FakeSidecar:
         self._faults.reset()
         self._engine.reset()
 
+    # ------------------------------------------------------------------ workers kept between tests
+
+    WORKER_TAG_METADATA_KEY = WORKER_TAG_METADATA_KEY
+    """The GetWorkItems metadata key under which a worker names itself for :meth:`hold_worker`."""
+
+    def hold_worker(self, worker_tag: str) -> None:
+        """Hand no work item to the streams of the worker whose GetWorkItems metadata names ``worker_tag``; they
+        stay connected (across :meth:`reset` too). A test harness keeps a connected worker so between tests."""
+        if not worker_tag:
+            raise ValueError("worker_tag must not be empty")
+        self._engine.hold_worker(worker_tag)
+
+    def release_worker(self, worker_tag: str) -> None:
+        """Hand work items to the worker tagged ``worker_tag`` again (undoes :meth:`hold_worker`)."""
+        self._engine.release_worker(worker_tag)
+
+    def worker_busy(self, worker_tag: str) -> bool:
+        """True while a stream of the worker tagged ``worker_tag`` holds a work item it has not completed."""
+        return self._engine.worker_busy(worker_tag)
+
     def wait_until_idle(self, timeout: float | None = 10.0) -> bool:
         """Block until no work is queued or running (orchestrations wait on timers or events). True if idle.
 
@@ -306,4 +354,5 @@ class FakeSidecar:
     def __repr__(self) -> str:
         where = self.address if self._port is not None else "not started"
         dialect = f", dialect={self._dialect!r}" if self._dialect != DEFAULT_DIALECT else ""
-        return f"FakeSidecar({where}, clock={self._clock.mode!r}{dialect})"
+        hub = f", task_hub={self._task_hub!r}" if self._task_hub is not None else ""
+        return f"FakeSidecar({where}, clock={self._clock.mode!r}{dialect}{hub})"

@@ -20,6 +20,19 @@ _HIDDEN_FIELDS = frozenset({"parentTraceContext", "orchestrationSpanID", "traceC
 _STATUS_PREFIX = "ORCHESTRATION_STATUS_"
 _ALWAYS_SHOWN = frozenset({"taskScheduledId", "timerId"})
 
+#: The error type of the failure the fake gives a parent whose sub-orchestration id names an instance that exists
+#: and has not FAILED (docs/fidelity.md, "Deliberate differences").
+SUB_ORCHESTRATION_ID_IN_USE = "SubOrchestrationIdInUseError"
+
+#: Error types of failures the fake writes where durabletask-go behaves very differently, each with the line a
+#: timeline prints under the event that carries one.
+FIDELITY_NOTES = {
+    SUB_ORCHESTRATION_ID_IN_USE: (
+        "!! FIDELITY: the fake refused a sub-orchestration id that is already in use; on durabletask-go this "
+        "orchestration would hang (its work item fails and is retried forever). Give each child a distinct id."
+    ),
+}
+
 
 def shorten(text: str, width: int = DEFAULT_VALUE_WIDTH) -> str:
     """Cut ``text`` to ``width`` characters, saying how long it was when cut."""
@@ -79,11 +92,28 @@ def format_event(event: Any, origin: datetime | None, width: int = DEFAULT_VALUE
     return f"{when}  {label:<26} {details}".rstrip()
 
 
+def fidelity_note(event: Any) -> str | None:
+    """The :data:`FIDELITY_NOTES` line for an event whose failure details the fake wrote as one of those, if any."""
+    event_type = event.WhichOneof("eventType")
+    if not event_type:
+        return None
+    payload = getattr(event, event_type)
+    if "failureDetails" not in payload.DESCRIPTOR.fields_by_name or not payload.HasField("failureDetails"):
+        return None
+    return FIDELITY_NOTES.get(payload.failureDetails.errorType)
+
+
 def format_history(
     events: Iterable[Any], origin: datetime | None, width: int = DEFAULT_VALUE_WIDTH, indent: str = "  "
 ) -> list[str]:
-    """Every event of a history, one line each."""
-    return [indent + format_event(event, origin, width) for event in events]
+    """Every event of a history, one line each, and a :func:`fidelity_note` line under an event that has one."""
+    lines = []
+    for event in events:
+        lines.append(indent + format_event(event, origin, width))
+        note = fidelity_note(event)
+        if note is not None:
+            lines.append(indent + "    " + note)
+    return lines
 
 
 def _describe_fields(message: Any, origin: datetime | None, width: int) -> str:

@@ -23,6 +23,7 @@ from . import explore
 from .explore import marker as explore_marker
 from .external import standin
 from .fixtures.environment import open_client, open_sidecar, open_worker
+from .fixtures.reuse import POOL as FAKE_POOL
 from .fixtures.settings import (
     DIALECTS,
     INI_CLOCK,
@@ -32,12 +33,15 @@ from .fixtures.settings import (
     INI_REPLAY_AUDIT,
     INI_REPLAY_AUDIT_REPEATS,
     INI_START_TIME,
+    INI_TASKHUB,
     MARKER_HELP,
     MARKER_NAME,
     OPTION_METADATA,
     OPTION_METADATA_DEST,
     OPTION_SIDECAR,
     OPTION_SIDECAR_DEST,
+    OPTION_TASKHUB,
+    OPTION_TASKHUB_DEST,
     DurableSettings,
     DurableSettingsError,
     apply_markers,
@@ -64,6 +68,7 @@ OPTION_DIALECT = "--durabletask-dialect"
 OPTION_DIALECT_DEST = "durabletask_dialect"
 OPTION_CONTROL = "--durabletask-control"
 OPTION_CONTROL_DEST = "durabletask_control"
+TASK_HUB_HEADER = "taskhub"  # as durabletask_testing.shell.TASK_HUB_METADATA_KEY (not imported: it loads gRPC)
 # At the end of a session, how long to wait for each SDK worker still finishing its shutdown in the background.
 BACKGROUND_STOP_WAIT_SECONDS = 5.0
 
@@ -75,7 +80,8 @@ _METADATA_KEY = pytest.StashKey[list[tuple[str, str]]]()
 
 # Imported as soon as pytester is in the session: gRPC, the fake's protocol bindings, then each SDK if installed.
 _BINDINGS = ("grpc", "durabletask_testing.protocol.orchestrator_service_pb2_grpc")
-_SDK_BINDINGS = ("durabletask.client", "durabletask.worker", "dapr.ext.workflow", "azure.durable_functions")
+_SDK_BINDINGS = ("durabletask.client", "durabletask.worker", "durabletask.azuremanaged.client",
+                 "durabletask.azuremanaged.worker", "dapr.ext.workflow", "azure.durable_functions")
 # With the Durable Functions SDK: the bridge's one client event loop per process, which the SDK's process-wide HTTP
 # session is bound to (an inner run must not import a second one).
 _FUNCTIONS_LOOP = "durabletask_testing.functions.host"
@@ -155,6 +161,15 @@ def _add_command_line_options(group: pytest.OptionGroup) -> None:
         "option durabletask_dialect, else durabletask; the dapr_* fixtures always use dapr)",
     )
     group.addoption(
+        OPTION_TASKHUB,
+        dest=OPTION_TASKHUB_DEST,
+        metavar="NAME",
+        default=None,
+        help="use the Durable Task Scheduler's client and worker (durabletask-azuremanaged) on this task hub for "
+        "durable_client and durable_worker; the fake then serves only that hub (default: the ini option "
+        "durabletask_taskhub, else none: the plain durabletask client and worker)",
+    )
+    group.addoption(
         explore.OPTION_SEED,
         dest=explore.OPTION_SEED_DEST,
         metavar="SCHEDULE",
@@ -166,6 +181,9 @@ def _add_command_line_options(group: pytest.OptionGroup) -> None:
 
 def _add_ini_options(parser: pytest.Parser) -> None:
     parser.addini(INI_DIALECT, "protocol dialect of the fake sidecar: durabletask or dapr (default: durabletask)",
+                  default="")
+    parser.addini(INI_TASKHUB, "task hub of the Durable Task Scheduler's client and worker (durabletask-azuremanaged) "
+                  "that durable_client and durable_worker then are (default: none, the plain durabletask ones)",
                   default="")
     parser.addini(INI_CLOCK, "default clock of the fake sidecar: auto, manual or real (default: auto)", default="auto")
     parser.addini(INI_START_TIME, "default start time (ISO-8601) of the fake sidecar's virtual clock", default="")
@@ -199,7 +217,8 @@ def pytest_configure(config: pytest.Config) -> None:
             address = parse_address(address, source=OPTION_SIDECAR)
             control_url = _control_url(config, address, metadata)
         config.stash[_DEFAULTS_KEY] = defaults_from_ini(
-            config.getini, address, control_url, config.getoption(OPTION_DIALECT_DEST, default=None))
+            config.getini, address, control_url, config.getoption(OPTION_DIALECT_DEST, default=None),
+            config.getoption(OPTION_TASKHUB_DEST, default=None))
         config.stash[_METADATA_KEY] = metadata
     except DurableSettingsError as error:
         raise pytest.UsageError(str(error)) from None
@@ -245,14 +264,19 @@ def _control_url(config: pytest.Config, address: str, metadata: list[tuple[str, 
     return url
 
 
-def pytest_report_header(config: pytest.Config) -> str | None:
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
     defaults = config.stash.get(_DEFAULTS_KEY, None)
-    if defaults is None or defaults.uses_fake:
+    if defaults is None:
         return None
+    lines = []
     if defaults.control_url is not None:
-        return (f"durabletask: using the CLI fake at {defaults.external_address} "
-                f"(control API {defaults.control_url}; each test resets it)")
-    return f"durabletask: using the external sidecar at {defaults.external_address}"
+        lines.append(f"durabletask: using the CLI fake at {defaults.external_address} "
+                     f"(control API {defaults.control_url}; each test resets it)")
+    elif not defaults.uses_fake:
+        lines.append(f"durabletask: using the external sidecar at {defaults.external_address}")
+    if defaults.taskhub is not None:
+        lines.append(f"durabletask: Durable Task Scheduler client and worker on the task hub {defaults.taskhub!r}")
+    return lines or None
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -374,8 +398,13 @@ def durable_sidecar(
     from .external.client import bearer_token
 
     runner = explore_marker.runner_for(request) if durable_settings.uses_fake else None
+    # The stand-in's own calls (reading and cleaning up the test's instances) must reach the test's task hub; the
+    # scheduler's client and worker add that header themselves, so the state's metadata stays without it.
+    own_metadata = metadata
+    if durable_settings.taskhub is not None and not durable_settings.uses_fake:
+        own_metadata = [*metadata, (TASK_HUB_HEADER, durable_settings.taskhub)]
     with open_sidecar(durable_settings, api_token=bearer_token(metadata), schedule=runner,
-                      metadata=metadata, reuse=True) as sidecar:
+                      metadata=own_metadata, reuse=True) as sidecar:
         if runner is not None:
             explore_marker.remember_run(request.node, runner, sidecar)
         origin = sidecar.clock.now() if durable_settings.has_fake_controls else None
@@ -397,9 +426,9 @@ def durable_sidecar(
 
 @pytest.fixture
 def durable_client(request: pytest.FixtureRequest, durable_sidecar: DrivableSidecar) -> Iterator[DurableTestClient]:
-    """A TaskHubGrpcClient connected to this test's sidecar."""
+    """A TaskHubGrpcClient connected to this test's sidecar (with a task hub: a DurableTaskSchedulerClient)."""
     state = request.node.stash.get(STATE_KEY, None)
-    with open_client(durable_sidecar.address, _metadata_for(state)) as client:
+    with open_client(durable_sidecar.address, _metadata_for(state), taskhub=_taskhub(state)) as client:
         if state is not None:
             state.clients.append(client)
             client.set_timeout_hint(state.timeout_hint)
@@ -410,13 +439,17 @@ def durable_client(request: pytest.FixtureRequest, durable_sidecar: DrivableSide
 def durable_worker(request: pytest.FixtureRequest, durable_sidecar: DrivableSidecar) -> Iterator[DurableTestWorker]:
     """A TaskHubGrpcWorker connected to this test's sidecar; register functions, then ``start()``.
 
+    With a task hub (``durabletask_taskhub``, ``--durabletask-taskhub``, the marker's ``taskhub``) it is a
+    ``DurableTaskSchedulerWorker`` on that hub.
+
     ``durable_worker.start_with(orchestrators=[...], activities=[...])`` does both in one call;
     ``durable_worker.stub_activity(name, returns=...)`` replaces an activity by a test double. The worker is
     stopped at teardown.
     """
     state = request.node.stash.get(STATE_KEY, None)
     now = durable_sidecar.clock.now if state is not None and state.settings.has_fake_controls else None
-    with open_worker(durable_sidecar.address, _metadata_for(state), now=now, fast_reconnect=_is_fake(state)) as worker:
+    with open_worker(durable_sidecar.address, _metadata_for(state), now=now, fast_reconnect=_is_fake(state),
+                     taskhub=_taskhub(state), slot=FAKE_POOL.slot_for(durable_sidecar)) as worker:
         if state is not None:
             state.workers.append(worker)
         yield worker
@@ -454,6 +487,11 @@ def _configured_metadata(config: pytest.Config) -> list[tuple[str, str]]:
 def _is_fake(state: DurableTestState | None) -> bool:
     """True for our fake (in process or a CLI fake): a worker may reconnect to it without a back-off."""
     return state is None or state.settings.has_fake_controls
+
+
+def _taskhub(state: DurableTestState | None) -> str | None:
+    """The Durable Task Scheduler task hub of this test's client and worker, or None (the plain classes)."""
+    return state.settings.taskhub if state is not None else None
 
 
 def _metadata_for(state: DurableTestState | None) -> list[tuple[str, str]]:
@@ -541,7 +579,8 @@ def durable_deploy(request: pytest.FixtureRequest, durable_sidecar: DrivableSide
         for worker in list(state.workers if state is not None else []):
             worker.stop()
         now = durable_sidecar.clock.now if state is not None and state.settings.has_fake_controls else None
-        context = open_worker(durable_sidecar.address, _metadata_for(state), now=now, fast_reconnect=_is_fake(state))
+        context = open_worker(durable_sidecar.address, _metadata_for(state), now=now, fast_reconnect=_is_fake(state),
+                              taskhub=_taskhub(state))
         worker = context.__enter__()
         deployed.append(context)
         if state is not None:

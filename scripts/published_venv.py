@@ -18,9 +18,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+INTEROP = ROOT / ".interop"
 PUBLISHED_VERSION = "1.12.0"
-VENV_DIR = ROOT / ".interop" / "published-venv"
-TESTKIT_DIR = ROOT / ".interop" / "testkit-path"
+VENV_DIR = INTEROP / "published-venv"
+TESTKIT_DIR = INTEROP / "testkit-path"
 # What the testkit needs beside the SDK (its own dependencies) and what the plugin's test suite runs with.
 TEST_TOOLS = ("pytest>=8", "freezegun>=1.5", "pytest-xdist>=3.5", "pytest-timeout>=2.3")
 LAYOUT_VERSION = "2"  # bump when the venv's contents change, so existing venvs are rebuilt
@@ -32,18 +33,24 @@ def python_path(venv: Path = VENV_DIR) -> Path:
 
 
 def ensure_published_venv(version: str = PUBLISHED_VERSION, venv: Path = VENV_DIR) -> Path:
-    """Create the venv with durabletask==version if it is missing; return its python.
+    """Create the venv with durabletask==version if it is missing; return its python."""
+    return ensure_venv(venv, [f"durabletask=={version}", *TEST_TOOLS],
+                       layout=f"durabletask-{version}-layout-{LAYOUT_VERSION}")
 
-    Safe to call from several processes at once (pytest-xdist): creation is serialized by a file lock.
+
+def ensure_venv(venv: Path, packages: list[str], *, layout: str) -> Path:
+    """Create ``venv`` with ``packages`` unless its marker ``layout`` is there; return its python.
+
+    The one home of the throwaway venvs' creation (this file's, ``azuremanaged_venv.py``'s). Safe to call from
+    several processes at once (pytest-xdist): creation is serialized by a file lock beside the venv.
     """
     venv.parent.mkdir(parents=True, exist_ok=True)
-    marker = venv / f".durabletask-{version}-layout-{LAYOUT_VERSION}"
-    with open(venv.parent / ".published-venv.lock", "w") as lock:
+    marker = venv / f".{layout}"
+    with open(venv.parent / f".{venv.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not marker.exists():
             subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
             pip = [str(python_path(venv)), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-            packages = [f"durabletask=={version}", *TEST_TOOLS]
             subprocess.run([*pip, *packages], check=True, env={**os.environ, "PIP_NO_INPUT": "1"})
             marker.touch()
     return python_path(venv)

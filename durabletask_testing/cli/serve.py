@@ -24,7 +24,7 @@ from ..clock import CLOCK_MODES
 from ..control import ControlServer
 from ..dialects import DEFAULT_DIALECT, DIALECTS
 from ..engine import DEFAULT_MAX_PAYLOAD_BYTES, DEFAULT_WORK_ITEM_LEASE
-from ..shell import DEFAULT_HEALTH_PING_INTERVAL, TOKEN_ENV_VAR, Limits, is_loopback
+from ..shell import DEFAULT_HEALTH_PING_INTERVAL, TOKEN_ENV_VAR, Limits, check_task_hub, is_loopback
 from ..sidecar import DEFAULT_MAX_LONG_POLLS, FakeSidecar
 from ..vocabulary import parse_iso
 from .tokens import add_token_options, token_of
@@ -144,6 +144,13 @@ def add_command(commands: Any) -> None:
         f"Workflow's fork: its SDKs; also accepts 'dapr-api-token' metadata) (default: {DEFAULT_DIALECT})",
     )
     serve.add_argument(
+        "--task-hub",
+        default=None,
+        metavar="NAME",
+        help="serve this one task hub: calls whose 'taskhub' metadata (sent by Durable Task Scheduler clients and "
+        "workers) names another are refused with NOT_FOUND (default: the header is ignored)",
+    )
+    serve.add_argument(
         "--functions-app",
         metavar="MODULE:ATTRIBUTE",
         default=None,
@@ -186,6 +193,11 @@ def _sidecar_from(args: argparse.Namespace) -> FakeSidecar:
         raise ValueError("--start-time needs --clock manual or auto")
     if args.health_ping_interval <= 0:
         raise ValueError("--health-ping-interval must be positive")
+    if args.task_hub is not None:
+        try:
+            check_task_hub(args.task_hub)
+        except ValueError as error:
+            raise ValueError(f"--task-hub: {error}") from None
     token = token_of(args)
     if token is None and not args.no_control and not args.allow_remote_control and not is_loopback(args.control_host):
         raise ValueError(f"--control-host {args.control_host} is not a loopback address: without an API token anyone "
@@ -207,6 +219,7 @@ def _sidecar_from(args: argparse.Namespace) -> FakeSidecar:
         work_item_lease=args.work_item_lease or None,
         health_ping_interval=args.health_ping_interval,
         dialect=args.dialect,
+        task_hub=args.task_hub,
     )
 
 

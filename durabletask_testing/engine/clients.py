@@ -74,7 +74,8 @@ class ClientRpcs(Part):
         return pb.RaiseEventResponse()
 
     def terminate(self, request: pb.TerminateRequest) -> pb.TerminateResponse:
-        """TerminateInstance: deliver ExecutionTerminated (to live descendants too when recursive)."""
+        """TerminateInstance: deliver ExecutionTerminated (to live descendants too when recursive, even when the
+        instance itself has already ended)."""
         require_text(request.instanceId, "instanceId")
         output = optional_string(request, "output")
         check_payload(output, "output", self.max_payload_bytes)
@@ -85,12 +86,13 @@ class ClientRpcs(Part):
         return pb.TerminateResponse()
 
     def suspend(self, request: pb.SuspendRequest) -> pb.SuspendResponse:
-        """SuspendInstance: deliver ExecutionSuspended (the SDK buffers later events until resumed)."""
+        """SuspendInstance: deliver ExecutionSuspended (the SDK buffers later events until resumed); an instance that
+        has ended is left as it is and the call succeeds, as on durabletask-go."""
         self._lifecycle_event(request.instanceId, optional_string(request, "reason"), "suspend")
         return pb.SuspendResponse()
 
     def resume(self, request: pb.ResumeRequest) -> pb.ResumeResponse:
-        """ResumeInstance: deliver ExecutionResumed."""
+        """ResumeInstance: deliver ExecutionResumed (an ended instance is left as it is, as on durabletask-go)."""
         self._lifecycle_event(request.instanceId, optional_string(request, "reason"), "resume")
         return pb.ResumeResponse()
 
@@ -100,11 +102,7 @@ class ClientRpcs(Part):
         make = events.execution_suspended if verb == "suspend" else events.execution_resumed
         with self._lock:
             instance = self._store.require(instance_id)
-            if instance.is_terminal:
-                raise precondition(
-                    f"cannot {verb} instance '{instance_id}': it has already ended ({status_name(instance.status)})"
-                )
-            self._router.deliver(instance, make(self.clock.now(), reason))
+            self._router.deliver(instance, make(self.clock.now(), reason))  # dropped once the instance has ended
             self._after_change()
 
     def get_instance(self, request: pb.GetInstanceRequest) -> pb.GetInstanceResponse:
@@ -230,7 +228,12 @@ class ClientRpcs(Part):
         return response
 
     def purge_instances(self, request: pb.PurgeInstancesRequest) -> pb.PurgeInstancesResponse:
-        """PurgeInstances: delete ended instances (one, a batch or by filter)."""
+        """PurgeInstances: delete ended instances (one, a batch or by filter); with ``recursive``, each with the
+        sub-orchestrations its current execution created, at any depth (children already purged are skipped).
+
+        A tree is deleted only when every instance in it has ended: for one instance id a tree holding a live
+        instance is refused whole (FAILED_PRECONDITION naming it, nothing deleted); a batch or a filter skips
+        such a tree, as it skips a live root."""
         kind = request.WhichOneof("request")
         with self._lock:
             if kind == "instanceId":
@@ -256,7 +259,15 @@ class ClientRpcs(Part):
                 victims = [i for i in self._store if i.is_terminal and matches_query(i, query)]
             else:
                 raise invalid("PurgeInstancesRequest needs instanceId, instanceBatch or purgeInstanceFilter")
-            count = sum(self._router.delete(victim, request.recursive) for victim in victims)
+            doomed: dict[str, Instance] = {}
+            for victim in victims:
+                tree = self._router.tree(victim) if request.recursive else [victim]
+                live = next((instance for instance in tree if not instance.is_terminal), None)
+                if live is None:
+                    doomed.update((instance.instance_id, instance) for instance in tree)
+                elif kind == "instanceId":
+                    raise _live_descendant(victim, live)
+            count = self._router.delete(list(doomed.values()))
             self._after_change()
         response = pb.PurgeInstancesResponse(deletedInstanceCount=count)
         response.isComplete.value = True
@@ -310,6 +321,16 @@ def _check_replaceable(existing: Instance, request: pb.CreateInstanceRequest) ->
         ErrorCode.ALREADY_EXISTS,
         f"an orchestration instance with id '{existing.instance_id}' already exists "
         f"(status {status_name(existing.status)})",
+    )
+
+
+def _live_descendant(root: Instance, live: Instance) -> EngineError:
+    parent = live.parent_instance_id
+    return precondition(
+        f"cannot purge instance '{root.instance_id}' recursively: its sub-orchestration '{live.instance_id}' "
+        f"(child of '{parent}') has not ended (status {status_name(live.status)}), so nothing was purged. "
+        f"Terminate it first (a recursive terminate of '{root.instance_id}' reaches it), or purge with "
+        "recursive=False to keep it."
     )
 
 

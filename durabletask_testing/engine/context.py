@@ -14,7 +14,7 @@ from ..clock import Clock
 from ..errors import EngineError, ErrorCode
 from ..faults import FaultPlan
 from .rooms import Rooms
-from .router import Router
+from .router import ChildIdReuse, Router
 from .timekeeper import Timekeeper
 
 ABANDON_BACKOFF_INITIAL = 0.01  # monotonic seconds before an abandoned work item is handed out again
@@ -30,12 +30,19 @@ def abandon_backoff(abandons_before: int) -> float:
 class EngineContext:
     """The lock, the rooms and the stopped flag of one engine (the flag is the only state kept here)."""
 
-    def __init__(self, rooms: Rooms, lock: threading.Lock, faults: FaultPlan, max_payload_bytes: int) -> None:
+    def __init__(
+        self,
+        rooms: Rooms,
+        lock: threading.Lock,
+        faults: FaultPlan,
+        max_payload_bytes: int,
+        child_id_reuse: ChildIdReuse = "failed",
+    ) -> None:
         self.lock = lock
         self.rooms = rooms
         self.faults = faults
         self.max_payload_bytes = max_payload_bytes
-        self.router = Router(rooms)
+        self.router = Router(rooms, child_id_reuse=child_id_reuse)
         self.timekeeper = Timekeeper(rooms, self.router)
         self.stopped = False
 

@@ -32,6 +32,7 @@ from .entities import EntityStore, EntityWorkItemForm
 from .entity_rpcs import EntityRpcs
 from .inspection import Inspection
 from .rooms import Rooms
+from .router import ChildIdReuse
 from .scheduling import SchedulePolicy
 from .state import Connection
 from .store import InstanceStore
@@ -64,7 +65,11 @@ def lease_seconds(lease: timedelta | float | None) -> float | None:
 
 
 class Engine:
-    """Instances, histories, inboxes, work-item queues, timers and waiters of one fake sidecar."""
+    """Instances, histories, inboxes, work-item queues, timers and waiters of one fake sidecar.
+
+    ``child_id_reuse`` says which existing instance a new sub-orchestration of the same id replaces: only a FAILED
+    one (``"failed"``, durabletask-go's rule) or any that has ended (``"ended"``, Dapr's).
+    """
 
     def __init__(
         self,
@@ -75,6 +80,7 @@ class Engine:
         work_item_lease: timedelta | float | None = DEFAULT_WORK_ITEM_LEASE,
         entity_work_items: EntityWorkItemForm = "v2",
         schedule: SchedulePolicy | None = None,
+        child_id_reuse: ChildIdReuse = "failed",
     ) -> None:
         if max_payload_bytes <= 0:
             raise ValueError(f"max_payload_bytes must be positive; got {max_payload_bytes}")
@@ -90,7 +96,7 @@ class Engine:
         waiters = Waiters(self._lock)
         dispatcher.client_waiting = lambda: bool(waiters.completion_waiters or waiters.idle_waiters)
         self._rooms = Rooms(clock, store, dispatcher, TimerQueue(), waiters, entities)
-        self._context = EngineContext(self._rooms, self._lock, self.faults, max_payload_bytes)
+        self._context = EngineContext(self._rooms, self._lock, self.faults, max_payload_bytes, child_id_reuse)
         self._clients = ClientRpcs(self._context)
         self._entity_rpcs = EntityRpcs(self._context)
         self._work = WorkItems(self._context)
@@ -230,8 +236,17 @@ class Engine:
 
     # ------------------------------------------------------------------ worker RPCs
 
-    def connect(self, request: pb.GetWorkItemsRequest) -> Connection:
-        return self._work.connect(request)
+    def connect(self, request: pb.GetWorkItemsRequest, worker_tag: str = "") -> Connection:
+        return self._work.connect(request, worker_tag)
+
+    def hold_worker(self, worker_tag: str) -> None:
+        self._work.hold_worker(worker_tag)
+
+    def release_worker(self, worker_tag: str) -> None:
+        self._work.release_worker(worker_tag)
+
+    def worker_busy(self, worker_tag: str) -> bool:
+        return self._work.worker_busy(worker_tag)
 
     def close(self, connection: Connection) -> None:
         self._work.close(connection)
@@ -280,8 +295,8 @@ class Engine:
     def entity(self, entity_id: str) -> EntitySnapshot | None:
         return self._inspection.entity(entity_id)
 
-    def connections(self) -> list[Connection]:
-        return self._inspection.connections()
+    def connections(self, include_held: bool = False) -> list[Connection]:
+        return self._inspection.connections(include_held)
 
     def wait_until_idle(self, timeout: float | None = None) -> bool:
         """Block until no work item is queued or in flight (only timers or nothing left). True if idle."""

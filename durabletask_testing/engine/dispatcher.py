@@ -38,6 +38,7 @@ class Dispatcher:
         self._store = store
         self.lease = lease
         self.connections: dict[int, Connection] = {}
+        self.held_workers: set[str] = set()  # worker tags whose streams get no work items (they stay connected)
         self._connection_counter = 0
         self._leases: list[tuple[float, int, str]] = []  # (expiry, seq, token)
         self._sequence = itertools.count()
@@ -244,8 +245,8 @@ class Dispatcher:
 
     # -- streams -----------------------------------------------------------------------------------
 
-    def connect(self, request: pb.GetWorkItemsRequest) -> Connection:
-        """Register a GetWorkItems stream with its concurrency limits and name filters."""
+    def connect(self, request: pb.GetWorkItemsRequest, worker_tag: str = "") -> Connection:
+        """Register a GetWorkItems stream with its concurrency limits, name filters and worker tag."""
         if request.maxConcurrentOrchestrationWorkItems < 0:
             raise invalid("maxConcurrentOrchestrationWorkItems must not be negative")
         if request.maxConcurrentActivityWorkItems < 0:
@@ -271,6 +272,7 @@ class Dispatcher:
             activity_filter,
             entity_names,
             request.maxConcurrentEntityWorkItems,
+            worker_tag=worker_tag,
         )
         self.connections[connection.connection_id] = connection
         return connection
@@ -285,8 +287,13 @@ class Dispatcher:
                 self.return_to_queue(item, now)
         connection.tokens.clear()
 
+    def is_held(self, connection: Connection) -> bool:
+        """True while the stream's worker is held: it stays connected and is handed nothing."""
+        return bool(connection.worker_tag) and connection.worker_tag in self.held_workers
+
     def clear(self) -> None:
-        """Drop every queued, held and in-flight item; streams stay connected with nothing in flight."""
+        """Drop every queued, held and in-flight item; streams stay connected with nothing in flight (held
+        workers stay held)."""
         for queue in self._queues.values():
             queue.clear()
         self._leases.clear()

@@ -82,10 +82,14 @@ class Inspection(Part):
             entity = self._entities.get(entity_id)
             return None if entity is None else entity_snapshot(entity)
 
-    def connections(self) -> list[Connection]:
-        """The open GetWorkItems streams (their limits, filters and in-flight counts; do not modify)."""
+    def connections(self, include_held: bool = False) -> list[Connection]:
+        """The open GetWorkItems streams (their limits, filters and in-flight counts; do not modify); those of held
+        workers (``hold_worker``: kept connected between tests, handed nothing) only with ``include_held``."""
         with self._lock:
-            return list(self._dispatcher.connections.values())
+            found = self._dispatcher.connections.values()
+            if include_held:
+                return list(found)
+            return [connection for connection in found if not self._dispatcher.is_held(connection)]
 
     def wait_until_idle(self, timeout: float | None = None) -> bool:
         """Block until no work item is queued or in flight (only timers or nothing left). True if idle.

@@ -12,9 +12,11 @@ import itertools
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Literal
 
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 
+from ..timeline import SUB_ORCHESTRATION_ID_IN_USE
 from ..vocabulary import optional_field, status_name, timestamp, to_datetime
 from . import events
 from .entities import Entity, EntityOutbox
@@ -23,11 +25,18 @@ from .runtime import ChildRewind, ChildStart, Outbox, parent_notice
 from .state import ActivityWorkItem, Instance, OrchestratorWorkItem, WorkItem
 from .timers import TimerEntry
 
+ChildIdReuse = Literal["failed", "ended"]
+"""Which instance a new sub-orchestration of the same id replaces: only a FAILED one (durabletask-go), or any
+that has ended (Dapr's workflow actors recreate a workflow that has completed)."""
+
 
 class Router:
     """Creates, feeds, settles, terminates and deletes instances (callers hold the engine's lock)."""
 
-    def __init__(self, rooms: Rooms) -> None:
+    def __init__(self, rooms: Rooms, *, child_id_reuse: ChildIdReuse = "failed") -> None:
+        if child_id_reuse not in ("failed", "ended"):
+            raise ValueError(f"child_id_reuse must be 'failed' or 'ended'; got {child_id_reuse!r}")
+        self.child_id_reuse = child_id_reuse
         self.clock = rooms.clock
         self._store = rooms.store
         self._dispatcher = rooms.dispatcher
@@ -127,13 +136,18 @@ class Router:
         self._waiters.notify_instance(instance.instance_id)
 
     def start_child(self, parent: Instance, child: ChildStart, now: datetime) -> None:
+        """Create a sub-orchestration, replacing a FAILED instance of its id (as durabletask-go does), or with
+        ``child_id_reuse="ended"`` (the Dapr dialect) any instance of its id that has ended.
+
+        Any other instance of that id is left alone and the parent's task fails at once with
+        :data:`SUB_ORCHESTRATION_ID_IN_USE` details saying why (durabletask-go would fail the parent's work item
+        and retry it forever; docs/fidelity.md, "Deliberate differences")."""
         task_id = child.parent.taskScheduledId
         existing = self._store.get(child.instance_id)
-        if existing is not None and not existing.is_terminal:
+        if existing is not None and not self._replaceable(existing):
             failure = events.failure(
-                "OrchestrationAlreadyExistsError",
-                f"cannot start sub-orchestration '{child.instance_id}': an instance with that id already exists "
-                f"(status {status_name(existing.status)})",
+                SUB_ORCHESTRATION_ID_IN_USE, _id_in_use_message(parent, child, existing, self.child_id_reuse),
+                non_retriable=True,
             )
             self.deliver(parent, events.sub_orchestration_failed(now, task_id, failure))
             return
@@ -148,6 +162,11 @@ class Router:
             fault_key=f"{parent.execution_key}>{task_id}",
         )
         self.add_instance(instance, None, child.trace_context)
+
+    def _replaceable(self, existing: Instance) -> bool:
+        if self.child_id_reuse == "ended":
+            return existing.is_terminal
+        return existing.status == pb.ORCHESTRATION_STATUS_FAILED
 
     # -- rewind ------------------------------------------------------------------------------------
 
@@ -259,26 +278,31 @@ class Router:
         return self._request_ids
 
     def terminate(self, instance_id: str, reason: str | None, recurse: bool) -> None:
-        """Deliver ExecutionTerminated to an instance and, when ``recurse``, to its live descendants
-        (depth first, children in id order; iterative, so any depth works)."""
+        """Deliver ExecutionTerminated to an instance and, when ``recurse``, to its live descendants through the
+        children each current execution created (depth first, children in id order; iterative, so any depth works).
+
+        An instance that has already ended is not changed, but a recursive terminate still goes on to its children,
+        as on durabletask-go, whose sidecar sends the termination on when it drops the event."""
         pending = [instance_id]
         visited: set[str] = set()
         while pending:
             current_id = pending.pop()
             instance = self._store.get(current_id)
-            if instance is None or instance.is_terminal or current_id in visited:
+            if instance is None or current_id in visited:
                 continue
             visited.add(current_id)
-            self.deliver(instance, events.execution_terminated(self.clock.now(), reason, recurse))
-            if instance.waiting_for_start_time:
-                instance.start_time_reached()
-                self.make_ready(instance)
+            if not instance.is_terminal:
+                self.deliver(instance, events.execution_terminated(self.clock.now(), reason, recurse))
+                if instance.waiting_for_start_time:
+                    instance.start_time_reached()
+                    self.make_ready(instance)
             if recurse:
                 pending.extend(sorted(instance.children, reverse=True))
 
-    def delete(self, root: Instance, recurse: bool) -> int:
-        """Delete an ended instance and, when ``recurse``, its ended descendants; returns how many."""
-        count = 0
+    def tree(self, root: Instance) -> list[Instance]:
+        """``root`` and every existing instance reached from it through the children each current execution created
+        (depth first, children in id order; iterative, so any depth works). Children already purged are skipped."""
+        found: list[Instance] = []
         pending = [root]
         visited: set[str] = set()
         while pending:
@@ -286,9 +310,15 @@ class Router:
             if instance.instance_id in visited:
                 continue
             visited.add(instance.instance_id)
-            if recurse:
-                children = (self._store.get(child_id) for child_id in sorted(instance.children))
-                pending.extend(c for c in children if c is not None and c.is_terminal)
+            found.append(instance)
+            children = (self._store.get(child_id) for child_id in sorted(instance.children, reverse=True))
+            pending.extend(child for child in children if child is not None)
+        return found
+
+    def delete(self, instances: list[Instance]) -> int:
+        """Delete these instances (the caller checked they have ended); returns how many were still stored."""
+        count = 0
+        for instance in instances:
             if self._store.remove(instance):
                 if instance.in_flight is not None:
                     self._dispatcher.release(instance.in_flight)
@@ -312,3 +342,30 @@ class Router:
         instance.fail_work_item(item, events.execution_completed(now, pb.ORCHESTRATION_STATUS_FAILED, failure), now)
         notice = parent_notice(instance, now)
         self.settle(instance, Outbox(messages=[notice] if notice is not None else []), now)
+
+
+def _id_in_use_message(parent: Instance, child: ChildStart, existing: Instance, reuse: ChildIdReuse) -> str:
+    """Why a sub-orchestration was not created: the id, who holds it, what the real sidecar would do, the fix."""
+    if existing is parent:
+        holder = "this orchestration itself"
+    elif existing.parent_instance_id == parent.instance_id:
+        holder = "a sub-orchestration that this orchestration (instance id) created before"
+    elif existing.parent_instance_id:
+        holder = f"a sub-orchestration of '{existing.parent_instance_id}'"
+    else:
+        holder = "another instance"
+    if reuse == "ended":
+        rule = "The fake replaces only an instance that has ended here, as Dapr's workflow engine does (it refuses "
+        rule += "to recreate an active workflow)."
+    else:
+        rule = (
+            "The fake replaces only a FAILED instance, as durabletask-go does; durabletask-go would fail the whole "
+            f'work item of \'{parent.instance_id}\' ("orchestration instance already exists") and retry it every '
+            "few seconds forever, so this orchestration would hang there."
+        )
+    return (
+        f"cannot create sub-orchestration '{child.name}' with instance id '{child.instance_id}': that id is already "
+        f"used by {holder} ('{existing.name}', {status_name(existing.status)}). {rule} Give each sub-orchestration "
+        "a distinct instance id (for example include the continue-as-new generation in it, or use ctx.new_uuid(), "
+        "which differs between generations and retry attempts and is the same on every replay)."
+    )

@@ -64,7 +64,7 @@ class Instance:
     abandon_count: int = 0  # abandons since its last completed work item (grows the re-dispatch back-off)
     abandoned_by: int | None = None  # connection id of the stream that abandoned its last work item
     dispatch_count: int = 0
-    children: set[str] = field(default_factory=set)
+    children: set[str] = field(default_factory=set)  # sub-orchestrations the current execution created
     generation: int = 0  # executions started by continue-as-new
     task_attempts: dict[int, int] = field(default_factory=dict)  # task id -> activity dispatches so far
     _started: bool = False  # the current execution has committed a work item (it is no longer PENDING)
@@ -150,7 +150,8 @@ class Instance:
         return True
 
     def adopt(self, child_id: str) -> None:
-        """Remember a sub-orchestration this instance started (for recursive terminate and purge)."""
+        """Remember a sub-orchestration the current execution started (recursive terminate and purge reach it, as
+        durabletask-go reaches the children its current history names)."""
         self.children.add(child_id)
 
     def reparent(self, parent: pb.ParentInstanceInfo) -> None:
@@ -238,10 +239,12 @@ class Instance:
         self.last_updated_at = now
 
     def continue_as_new(self, execution_id: str, new_version: str | None, input_value: str | None) -> None:
-        """Start a new execution (empty history; the caller puts its ExecutionStarted first in the inbox)."""
+        """Start a new execution (empty history; the caller puts its ExecutionStarted first in the inbox). The
+        children of earlier executions are forgotten, as their history is."""
         self.execution_id = execution_id
         self.generation += 1
         self.task_attempts.clear()
+        self.children.clear()
         if new_version is not None:
             self.version = new_version
         self.input = input_value
@@ -377,6 +380,7 @@ class Connection:
     closed: bool = False
     close_reason: str | None = None  # set when the fake ends the stream on purpose (fault injection)
     tokens: set[str] = field(default_factory=set)
+    worker_tag: str = ""  # the worker's x-durabletask-testing-worker metadata ("" when it sent none)
     _in_flight: dict[WorkKind, int] = field(default_factory=lambda: {"orchestrator": 0, "activity": 0, "entity": 0})
 
     @property

@@ -33,11 +33,27 @@ MAX_ENTITY_BATCH = 100  # operations handed to a worker in one entity batch
 class WorkItems(Part):
     """Hands work items to streams and takes their results back (completions, abandons, leases)."""
 
-    def connect(self, request: pb.GetWorkItemsRequest) -> Connection:
-        """Register a GetWorkItems stream with its concurrency limits and name filters."""
+    def connect(self, request: pb.GetWorkItemsRequest, worker_tag: str = "") -> Connection:
+        """Register a GetWorkItems stream with its concurrency limits, name filters and worker tag."""
         with self._lock:
             self._check_running()
-            return self._dispatcher.connect(request)
+            return self._dispatcher.connect(request, worker_tag)
+
+    def hold_worker(self, worker_tag: str) -> None:
+        """From now on the streams of the worker tagged ``worker_tag`` stay connected but get no work item."""
+        with self._lock:
+            self._dispatcher.held_workers.add(worker_tag)
+
+    def release_worker(self, worker_tag: str) -> None:
+        """The held worker tagged ``worker_tag`` gets work items again (its streams are woken)."""
+        with self._lock:
+            self._dispatcher.held_workers.discard(worker_tag)
+            self._waiters.work_ready.notify_all()
+
+    def worker_busy(self, worker_tag: str) -> bool:
+        """True while a stream of the worker tagged ``worker_tag`` holds a work item it has not completed."""
+        with self._lock:
+            return any(c.tokens for c in self._dispatcher.connections.values() if c.worker_tag == worker_tag)
 
     def close(self, connection: Connection) -> None:
         """Ask a stream to end (e.g. its RPC was cancelled); wakes it if it is waiting."""
@@ -218,7 +234,10 @@ class WorkItems(Part):
 
     def _dispatch(self, connection: Connection, now: float) -> pb.WorkItem | None:
         """The stream's next work item, queued activities first: the results of a fan-out then reach their
-        orchestration in fewer orchestrator work items, each of which the worker answers with a full replay."""
+        orchestration in fewer orchestrator work items, each of which the worker answers with a full replay.
+        A held worker's stream gets none."""
+        if connection.worker_tag and self._dispatcher.is_held(connection):
+            return None
         while True:
             found = self._dispatcher.next_activity(connection)
             if found is None:

@@ -102,8 +102,9 @@ class _OurSdk:
 
         def run(requests: Sequence[pb.OrchestratorRequest]) -> list[Answer]:
             answers = []
-            for request in requests:  # the SDK has its own protobuf binding: cross by bytes
-                ours = sdk_pb.OrchestratorRequest.FromString(request.SerializeToString())
+            converted = _Converted(sdk_pb.OrchestratorRequest)
+            for request in requests:
+                ours = converted.of(request)
                 result = executor.execute(ours.instanceId, ours.pastEvents, ours.newEvents)
                 actions = [pb.OrchestratorAction.FromString(a.SerializeToString()) for a in result.actions]
                 answers.append(Answer(actions=actions, answered=True, abandoned=result.abandon))
@@ -146,9 +147,10 @@ class _PublishedSdk:
 
         def run(requests: Sequence[pb.OrchestratorRequest]) -> list[Answer]:
             answers = []
-            for request in requests:  # the SDK has its own protobuf binding: cross by bytes
+            converted = _Converted(sdk_pb.OrchestratorRequest)
+            for request in requests:
                 stub = _AnswerStub()
-                run_work_item(sdk_pb.OrchestratorRequest.FromString(request.SerializeToString()), stub, "replay")
+                run_work_item(converted.of(request), stub, "replay")
                 answers.append(stub.answer())
             return answers
 
@@ -178,6 +180,22 @@ class _PublishedSdk:
         if registration.versioning is not None:
             worker.use_versioning(registration.versioning)
         return worker
+
+
+class _Converted:
+    """Work items in the SDK's own protobuf binding (crossed by bytes), each converted once however often a run
+    repeats it. The SDK only reads them."""
+
+    def __init__(self, message_type: Any) -> None:
+        self._type = message_type
+        self._done: dict[int, tuple[Any, Any]] = {}  # id of our request -> (our request, the SDK's copy)
+
+    def of(self, request: pb.OrchestratorRequest) -> Any:
+        found = self._done.get(id(request))
+        if found is None or found[0] is not request:
+            found = (request, self._type.FromString(request.SerializeToString()))
+            self._done[id(request)] = found
+        return found[1]
 
 
 class _AnswerStub:

@@ -1,8 +1,8 @@
 """The gRPC shell: TaskHubSidecarService RPCs in, engine calls out; no state of its own.
 
 The servicer (:class:`FakeSidecarServicer`) translates each RPC and maps errors to statuses; around it the API
-token interceptor (:mod:`.auth`), the size limits checked before the engine sees a request (:mod:`.limits`) and
-the admission of blocking RPCs to pools of their own (:mod:`.admission`).
+token interceptor (:mod:`.auth`), the task hub interceptor (:mod:`.taskhub`), the size limits checked before the
+engine sees a request (:mod:`.limits`) and the admission of blocking RPCs to pools of their own (:mod:`.admission`).
 """
 
 from .admission import Admission
@@ -13,6 +13,7 @@ from .auth import (
     bearer_matches,
     check_token,
     is_loopback,
+    refusal,
     resolve_token,
 )
 from .limits import Limits, check_request
@@ -22,9 +23,11 @@ from .servicer import (
     LONG_POLL_RPCS,
     NOT_IMPLEMENTED_RPCS,
     WORK_ITEM_STREAM_RPCS,
+    WORKER_TAG_METADATA_KEY,
     FakeSidecarServicer,
     abort,
 )
+from .taskhub import TASK_HUB_METADATA_KEY, TaskHubInterceptor, check_task_hub
 
 __all__ = [
     "Admission",
@@ -35,13 +38,18 @@ __all__ = [
     "LONG_POLL_RPCS",
     "Limits",
     "NOT_IMPLEMENTED_RPCS",
+    "TASK_HUB_METADATA_KEY",
     "TOKEN_ENV_VAR",
+    "TaskHubInterceptor",
     "TokenError",
     "WORK_ITEM_STREAM_RPCS",
+    "WORKER_TAG_METADATA_KEY",
     "abort",
     "bearer_matches",
     "check_request",
+    "check_task_hub",
     "check_token",
     "is_loopback",
+    "refusal",
     "resolve_token",
 ]

@@ -117,16 +117,22 @@ class ApiTokenInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]  # grpc
             if authorization is not None
             else "missing 'authorization: Bearer <token>' metadata: this fake sidecar requires an API token"
         )
+        return refusal(handler, grpc.StatusCode.UNAUTHENTICATED, message)
 
-        def deny(request: Any, context: grpc.ServicerContext) -> Any:
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, bounded(message))
 
-        if handler.unary_stream is not None:
-            make_handler = grpc.unary_stream_rpc_method_handler
-        else:
-            make_handler = grpc.unary_unary_rpc_method_handler
-        return make_handler(
-            deny,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+def refusal(handler: Any, code: grpc.StatusCode, message: str) -> Any:
+    """A handler of the same shape as ``handler`` (unary or server-streaming) that ends every call with ``code``
+    and ``message``: how a server interceptor refuses a call before the servicer sees it."""
+
+    def deny(request: Any, context: grpc.ServicerContext) -> Any:
+        context.abort(code, bounded(message))
+
+    if handler.unary_stream is not None:
+        make_handler = grpc.unary_stream_rpc_method_handler
+    else:
+        make_handler = grpc.unary_unary_rpc_method_handler
+    return make_handler(
+        deny,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )

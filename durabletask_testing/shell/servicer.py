@@ -90,6 +90,9 @@ LONG_POLL_RPCS = ("WaitForInstanceStart", "WaitForInstanceCompletion")
 
 # The initial-metadata key under which Hello answers name the control API's URL.
 CONTROL_METADATA_KEY = "x-durabletask-testing-control"
+# The request-metadata key a worker may send on GetWorkItems to name itself, so that a test harness can hold
+# its streams between tests (``FakeSidecar.hold_worker``); an ordinary worker sends none.
+WORKER_TAG_METADATA_KEY = "x-durabletask-testing-worker"
 
 
 class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
@@ -261,7 +264,7 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
     @_streaming
     def GetWorkItems(self, request: pb.GetWorkItemsRequest, context: grpc.ServicerContext) -> Iterator[pb.WorkItem]:
         engine = self._engine
-        connection = engine.connect(request)
+        connection = engine.connect(request, _worker_tag(context))
         if not context.add_callback(lambda: engine.close(connection)):  # the call has already ended
             engine.close(connection)
         try:
@@ -313,6 +316,14 @@ class FakeSidecarServicer(stubs.TaskHubSidecarServiceServicer):
         self, request: pb.AbandonActivityTaskRequest, context: grpc.ServicerContext
     ) -> pb.AbandonActivityTaskResponse:
         return self._engine.abandon_activity(request)
+
+
+def _worker_tag(context: grpc.ServicerContext) -> str:
+    """The stream's ``x-durabletask-testing-worker`` metadata value, or "" (at most 200 characters are kept)."""
+    for key, value in context.invocation_metadata() or ():
+        if key == WORKER_TAG_METADATA_KEY and isinstance(value, str):
+            return value[:200]
+    return ""
 
 
 # RPCs the fake answers with UNIMPLEMENTED, and why

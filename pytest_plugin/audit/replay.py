@@ -24,6 +24,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from ..fixtures.state import DurableTestState
@@ -155,7 +156,10 @@ def _registration(group: _Group) -> Any:
     assert table is not None  # _owners only groups workers with a stub table
     orchestrators = {name: table.trampoline("orchestrator", name, table.real("orchestrator", name))
                      for name in sorted(group.names)}
-    return Registration.of(orchestrators, group.source.versioning, group.source.maximum_timer_interval)
+    # A worker without a timer interval (the Durable Task Scheduler's) creates long timers whole; the registration's
+    # None would mean the SDK's default chunking, timedelta(0) means none in both SDKs.
+    interval = group.source.maximum_timer_interval
+    return Registration.of(orchestrators, group.source.versioning, timedelta(0) if interval is None else interval)
 
 
 def _run(group: _Group, state: DurableTestState, repeats: int) -> list[str]:

@@ -183,7 +183,8 @@ class Explorer:
         from ..fixtures.environment import frozen_if_asked, open_client, open_worker
 
         runner = ScheduleRunner(schedule)
-        sidecar = FakeSidecar(clock=self._settings.clock, start_time=self._settings.start_time, schedule=runner)
+        sidecar = FakeSidecar(clock=self._settings.clock, start_time=self._settings.start_time, schedule=runner,
+                              task_hub=self._settings.taskhub)
         sidecar.start()
         try:
             outcome = Outcome(schedule, runner, sidecar, sidecar.clock.now())
@@ -195,8 +196,9 @@ class Explorer:
         try:
             with ExitStack() as stack:
                 stack.enter_context(frozen_if_asked(self._settings, sidecar.clock))
-                client = stack.enter_context(open_client(sidecar.address))
-                worker = stack.enter_context(open_worker(sidecar.address, now=sidecar.clock.now))
+                hub = self._settings.taskhub
+                client = stack.enter_context(open_client(sidecar.address, taskhub=hub))
+                worker = stack.enter_context(open_worker(sidecar.address, now=sidecar.clock.now, taskhub=hub))
                 scenario(ExploreRun(sidecar, worker, client, schedule, runner))
         except Exception as error:  # noqa: BLE001 - any failure of the scenario is the finding
             outcome.error = error

@@ -54,6 +54,11 @@ class ExternalSidecarClient:
         self._channel = grpc.insecure_channel(address)
         self._stub = stubs.TaskHubSidecarServiceStub(self._channel)  # type: ignore[no-untyped-call]
 
+    @property
+    def metadata(self) -> list[tuple[str, str]]:
+        """The metadata every call carries (``--durabletask-metadata``, and the task hub when one is set)."""
+        return list(self._metadata)
+
     def close(self) -> None:
         """Close the channel."""
         self._channel.close()

@@ -4,6 +4,13 @@
 unchanged); it adds ``start_with(...)`` to register functions and start in one call, and
 ``stub_activity``/``stub_orchestrator`` to replace a function by name with a test double. What it adds to the SDK's
 object lives in one :class:`WorkerExtras` under one attribute. It is a :class:`~durabletask_pytest.seams.ManagedWorker`.
+
+On a fake the plugin keeps between tests (``fixtures/reuse.py``), ``start()`` may borrow the connected SDK worker
+an earlier test left instead of starting this one: the test's registrations (trampolines and entities, in the
+SDK's registry) are copied into the borrowed worker's registry, whose old ones are dropped, so it runs exactly
+this test's functions; the test's object keeps answering for it (stubs, ``is_running``, ``stop()``). A test that
+changes anything else about its worker before ``start()`` (versioning, work-item filters, capabilities) gets its
+own SDK worker. Registering after ``start()`` fails as the SDK's own check would.
 """
 
 from __future__ import annotations
@@ -70,6 +77,16 @@ class WorkerExtras:
     """The options given to ``use_versioning``, for the replay audit."""
     running: bool = False
     """Between ``start()`` and ``stop()`` (tracked here, so it reads the same with every SDK)."""
+    slot: Any = None
+    """The kept fake's ``fixtures.reuse.WorkerSlot`` (None: this worker is never kept nor lent one)."""
+    worker_tag: str = ""
+    """The tag this worker's SDK sends on GetWorkItems (with a slot), by which the fake can hold its streams."""
+    lent: DurableTestWorker | None = None
+    """The kept worker whose SDK runs this test's functions, between ``start()`` and the end of the test."""
+    sdk_started: bool = False
+    """This object's own SDK worker was started (and not stopped since)."""
+    own_config: bool = False
+    """The test changed the worker beyond registrations (versioning, filters, capabilities): not lent, not kept."""
 
 
 class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
@@ -196,6 +213,7 @@ class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
         return self._durable.registered[kind]
 
     def _sdk_add(self, kind: StubKind, trampoline: Callable[..., Any]) -> None:
+        self._refuse_when_lent("Activities" if kind == "activity" else "Orchestrators")
         if kind == "activity":
             super().add_activity(trampoline)
         else:
@@ -204,8 +222,37 @@ class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
 
     def use_versioning(self, version: Any) -> None:
         """Apply versioning options (the SDK's method); remembered for the replay audit."""
+        self._refuse_when_lent("Versioning options")
         super().use_versioning(version)
         self._durable.versioning = version
+        self._durable.own_config = True
+
+    def add_entity(self, fn: Any, name: str | None = None) -> str:
+        """Register an entity (the SDK's method)."""
+        self._refuse_when_lent("Entities")
+        return str(super().add_entity(fn, name))
+
+    def add_capability(self, capability: int) -> None:
+        """Advertise a worker capability (the SDK's method)."""
+        self._refuse_when_lent("Capabilities")
+        self._durable.own_config = True
+        super().add_capability(capability)
+
+    def configure_scheduled_tasks(self) -> None:
+        """Enable scheduled tasks (the SDK's method)."""
+        self._refuse_when_lent("Scheduled tasks")
+        self._durable.own_config = True
+        super().configure_scheduled_tasks()
+
+    def use_work_item_filters(self, *args: Any, **kwargs: Any) -> None:
+        """Configure work-item filters (the SDK's method)."""
+        self._refuse_when_lent("Work item filters")
+        self._durable.own_config = True
+        super().use_work_item_filters(*args, **kwargs)
+
+    def _refuse_when_lent(self, what: str) -> None:
+        if self._durable.lent is not None:
+            raise RuntimeError(f"{what} cannot be changed while the worker is running.")
 
     @property
     def versioning(self) -> Any:
@@ -217,10 +264,42 @@ class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
         return set(self._registered_names("orchestrator"))
 
     def start(self) -> None:
-        """Start the worker (the SDK's method)."""
-        self._durable.stubs.reopen()
-        super().start()
-        self._durable.running = True
+        """Start the worker (the SDK's method), or borrow the connected worker an earlier test left (see above)."""
+        extras = self._durable
+        if extras.running:
+            if extras.lent is not None:
+                raise RuntimeError("The worker is already running.")
+            super().start()  # the SDK's own answer to a second start
+            return
+        extras.stubs.reopen()
+        lent = self._borrow()
+        if lent is not None:
+            extras.lent = lent
+        else:
+            super().start()
+            extras.sdk_started = True
+        extras.running = True
+
+    def _borrow(self) -> DurableTestWorker | None:
+        """The kept worker of this test's fake, now running this test's registrations; None to start our own."""
+        slot = self._durable.slot
+        if slot is None or self._durable.own_config or self._durable.sdk_started:
+            return None
+        mine = _registry_maps(self)
+        if mine is None:
+            return None
+        lent: DurableTestWorker | None = slot.borrow()
+        if lent is None:
+            return None
+        theirs = _registry_maps(lent)
+        if theirs is None or type(lent) is not type(self) or (
+                type(getattr(lent, "_registry", None)) is not type(getattr(self, "_registry", None))):
+            lent.shut_down_sdk()
+            return None
+        for name, registered in mine.items():
+            theirs[name].clear()
+            theirs[name].update(registered)
+        return lent
 
     def stop(self) -> None:
         """Stop the worker as the SDK does (waits for its shutdown); a no-op if it is not running.
@@ -230,9 +309,35 @@ class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
         """
         if not self.is_running:
             return
-        self._durable.running = False
-        prepare_prompt_stop(self, quiet=False)
-        super().stop()
+        extras = self._durable
+        extras.running = False
+        lent, extras.lent = extras.lent, None
+        if lent is not None:
+            lent._stop_sdk(quiet=False)
+            return
+        extras.sdk_started = False
+        self._stop_sdk(quiet=False)
+
+    def _stop_sdk(self, quiet: bool) -> None:
+        """This object's SDK worker: stop it (made prompt for the published SDK, see ``published.py``)."""
+        prepare_prompt_stop(self, quiet=quiet)
+        dt_worker.TaskHubGrpcWorker.stop(self)
+
+    def lend_through(self, slot: Any, worker_tag: str) -> None:
+        """Borrow and leave kept workers through ``slot`` (a ``fixtures.reuse.WorkerSlot``); this worker's SDK
+        sends ``worker_tag`` on GetWorkItems (the caller put it in the worker's metadata)."""
+        self._durable.slot = slot
+        self._durable.worker_tag = worker_tag
+
+    @property
+    def worker_tag(self) -> str:
+        """The tag under which this worker's SDK connects (empty: the fake cannot hold it)."""
+        return self._durable.worker_tag
+
+    def shut_down_sdk(self) -> None:
+        """Stop this object's SDK worker promptly and silently (a kept worker no test uses any more)."""
+        self._durable.stubs.close()
+        self._stop_sdk(quiet=True)
 
     def stop_for_teardown(self) -> None:
         """End of the test: stop the worker; a no-op if it is not running.
@@ -246,11 +351,23 @@ class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
         """
         if not self.is_running:
             return
-        self._durable.running = False
-        table = self._durable.stubs
+        extras = self._durable
+        extras.running = False
+        table = extras.stubs
         table.close()  # from here on, work items that still reach the worker run none of the test's code
+        lent, extras.lent = extras.lent, None
+        carrier = lent if lent is not None else (self if extras.sdk_started and not extras.own_config else None)
+        if carrier is not None and extras.slot is not None:
+            table.wait_until_no_call_runs(STOP_GRACE_SECONDS)
+            if extras.slot.keep(carrier):  # kept, connected and held, for the next test
+                return
+        if lent is not None:  # the rest stops a worker of this object's own SDK
+            table.wait_until_no_call_runs(STOP_GRACE_SECONDS)
+            lent._stop_sdk(quiet=True)
+            return
+        extras.sdk_started = False
         if prepare_prompt_stop(self, quiet=True):  # the published SDK: its stop now takes milliseconds
-            super().stop()  # waits for the calls still running, as the stop below does
+            dt_worker.TaskHubGrpcWorker.stop(self)  # waits for the calls still running, as the stop below does
             return
         sdk_stop = super().stop
         stopped = threading.Event()
@@ -274,6 +391,16 @@ class DurableTestWorker(dt_worker.TaskHubGrpcWorker):
     def is_running(self) -> bool:
         """True between ``start()`` and ``stop()`` (tracked here, so it reads the same with every SDK)."""
         return self._durable.running
+
+
+def _registry_maps(worker: Any) -> dict[str, dict[str, Any]] | None:
+    """The SDK's name -> function maps of ``worker`` (both SDKs keep them in ``_registry``); None for another
+    shape, which is then never lent nor kept."""
+    registry = getattr(worker, "_registry", None)
+    maps = {name: getattr(registry, name, None) for name in ("orchestrators", "activities", "entities")}
+    if not all(isinstance(found, dict) for found in maps.values()) or getattr(registry, "versioning", None):
+        return None
+    return {name: found for name, found in maps.items() if isinstance(found, dict)}
 
 
 def _name_of(function: str | Callable[..., Any]) -> str:

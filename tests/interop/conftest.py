@@ -4,6 +4,8 @@
   temporary directory), built by ``scripts/interop/install_durabletask_go.sh``.
 - ``published_python``: the interpreter of the venv holding the published ``durabletask`` package,
   made by ``scripts/interop/make_published_venv.sh``.
+- ``azuremanaged_python``: the interpreter of the venv holding the published ``durabletask-azuremanaged``
+  package (Durable Task Scheduler client and worker), made by ``scripts/azuremanaged_venv.py``.
 - ``fake_cli_sidecar``: our fake started through its command line with the real clock.
 
 A missing prerequisite skips the test with the command that installs it; when ``CI=true`` it fails
@@ -14,12 +16,20 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .sidecars import SidecarProcess, go_binary_path, published_python_path, start_durabletask_go, start_fake_cli
+from .sidecars import (
+    REPO_ROOT,
+    SidecarProcess,
+    go_binary_path,
+    published_python_path,
+    start_durabletask_go,
+    start_fake_cli,
+)
 
 pytestmark = pytest.mark.interop
 
@@ -69,6 +79,18 @@ def published_python() -> Path:
     python = published_python_path()
     require(python.is_file(),
             f"published-SDK venv not found at {python}; run: bash scripts/interop/make_published_venv.sh")
+    return python
+
+
+@pytest.fixture(scope="session")
+def azuremanaged_python() -> Path:
+    """The python of the venv with the published durabletask-azuremanaged package (skip/fail when missing)."""
+    sys.path.insert(0, str(REPO_ROOT / "scripts"))
+    from azuremanaged_venv import azuremanaged_python as expected
+
+    python = expected()
+    require(python.is_file(), f"durabletask-azuremanaged venv not found at {python}; run: "
+                              "python scripts/azuremanaged_venv.py")
     return python
 
 

@@ -156,12 +156,14 @@ def start_durabletask_go(workdir: Path, binary: Path | None = None, timeout: flo
 
 
 def start_fake_cli(workdir: Path, python: str | None = None, timeout: float = 15.0,
-                   clock: str = "real") -> SidecarProcess:
-    """Start our fake sidecar through its command line on an ephemeral port (``--clock real`` by default).
+                   clock: str = "real", extra: list[str] | None = None) -> SidecarProcess:
+    """Start our fake sidecar through its command line on an ephemeral port (``--clock real`` by default;
+    ``extra``: more ``serve`` options).
 
     Both lines it prints are read: the sidecar's address (``SidecarProcess.address``) and its control API's
     URL (``SidecarProcess.control_url``), which moves a ``manual`` clock and injects faults from another process.
     """
-    argv = [python or sys.executable, "-m", "durabletask_testing", "serve", "--port", "0", "--clock", clock]
+    argv = [python or sys.executable, "-m", "durabletask_testing", "serve", "--port", "0", "--clock", clock,
+            *(extra or [])]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return _start("fake-sidecar", argv, _FAKE_READY, workdir, timeout, env=env, control=_FAKE_CONTROL)

@@ -160,7 +160,7 @@ def test_router_terminates_a_deep_tree_iteratively_and_deletes_it():
         assert all(i.inbox[-1].HasField("executionTerminated") for i in store)
         for instance in store:
             instance.finish(events.execution_completed(START, pb.ORCHESTRATION_STATUS_TERMINATED, None), START)
-        assert router.delete(store.require("n0"), recurse=True) == 1500 and len(store) == 0
+        assert router.delete(router.tree(store.require("n0"))) == 1500 and len(store) == 0
 
 
 def test_timekeeper_fires_due_timers_in_order_and_skips_wait_forever_ones():

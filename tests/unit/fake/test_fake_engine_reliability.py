@@ -150,7 +150,7 @@ def test_recursive_terminate_from_a_completion_reaches_a_1100_deep_chain():
         item = h.next_orchestrator()
         assert item.instance_id == f"c{level}"
         h.finish(item, sub_orchestration(1, "orch", f"c{level + 1}"))
-    h.next_orchestrator()  # the last child's first work item, left in flight
+    last = h.next_orchestrator()  # the last child's first work item, left in flight
     h.start(instance_id="killer")
     killer = h.next_orchestrator()
     terminate = pb.OrchestratorAction(
@@ -164,7 +164,14 @@ def test_recursive_terminate_from_a_completion_reaches_a_1100_deep_chain():
         terminated += 1
         h.finish(item, complete(status=pb.ORCHESTRATION_STATUS_TERMINATED))
     assert terminated == depth  # every live one but the last (in flight; it gets its event next)
-    assert h.purge(pb.PurgeInstancesRequest(instanceId="c0", recursive=True)) == depth
+    purge = pb.PurgeInstancesRequest(instanceId="c0", recursive=True)
+    _refused(lambda: h.purge(purge), ErrorCode.FAILED_PRECONDITION, f"'c{depth}'", "nothing was purged")
+    assert h.status(f"c{depth - 1}") == pb.ORCHESTRATION_STATUS_TERMINATED  # the refusal deleted nothing
+    h.finish(last)
+    item = h.next_orchestrator()
+    assert item.instance_id == f"c{depth}" and kinds(item.new_events)[-1] == "executionTerminated"
+    h.finish(item, complete(status=pb.ORCHESTRATION_STATUS_TERMINATED))
+    assert h.purge(purge) == depth + 1
 
 
 def test_a_refused_response_changes_nothing():
