@@ -156,7 +156,7 @@ def add_command(commands: Any) -> None:
         default=None,
         help="also run this Azure Durable Functions app on the fake (needs azure-functions-durable) and serve its "
         "HTTP functions under /api/ and the Durable extension's management API, as 'func start' would; the "
-        "module is imported from the current directory",
+        "module is imported from the current directory (default: none)",
     )
     serve.add_argument(
         "--functions-port", type=_port, default=7071,
