@@ -35,6 +35,7 @@ interop-prereqs: $(STAMP)
 	$(BIN)/python scripts/published_venv.py
 	$(BIN)/python scripts/dapr_venvs.py
 	$(BIN)/python scripts/azuremanaged_venv.py
+	$(BIN)/python scripts/functions_venv.py
 
 ## The whole test suite (unit, end-to-end, plugin, examples, interop), in parallel.
 test: $(STAMP) interop-prereqs
@@ -52,7 +53,7 @@ dists: $(STAMP)
 	$(BIN)/python scripts/check_wheels.py build dist
 
 ## Test the wheels as installed (not editable) in fresh virtual environments: the testkit beside the published
-## durabletask 1.12.0, and our two wheels together.
+## durabletask 1.12.0, our two wheels together, and the testkit beside azure-functions-durable 1.7.0.
 wheel-test: dists
 	$(BIN)/python scripts/check_wheels.py test dist
 

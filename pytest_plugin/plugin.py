@@ -2,11 +2,12 @@
 
 Fixtures: ``durable_sidecar``, ``durable_client``, ``durable_worker``, ``durable_clock``, ``durable_faults``
 (and ``durable_settings``, the resolved configuration), ``durable_explore``, ``durable_schedule``,
-``durable_timeline_snapshot``, ``durable_deploy``, ``dapr_workflow_runtime``, ``dapr_workflow_client``. Each is a
-thin wrapper over the rooms below: ``fixtures/``, ``sdk/``, ``report/``, ``explore/``, ``external/`` (and the
-replay audit). Heavy imports (gRPC, the SDK, the fake) happen only when a test asks for a fixture, so installing
-the plugin costs nothing to unrelated test suites; only in a session with pytester are the protocol bindings
-imported at once (see :func:`pytest_plugin_registered`).
+``durable_timeline_snapshot``, ``durable_deploy``, ``dapr_workflow_runtime``, ``dapr_workflow_client``,
+``durable_functions``. Each is a thin wrapper over the rooms below: ``fixtures/``, ``sdk/``, ``report/``,
+``explore/``, ``external/``, ``functions/`` (and the replay audit). Heavy imports (gRPC, the SDK, the fake, the
+Durable Functions SDK) happen only when a test asks for a fixture, so installing the plugin costs nothing to
+unrelated test suites; only in a session with pytester are the protocol bindings imported at once (see
+:func:`pytest_plugin_registered`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from .fixtures.settings import (
     INI_CLOCK,
     INI_DIALECT,
     INI_FREEZE_TIME,
+    INI_FUNCTIONS_APP,
     INI_REPLAY_AUDIT,
     INI_REPLAY_AUDIT_REPEATS,
     INI_START_TIME,
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
     from durabletask_testing import Clock, FakeSidecar, FaultPlan
 
     from .external.standin import ExternalSidecar
+    from .functions import DurableFunctions
     from .sdk.client import DurableTestClient
     from .sdk.dapr import DaprTestRuntime
     from .sdk.worker import DurableTestWorker
@@ -78,7 +81,10 @@ _METADATA_KEY = pytest.StashKey[list[tuple[str, str]]]()
 # Imported as soon as pytester is in the session: gRPC, the fake's protocol bindings, then each SDK if installed.
 _BINDINGS = ("grpc", "durabletask_testing.protocol.orchestrator_service_pb2_grpc")
 _SDK_BINDINGS = ("durabletask.client", "durabletask.worker", "durabletask.azuremanaged.client",
-                 "durabletask.azuremanaged.worker", "dapr.ext.workflow")
+                 "durabletask.azuremanaged.worker", "dapr.ext.workflow", "azure.durable_functions")
+# With the Durable Functions SDK: the bridge's one client event loop per process, which the SDK's process-wide HTTP
+# session is bound to (an inner run must not import a second one).
+_FUNCTIONS_LOOP = "durabletask_testing.functions.host"
 
 
 def pytest_plugin_registered(plugin: object) -> None:
@@ -87,6 +93,8 @@ def pytest_plugin_registered(plugin: object) -> None:
     ``pytester.runpytest()`` drops every module first imported during an inner run, so an inner run that used
     ``durable_worker`` would leave generated protobuf modules to be imported a second time by the next one, and
     protobuf's C extension crashes the interpreter on that. Modules imported before pytester's snapshot stay.
+    The Durable Functions bridge's client loop is imported for a like reason: the SDK's HTTP session, once
+    imported, is bound to the loop of the first run that used it.
     """
     if getattr(plugin, "__name__", None) != "_pytest.pytester":
         return
@@ -102,6 +110,8 @@ def pytest_plugin_registered(plugin: object) -> None:
             found = False
         if found:
             importlib.import_module(name)
+    if "azure.durable_functions" in sys.modules:
+        importlib.import_module(_FUNCTIONS_LOOP)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -192,6 +202,8 @@ def _add_ini_options(parser: pytest.Parser) -> None:
     )
     parser.addini(INI_REPLAY_AUDIT_REPEATS, "how many times the replay audit replays each instance (default: 7)",
                   default="")
+    parser.addini(INI_FUNCTIONS_APP, "the Azure Durable Functions app the durable_functions fixture runs, as "
+                  "'module:attribute' (e.g. function_app:app)", default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -324,12 +336,20 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
 def _replay_audit(item: pytest.Item) -> str | None:
     """Why a passed test fails the replay audit (see audit/replay.py), or None."""
     state = item.stash.get(STATE_KEY, None)
-    if state is None or not state.workers:
+    if state is None or not (state.workers or state.functions_apps):
         return None
-    from .audit.replay import audit
-
+    removed = item.stash.get(_REMOVED_KEY, None)
     try:
-        findings = audit(state, item.stash.get(_REMOVED_KEY, None))
+        found = []
+        if state.workers:
+            from .audit.replay import audit
+
+            found.append(audit(state, removed))
+        if state.functions_apps and state.settings.replay_audit and state.settings.has_fake_controls:
+            from .audit.functions import audit_functions
+
+            found.append(audit_functions(state, removed))
+        findings = "\n".join(text for text in found if text is not None) or None
     except Exception as error:  # an audit that cannot run must say so, not pass silently
         findings = f"the replay audit could not run: {type(error).__name__}: {error}"
     if findings is None:
@@ -603,3 +623,40 @@ def dapr_workflow_client(durable_sidecar: DrivableSidecar) -> Iterator[Any]:
 
     with open_dapr_client(durable_sidecar.address) as client:
         yield client
+
+
+@pytest.fixture
+def durable_functions(
+    request: pytest.FixtureRequest, durable_settings: DurableSettings, durable_sidecar: DrivableSidecar
+) -> Iterator[DurableFunctions]:
+    """The Azure Durable Functions app of ``durabletask_functions_app`` (or ``@pytest.mark.durabletask(
+    functions_app="module:attribute")``) running on this test's sidecar.
+
+    ``.client`` is the SDK's own ``DurableOrchestrationClient`` bound to the fake; ``.call_http(name, method=...,
+    route_params=..., params=..., body=..., headers=...)`` invokes an HTTP-triggered function with its client
+    binding wired to the fake and returns its ``HttpResponse``; ``.wait_for_completion(instance_id, timeout=...)``
+    returns the client's status object; ``.stub_activity(name, returns=...)`` replaces an activity. After a passed
+    test its orchestrations are replayed through the Durable Functions SDK's own replay (the replay audit).
+    """
+    if durable_settings.functions_app is None:
+        pytest.fail(f"durable_functions needs the app: set the ini option {INI_FUNCTIONS_APP} = "
+                    f'"module:attribute" or mark the test @pytest.mark.{MARKER_NAME}(functions_app="module:attribute")',
+                    pytrace=False)
+    from contextlib import ExitStack
+
+    from .functions import FunctionsSetupError, open_functions
+
+    state = request.node.stash.get(STATE_KEY, None)
+    now = durable_sidecar.clock.now if state is not None and state.settings.has_fake_controls else None
+    with ExitStack() as stack:
+        problem: str | None = None
+        try:
+            functions = stack.enter_context(open_functions(durable_settings.functions_app, durable_sidecar,
+                                                           _metadata_for(state), now))
+        except FunctionsSetupError as error:
+            problem = str(error)
+        if problem is not None:  # failed outside the except block, so the message is shown once
+            pytest.fail(f"durable_functions: {problem}", pytrace=False)
+        if state is not None:
+            state.functions_apps.append(functions)
+        yield functions

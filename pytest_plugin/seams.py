@@ -4,7 +4,8 @@
 (a CLI fake driven through its control API) and :class:`~durabletask_pytest.external.ExternalSidecar`, whose
 fake-only members skip the test instead of answering. :class:`ManagedWorker` is what the fixtures, the report and
 the replay audit need of a worker a test was given (the SDK worker of ``durable_worker``, the Dapr runtime of
-``dapr_workflow_runtime``); :class:`ManagedClient` what they need of a ``durable_client``. This module imports
+``dapr_workflow_runtime``); :class:`ManagedClient` what they need of a ``durable_client``;
+:class:`ManagedFunctionsApp` what the replay audit needs of the app of ``durable_functions``. This module imports
 nothing of the plugin.
 """
 
@@ -115,4 +116,17 @@ class ManagedClient(Protocol):
 
     def set_timeout_hint(self, hint: Callable[[str], str | None]) -> None:
         """Use ``hint(instance_id)`` to explain a wait that timed out."""
+        ...
+
+
+class ManagedFunctionsApp(Protocol):
+    """A Durable Functions app the plugin runs on a test's sidecar (``durable_functions``)."""
+
+    def orchestrator_names(self) -> set[str]:
+        """The app's orchestrator function names (what the replay audit may replay)."""
+        ...
+
+    def replay_history(self, instance_id: str, history: Sequence[Any], repeats: int) -> str | None:
+        """Replay one recorded history through the Durable Functions SDK's own replay, ``repeats`` times: None
+        when every episode asks for the recorded actions, else the first difference."""
         ...

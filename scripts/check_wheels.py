@@ -10,7 +10,9 @@ no source folder shadows what was installed):
 
 1. the published ``durabletask`` 1.12.0 plus the testkit wheel alone: the plugin's test suite passes (``-n 2``),
    and ``durabletask`` is still the published package afterwards;
-2. our two wheels together: the examples' tests, the plugin's test suite and one example run end to end.
+2. our two wheels together: the examples' tests, the plugin's test suite and one example run end to end;
+3. ``azure-functions-durable`` 1.7.0 and ``azure-functions`` plus the testkit wheel: the example Durable Functions
+   app's tests pass, plain and with ``-n 2``.
 
 Exits non-zero on the first problem, naming it.
 """
@@ -28,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PUBLISHED_SDK = "durabletask==1.12.0"
 TEST_TOOLS = ("pytest-xdist>=3.5", "pytest-timeout>=2.3")
+FUNCTIONS_SDK = ("azure-functions-durable==1.7.0", "azure-functions", "pytest-asyncio>=0.23")
 SHIPPED_SUFFIXES = {".py", ".pyi", ".proto", ".typed"}
 
 # (wheel name prefix, {source folder: installed package folder})
@@ -150,6 +153,16 @@ def job_our_wheels(dist: Path, scratch: Path) -> None:
     run([str(python), *PYTEST, "plugin", "examples"], cwd=scratch)
 
 
+def job_functions_app(dist: Path, scratch: Path) -> None:
+    print("== job 3: azure-functions-durable 1.7.0 + the testkit wheel ==", flush=True)
+    python = fresh_venv(scratch / "venv", [str(find_wheel(dist, "testkit")), *FUNCTIONS_SDK, *TEST_TOOLS])
+    copy_tests(scratch, ["examples/durable_functions_app"])
+    app = scratch / "durable_functions_app"
+    plain = [str(python), "-m", "pytest", "-p", "no:cacheprovider", "-q", "--timeout", "120"]
+    run(plain, cwd=app)
+    run([*plain, "-n", "2"], cwd=app)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=["build", "contents", "test"])
@@ -161,7 +174,7 @@ def main() -> int:
             build(dist)
         check_contents(dist)
         if args.what == "test":
-            for job in (job_published_sdk_with_testkit, job_our_wheels):
+            for job in (job_published_sdk_with_testkit, job_our_wheels, job_functions_app):
                 with tempfile.TemporaryDirectory(prefix="wheel-test-") as tmp:
                     job(dist, Path(tmp))
     except CheckFailed as problem:

@@ -2,12 +2,15 @@
 
 Any Durable Task SDK (Python, Java, .NET, JavaScript, Go) can then connect to it. When ready it prints
 ``listening on HOST:PORT`` and, on a second line, ``control API on http://HOST:PORT`` (the HTTP/JSON control
-API of docs/control-api.md; not with ``--no-control``), and serves until SIGINT or SIGTERM, then exits 0.
+API of docs/control-api.md; not with ``--no-control``), and serves until SIGINT or SIGTERM, then exits 0. With
+``--functions-app`` a third line, ``functions app on http://HOST:PORT/api/``: an Azure Durable Functions app runs on
+the fake, its HTTP functions and the Durable extension's management API served there (docs/durable-functions.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import select
 import signal
 import socket
@@ -148,6 +151,18 @@ def add_command(commands: Any) -> None:
         "workers) names another are refused with NOT_FOUND (default: the header is ignored)",
     )
     serve.add_argument(
+        "--functions-app",
+        metavar="MODULE:ATTRIBUTE",
+        default=None,
+        help="also run this Azure Durable Functions app on the fake (needs azure-functions-durable) and serve its "
+        "HTTP functions under /api/ and the Durable extension's management API, as 'func start' would; the "
+        "module is imported from the current directory (default: none)",
+    )
+    serve.add_argument(
+        "--functions-port", type=_port, default=7071,
+        help="port of the functions app's HTTP functions and management API; 0 picks a free one (default: 7071)",
+    )
+    serve.add_argument(
         "--health-ping-interval",
         type=_seconds,
         default=DEFAULT_HEALTH_PING_INTERVAL,
@@ -221,21 +236,28 @@ def _serve_until_signalled(sidecar: FakeSidecar, args: argparse.Namespace | None
     wakeup_writer.setblocking(False)
     previous_wakeup_fd = signal.set_wakeup_fd(wakeup_writer.fileno())
     control: ControlServer | None = None
+    functions: Any = None  # a durabletask_testing.functions.FunctionsHost
     try:
         sidecar.start()
         if args is not None and not args.no_control:
             control = ControlServer(sidecar, args.control_host, args.control_port, sidecar.api_token,
                                     allow_remote=args.allow_remote_control).start()
             sidecar.advertise_control(control.url)
+        if args is not None and args.functions_app is not None:
+            functions = _functions_host(args, sidecar)
         print(f"listening on {sidecar.address}", flush=True)
         if control is not None:
             print(f"control API on {control.url}", flush=True)
+        if functions is not None:
+            print(f"functions app on {functions.management_url}/api/", flush=True)
         while True:
             select.select([wakeup_reader], [], [])
             wakeup_reader.recv(64)
     except _Stop:
         pass
     finally:
+        if functions is not None:
+            functions.stop()
         if control is not None:
             control.stop()
         sidecar.stop()
@@ -244,6 +266,22 @@ def _serve_until_signalled(sidecar: FakeSidecar, args: argparse.Namespace | None
         wakeup_writer.close()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _functions_host(args: argparse.Namespace, sidecar: FakeSidecar) -> Any:
+    """The started host of ``--functions-app`` on ``sidecar``; ValueError naming what is wrong with the app."""
+    from ..functions import AppError, FunctionsHost
+
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # the app module, as 'func start' finds it
+    try:
+        host = FunctionsHost(args.functions_app, sidecar.address, api_token=sidecar.api_token, serve_http=True,
+                             http_port=args.functions_port)
+    except (AppError, ImportError) as error:
+        raise ValueError(f"--functions-app {args.functions_app}: {error}") from None
+    except OSError as error:
+        raise ValueError(f"cannot serve the functions app on 127.0.0.1:{args.functions_port}: {error}") from None
+    return host.start()
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -255,6 +293,9 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     try:
         _serve_until_signalled(sidecar, args)
+    except ValueError as error:  # the functions app
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except RuntimeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

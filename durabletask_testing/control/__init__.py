@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .client import RemoteClock, RemoteFake, RemoteFakeError, RemoteFakeNotFound, RemoteFaultPlan
     from .schema import API_NAME, API_VERSION, FAULT_KINDS, ROUTES, SchemaError
-    from .server import ControlApi, ControlError, ControlServer
+    from .server import ControlApi, ControlError, ControlServer, RequestGuard
 
 _EXPORTS = {
     "API_NAME": ".schema",
@@ -28,6 +28,7 @@ _EXPORTS = {
     "RemoteFakeError": ".client",
     "RemoteFakeNotFound": ".client",
     "RemoteFaultPlan": ".client",
+    "RequestGuard": ".server",
     "SchemaError": ".schema",
 }
 
@@ -56,5 +57,6 @@ __all__ = [
     "RemoteFakeError",
     "RemoteFakeNotFound",
     "RemoteFaultPlan",
+    "RequestGuard",
     "SchemaError",
 ]

@@ -213,6 +213,11 @@ class StubTable:
             raise LookupError(f"{kind} {name!r}: its stub was removed and no real function is registered")
         return real
 
+    def call_activity(self, name: str, ctx: Any, activity_input: Any) -> Any:
+        """Call what answers for the activity ``name`` now: its stub (recording the call; ``ctx`` gives the caller's
+        ``orchestration_id`` and ``task_id``), else its real function. For workers that are not trampolines."""
+        return self._call_activity(name, ctx, activity_input)
+
     def _call_activity(self, name: str, ctx: Any, activity_input: Any) -> Any:
         target = self._current("activity", name)
         if not isinstance(target, Stub):

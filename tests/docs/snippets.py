@@ -7,6 +7,9 @@ Conventions (an HTML comment on the line just before a fence, invisible in rende
 * ``<!-- snippet: pytest -->``: the block is a complete pytest test file. It is run with pytest (the
   durabletask plugin active) and every test in it must pass.
 * ``<!-- snippet: standalone -->``: the block is a complete program run in a fresh namespace.
+* ``<!-- snippet: functions-app FILE -->``: the block is the file FILE of a Durable Functions app (its code, its
+  tests). They need ``azure-functions-durable``, which this venv does not hold: the page's blocks of this kind are
+  written to one folder and their tests run in a venv of that SDK, by tests/interop/test_durable_functions_apps.py.
 
 Every ```python block is one of these; there is no way to skip one.
 """
@@ -23,8 +26,9 @@ from pathlib import Path
 
 FENCE_OPEN = re.compile(r"^```python\s*$")
 FENCE_CLOSE = re.compile(r"^```\s*$")
-MARKER = re.compile(r"^<!--\s*snippet:\s*(?P<kind>[a-z-]+)\s*-->\s*$")
-KINDS = ("story", "pytest", "standalone")
+MARKER = re.compile(r"^<!--\s*snippet:\s*(?P<kind>[a-z-]+)(?:\s+(?P<file>[\w.-]+))?\s*-->\s*$")
+KINDS = ("story", "pytest", "standalone", "functions-app")
+NEEDS_FILE = ("functions-app",)
 
 
 class SnippetError(Exception):
@@ -39,7 +43,7 @@ class Snippet:
     line: int  # 1-based line of the block's first code line
     kind: str
     code: str
-
+    file: str = ""  # the file a functions-app block is
     @property
     def where(self) -> str:
         return f"{self.page.name}:{self.line}"
@@ -54,28 +58,32 @@ def extract(page: Path) -> list[Snippet]:
         if not FENCE_OPEN.match(lines[index]):
             index += 1
             continue
-        kind = _marker_before(page, lines, index)
+        kind, file = _marker_before(page, lines, index)
         start = index + 1
         end = start
         while end < len(lines) and not FENCE_CLOSE.match(lines[end]):
             end += 1
         if end == len(lines):
             raise SnippetError(f"{page.name}:{index + 1}: ```python block is never closed")
-        snippets.append(Snippet(page, start + 1, kind, "\n".join(lines[start:end]) + "\n"))
+        snippets.append(Snippet(page, start + 1, kind, "\n".join(lines[start:end]) + "\n", file))
         index = end + 1
     return snippets
 
 
-def _marker_before(page: Path, lines: list[str], fence_index: int) -> str:
+def _marker_before(page: Path, lines: list[str], fence_index: int) -> tuple[str, str]:
     if fence_index == 0:
-        return "story"
+        return "story", ""
     match = MARKER.match(lines[fence_index - 1].strip())
     if match is None:
-        return "story"
-    kind = match.group("kind")
+        return "story", ""
+    kind, file = match.group("kind"), match.group("file") or ""
     if kind not in KINDS:
         raise SnippetError(f"{page.name}:{fence_index}: unknown snippet kind {kind!r} (known: {', '.join(KINDS)})")
-    return kind
+    if (kind in NEEDS_FILE) != bool(file):
+        raise SnippetError(f"{page.name}:{fence_index}: a {kind} block " + (
+            "names its file (<!-- snippet: functions-app function_app.py -->)" if kind in NEEDS_FILE
+            else "takes no file name"))
+    return kind, file
 
 
 @contextmanager

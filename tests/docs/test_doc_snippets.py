@@ -31,7 +31,7 @@ def _story_pages() -> list[Path]:
 
 def test_the_docs_have_python_blocks_of_every_kind() -> None:
     kinds = {snippet.kind for page in PAGES for snippet in extract(page)}
-    assert kinds == {"story", "pytest", "standalone"}
+    assert kinds == {"story", "pytest", "standalone", "functions-app"}
 
 
 @pytest.mark.parametrize("page", _story_pages(), ids=lambda page: page.name)
@@ -111,6 +111,15 @@ def test_an_unknown_marker_is_an_error(tmp_path: Path) -> None:
     page = _write(tmp_path, "<!-- snippet: skip -->\n```python\nx = 1\n```\n")
     with pytest.raises(SnippetError, match="unknown snippet kind 'skip'"):
         extract(page)
+
+
+def test_a_functions_app_block_names_its_file_and_only_it_does(tmp_path: Path) -> None:
+    named = extract(_write(tmp_path, "<!-- snippet: functions-app function_app.py -->\n```python\nx = 1\n```\n"))
+    assert [(s.kind, s.file) for s in named] == [("functions-app", "function_app.py")]
+    with pytest.raises(SnippetError, match="names its file"):
+        extract(_write(tmp_path, "<!-- snippet: functions-app -->\n```python\nx = 1\n```\n"))
+    with pytest.raises(SnippetError, match="takes no file name"):
+        extract(_write(tmp_path, "<!-- snippet: pytest test_a.py -->\n```python\nx = 1\n```\n"))
 
 
 def test_an_unclosed_block_is_an_error(tmp_path: Path) -> None:

@@ -95,3 +95,20 @@ def test_bad_sidecar_addresses_are_refused(address: str) -> None:
 
 def test_good_sidecar_address_is_kept() -> None:
     assert parse_address(" [::1]:4001 ", source="x") == "[::1]:4001"
+
+
+def test_the_functions_app_comes_from_the_ini_and_the_closest_marker_overrides_it() -> None:
+    defaults = defaults_from_ini(_ini({"durabletask_functions_app": " function_app:app "}), None)
+    marker = pytest.mark.durabletask(functions_app="other_app:blueprint").mark
+
+    assert defaults.functions_app == "function_app:app"
+    assert apply_markers(defaults, [marker]).functions_app == "other_app:blueprint"
+    assert apply_markers(defaults, []).functions_app == "function_app:app"
+
+
+@pytest.mark.parametrize("value", ["function_app", ":app", "module:", 42])
+def test_a_functions_app_that_is_neither_module_attribute_nor_an_app_is_refused(value: object) -> None:
+    marker = pytest.mark.durabletask(functions_app=value).mark
+
+    with pytest.raises(DurableSettingsError, match="functions_app"):
+        apply_markers(DurableSettings(), [marker])

@@ -32,8 +32,11 @@ FAKE_MAY_IMPORT: dict[str, set[str]] = {
     "replay": {"kernel", "protocol", "control"},
     "exploration": {"kernel", "protocol", "engine"},
     "dialects": {"kernel", "protocol", "shell"},
-    "cli": {"kernel", "protocol", "engine", "shell", "control", "replay", "exploration", "dialects", "facade"},
-    "facade": {"kernel", "protocol", "engine", "shell", "control", "replay", "exploration", "dialects", "cli"},
+    "functions": {"kernel", "protocol", "shell", "control"},
+    "cli": {"kernel", "protocol", "engine", "shell", "control", "replay", "exploration", "dialects", "functions",
+            "facade"},
+    "facade": {"kernel", "protocol", "engine", "shell", "control", "replay", "exploration", "dialects", "functions",
+               "cli"},
 }
 # The plugin's rooms (docs/architecture.md, "Pytest plugin"); the fake and the SDKs are outside these rules.
 PLUGIN_MAY_IMPORT: dict[str, set[str]] = {
@@ -44,9 +47,10 @@ PLUGIN_MAY_IMPORT: dict[str, set[str]] = {
     "fixtures": {"seams", "sdk", "report", "external"},
     "explore": {"seams", "sdk", "fixtures"},
     "audit": {"seams", "fixtures"},
+    "functions": {"seams", "sdk"},
     "strategies": {"explore"},
     "package": {"fixtures", "external"},
-    "plugin": {"seams", "sdk", "external", "report", "fixtures", "explore", "audit"},
+    "plugin": {"seams", "sdk", "external", "report", "fixtures", "explore", "audit", "functions"},
 }
 
 
@@ -176,6 +180,16 @@ def test_only_the_replay_room_of_the_fake_imports_an_sdk() -> None:
         f"{edge.path.relative_to(ROOT)}:{edge.line}: {edge.target}"
         for edge in edges("durabletask_testing")
         if edge.target.split(".")[0] in {"durabletask", "dapr"} and fake_room(edge.source) != "replay"
+    ]
+    assert found == []
+
+
+@pytest.mark.parametrize("folder", ["durabletask_testing", "pytest_plugin"])
+def test_only_the_functions_room_of_the_fake_imports_the_durable_functions_sdk(folder: str) -> None:
+    found = [
+        f"{edge.path.relative_to(ROOT)}:{edge.line}: {edge.target}"
+        for edge in edges(folder)
+        if edge.target.split(".")[0] == "azure" and fake_room(edge.source) != "functions"
     ]
     assert found == []
 

@@ -1,0 +1,142 @@
+"""Plugin checks of durable_functions, run with pytester in a Durable Functions SDK venv (not collected here)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("azure.durable_functions")
+
+APP = '''
+import random
+import azure.durable_functions as df
+import azure.functions as func
+
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+@app.orchestration_trigger(context_name="context")
+def steady(context):
+    value = yield context.call_activity("echo", "x")
+    return value
+
+@app.orchestration_trigger(context_name="context")
+def dice(context):
+    name = "echo" if random.random() < 0.5 else "other"
+    value = yield context.call_activity(name, "x")
+    return value
+
+@app.activity_trigger(input_name="value")
+def echo(value: str) -> str:
+    return value
+
+@app.activity_trigger(input_name="value")
+def other(value: str) -> str:
+    return value
+'''
+
+
+def test_the_marker_names_the_app_and_a_deterministic_test_passes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(my_app=APP, test_it='''
+import pytest
+
+@pytest.mark.durabletask(functions_app="my_app:app")
+def test_steady(durable_functions):
+    instance_id = durable_functions.start("steady")
+    assert durable_functions.wait_for_completion(instance_id).output == "x"
+''')
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_the_replay_audit_fails_a_non_deterministic_orchestrator(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\ndurabletask_functions_app = my_app:app\n")
+    pytester.makepyfile(my_app=APP, test_it='''
+def test_dice(durable_functions):
+    ids = [durable_functions.start("dice") for _ in range(8)]
+    for instance_id in ids:
+        durable_functions.wait_for_completion(instance_id)
+''')
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*the replay audit found non-deterministic*", "*Durable Functions SDK's own replay*",
+                             "*(dice), episode*"])
+
+
+def test_a_missing_app_setting_fails_with_a_message_naming_both_ways(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_it='''
+def test_needs_app(durable_functions):
+    pass
+''')
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*durabletask_functions_app*functions_app=*"])
+
+
+def test_call_http_without_a_responder_names_the_gap(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(http_app='''
+import azure.durable_functions as df
+import azure.functions as func
+
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+@app.orchestration_trigger(context_name="context")
+def fetch(context):
+    response = yield context.call_http("GET", "https://example.invalid/data")
+    return response["statusCode"]
+''', test_it='''
+import pytest
+
+@pytest.mark.durabletask(functions_app="http_app:app")
+def test_without(durable_functions):
+    status = durable_functions.wait_for_completion(durable_functions.start("fetch"))
+    assert status.runtime_status.value == "Failed"
+    assert "responder" in str(status.output)
+
+@pytest.mark.durabletask(functions_app="http_app:app")
+def test_with(durable_functions):
+    durable_functions.respond_http(lambda request: {"statusCode": 204, "content": None})
+    assert durable_functions.wait_for_completion(durable_functions.start("fetch")).output == 204
+''')
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+def test_exploration_runs_the_app_once_per_schedule(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(my_app=APP, test_it='''
+import pytest
+
+@pytest.mark.durabletask(functions_app="my_app:app", explore=3)
+def test_steady(durable_functions, durable_schedule):
+    ids = [durable_functions.start("steady") for _ in range(2)]
+    assert [durable_functions.wait_for_completion(i).output for i in ids] == ["x", "x"]
+''')
+    result = pytester.runpytest("-p", "no:cacheprovider", "-v")
+    result.assert_outcomes(passed=3)
+
+
+def test_freeze_time_makes_activities_read_the_virtual_clock(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(clock_app='''
+from datetime import datetime, timezone
+import azure.durable_functions as df
+import azure.functions as func
+
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+@app.orchestration_trigger(context_name="context")
+def stamp(context):
+    return (yield context.call_activity("now", None))
+
+@app.activity_trigger(input_name="ignored")
+def now(ignored) -> str:
+    return datetime.now(timezone.utc).isoformat()
+''', test_it='''
+from datetime import datetime
+import pytest
+
+@pytest.mark.durabletask(functions_app="clock_app:app", freeze_time=True, clock="manual",
+                         start_time="2031-05-01T12:00:00Z")
+def test_now(durable_functions):
+    status = durable_functions.wait_for_completion(durable_functions.start("stamp"))
+    assert datetime.fromisoformat(status.output).year == 2031
+''')
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
