@@ -1,0 +1,362 @@
+"""Compare one program's observations on durabletask-go and on the fake, up to a table of known differences.
+
+``differences`` flattens two observations (``fidelity_driver``) into field-level differences: per
+instance its existence, status, output, failure, custom status, normalized history and failure details;
+per instance the driver's action results; each post action's result; each instance's existence after a
+purge. ``account`` then gives every difference to the first ``KNOWN`` entry whose predicate recognises it,
+and returns the rest as unexplained: the suite fails on those, loudly, with the program to reproduce them.
+
+Every ``KNOWN`` entry is one behaviour class: ``fix`` ones are bugs of the fake found by this suite
+(issue 27) and stay here only until the fake is fixed; removing the entry makes the comparison strict for
+that class again. ``deliberate`` ones are listed in docs/fidelity.md with their reason. A predicate must
+recognise the class from the program and both observations, never by ignoring a field wholesale.
+
+Pure: no SDK, no gRPC.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+if __package__:
+    from . import fidelity_programs as fp
+else:
+    import fidelity_programs as fp  # type: ignore[no-redef]
+
+Observation = dict[str, Any]
+Path = tuple[Any, ...]
+
+INSTANCE_FIELDS = ("exists", "status", "output", "failure", "custom_status", "history", "failures")
+OUTCOME_INSTANCE_FIELDS = ("exists", "status", "output", "failure", "custom_status")
+TERMINAL = frozenset({"COMPLETED", "FAILED", "TERMINATED"})
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One field that differs: where, its value on the reference (durabletask-go) and on the fake."""
+
+    path: Path
+    reference: Any
+    fake: Any
+
+    def describe(self) -> str:
+        where = ".".join(str(p) for p in self.path)
+        return f"{where}\n      durabletask-go: {_short(self.reference)}\n      fake:           {_short(self.fake)}"
+
+
+def _short(value: Any, limit: int = 600) -> str:
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def differences(reference: Observation, fake: Observation, *, outcome_only: bool = False) -> list[Difference]:
+    """Field-level differences between two observations of one program (histories skipped if outcome_only)."""
+    found: list[Difference] = []
+    fields = OUTCOME_INSTANCE_FIELDS if outcome_only else INSTANCE_FIELDS
+    ref_instances, fake_instances = reference.get("instances") or {}, fake.get("instances") or {}
+    missing = {"exists": False}
+    for label in sorted(set(ref_instances) | set(fake_instances)):
+        a, b = ref_instances.get(label, missing), fake_instances.get(label, missing)
+        for name in fields:
+            if a.get(name) != b.get(name):
+                found.append(Difference(("instances", label, name), a.get(name), b.get(name)))
+    ref_actions, fake_actions = _actions_by_label(reference), _actions_by_label(fake)
+    for label in sorted(set(ref_actions) | set(fake_actions)):
+        if ref_actions.get(label) != fake_actions.get(label):
+            found.append(Difference(("actions", label), ref_actions.get(label), fake_actions.get(label)))
+    ref_post, fake_post = reference.get("post") or [], fake.get("post") or []
+    for i in range(max(len(ref_post), len(fake_post))):
+        a = ref_post[i] if i < len(ref_post) else None
+        b = fake_post[i] if i < len(fake_post) else None
+        if a != b:
+            found.append(Difference(("post", i), a, b))
+    ref_purge, fake_purge = reference.get("after_purge") or {}, fake.get("after_purge") or {}
+    for label in sorted(set(ref_purge) | set(fake_purge)):
+        if ref_purge.get(label) != fake_purge.get(label):
+            found.append(Difference(("after_purge", label), ref_purge.get(label), fake_purge.get(label)))
+    return found
+
+
+def _actions_by_label(observation: Observation) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for label, beacon, action, result in observation.get("actions") or []:
+        out.setdefault(label, []).append([beacon, action, result])
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Instance labels: children's ids extend their parent's id with "-..." (explicit) or ":NNNN" (generated)
+# ----------------------------------------------------------------------------------------------
+
+def ancestors(label: str) -> list[str]:
+    """Proper ancestors of an instance label, nearest last ("R-s0:0001" -> ["R", "R-s0"])."""
+    return [label[:i] for i in range(1, len(label)) if label[i] in "-:" and label[i - 1] != "-"]
+
+
+def is_within(label: str, top: str) -> bool:
+    """Whether ``label`` is ``top`` or one of its descendants."""
+    return label == top or label.startswith((top + "-", top + ":"))
+
+
+def parent_of(label: str) -> str | None:
+    chain = ancestors(label)
+    return chain[-1] if chain else None
+
+
+# ----------------------------------------------------------------------------------------------
+# Known differences
+# ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Case:
+    """What a predicate sees: the program and both observations."""
+
+    program: fp.Program
+    reference: Observation
+    fake: Observation
+
+    def instance(self, side: str, label: str) -> dict[str, Any]:
+        observation = self.reference if side == "reference" else self.fake
+        return (observation.get("instances") or {}).get(label) or {"exists": False}
+
+    def labels(self) -> set[str]:
+        return set(self.reference.get("instances") or {}) | set(self.fake.get("instances") or {})
+
+
+@dataclass(frozen=True)
+class KnownDifference:
+    """One behaviour class where the fake differs from durabletask-go, and how to recognise it."""
+
+    name: str
+    kind: str  # "fix": a bug of the fake, to be fixed; "deliberate": documented in docs/fidelity.md
+    reason: str
+    recognises: Callable[[Case, Difference], bool]
+
+
+def _stuck(instance: dict[str, Any]) -> bool:
+    return bool(instance.get("exists")) and instance.get("status") not in TERMINAL \
+        and instance.get("custom_status") != "parked"
+
+
+def _reused_child_creators(case: Case) -> list[str]:
+    """Instances durabletask-go left stuck because the child they create already exists (and is not FAILED).
+
+    Recognised when the instance is stuck on durabletask-go while its fake history creates a child whose id
+    durabletask-go holds as a non-failed instance and whose creation durabletask-go never committed.
+    """
+    creators = []
+    for label in sorted(case.labels()):
+        ref = case.instance("reference", label)
+        if not _stuck(ref):
+            continue
+        for entry in case.instance("fake", label).get("history") or []:
+            if not entry.startswith("SubOrchestrationInstanceCreated"):
+                continue
+            child = entry.rsplit(",", 1)[-1].rstrip(")")
+            existing = case.instance("reference", child)
+            if existing.get("exists") and existing.get("status") != "FAILED" \
+                    and entry not in (ref.get("history") or []):
+                creators.append(label)
+                break
+    return creators
+
+
+def _sub_id_reused(case: Case, diff: Difference) -> bool:
+    creators = _reused_child_creators(case)
+    if not creators:
+        return False
+    if diff.path[0] in ("post", "after_purge"):
+        return True  # the stuck instance changes every later purge, suspend and resume
+    label = diff.path[1]
+    return any(is_within(label, c) or label in ancestors(c) for c in creators)
+
+
+def _terminated_children(case: Case) -> list[str]:
+    return [label for label in case.labels() if parent_of(label) is not None
+            and case.instance("reference", label).get("status") == "TERMINATED"
+            and case.instance("fake", label).get("status") == "TERMINATED"]
+
+
+def _terminated_child_details(case: Case, diff: Difference) -> bool:
+    if diff.path[0] != "instances" or diff.path[2] not in ("output", "failure", "failures"):
+        return False
+    if not any(a["do"] == "terminate" for a in fp.actions_of(case.program)):
+        return False
+    label = diff.path[1]
+    return any(label in ancestors(child) for child in _terminated_children(case))
+
+
+def _purges(case: Case, recursive: bool) -> list[int]:
+    return [i for i, a in enumerate(case.program["after"]) if a["do"] == "purge" and a["recursive"] == recursive]
+
+
+def _unnamed_by_parent_on_reference(case: Case, label: str) -> bool:
+    """Whether some instance on the way from the root to ``label`` is not named in its parent's history."""
+    for node in ancestors(label)[1:] + [label]:
+        parent = parent_of(node)
+        history = case.instance("reference", parent).get("history") or [] if parent else []
+        if not any(h.startswith("SubOrchestrationInstanceCreated") and h.endswith(f",{node})") for h in history):
+            return True
+    return False
+
+
+def _earlier_generations_purged(case: Case, diff: Difference) -> bool:
+    if not _purges(case, recursive=True) or not fp.continues_as_new(case.program):
+        return False
+    ref_purge, fake_purge = case.reference.get("after_purge") or {}, case.fake.get("after_purge") or {}
+    extra = [label for label in case.labels() if ref_purge.get(label) is True and fake_purge.get(label) is False
+             and label != "R" and _unnamed_by_parent_on_reference(case, label)]
+    if diff.path[0] == "after_purge":
+        return diff.path[1] in extra
+    if diff.path[0] == "post" and diff.path[1] in _purges(case, recursive=True):
+        a, b = diff.reference, diff.fake
+        return isinstance(a, dict) and isinstance(b, dict) and b["deleted"] - a["deleted"] == len(extra)
+    return False
+
+
+def _running_descendant(case: Case) -> bool:
+    return any(label != "R" and case.instance(side, label).get("exists")
+               and case.instance(side, label).get("status") not in TERMINAL
+               for label in case.labels() for side in ("reference", "fake"))
+
+
+def _first_differing_purge(case: Case) -> int | None:
+    ref_post, fake_post = case.reference.get("post") or [], case.fake.get("post") or []
+    for i in _purges(case, True) + _purges(case, False):
+        if i < len(ref_post) and i < len(fake_post) and ref_post[i] != fake_post[i]:
+            return i
+    return None
+
+
+def _purge_refused_with_running_child(case: Case, diff: Difference) -> bool:
+    recursive = _purges(case, recursive=True)
+    if not recursive or not _running_descendant(case) or case.instance("reference", "R").get("status") not in TERMINAL:
+        return False
+    ref_post, fake_post = case.reference.get("post") or [], case.fake.get("post") or []
+    refused = [i for i in recursive if i < len(ref_post) and isinstance(ref_post[i], str)
+               and i < len(fake_post) and isinstance(fake_post[i], dict)]
+    if not refused:
+        return False
+    if diff.path[0] == "after_purge":
+        return bool(diff.reference is True and diff.fake is False)
+    if diff.path[0] == "post":
+        return diff.path[1] >= refused[0]  # the refused purge and what it changes for later post actions
+    return False
+
+
+def _custom_status_cleared(case: Case, diff: Difference) -> bool:
+    return diff.path[0] == "instances" and diff.path[2] == "custom_status" and diff.fake is None \
+        and diff.reference is not None and fp.clears_custom_status(case.program)
+
+
+def _suspend_resume_completed(case: Case, diff: Difference) -> bool:
+    if diff.path[0] != "post" or diff.reference != "OK" or diff.fake != "FAILED_PRECONDITION":
+        return False
+    action = case.program["after"][diff.path[1]]
+    return action["do"] in ("suspend", "resume") and case.instance("reference", "R").get("status") in TERMINAL \
+        and case.instance("fake", "R").get("status") in TERMINAL
+
+
+def _unknown_instance_after_purge(case: Case, diff: Difference) -> bool:
+    if diff.path[0] != "post" or diff.reference != "OK" or diff.fake != "NOT_FOUND":
+        return False
+    index = diff.path[1]
+    ref_post, fake_post = case.reference.get("post") or [], case.fake.get("post") or []
+    return case.program["after"][index]["do"] in ("suspend", "resume") and any(
+        isinstance(ref_post[i], dict) and ref_post[i].get("deleted", 0) > 0
+        and isinstance(fake_post[i], dict) and fake_post[i].get("deleted", 0) > 0
+        for i in range(index) if case.program["after"][i]["do"] == "purge")
+
+
+KNOWN: tuple[KnownDifference, ...] = (
+    KnownDifference(
+        "sub_orchestration_id_reused", "fix",
+        "creating a sub-orchestration whose id names an existing instance that is not FAILED (a generated "
+        "'parent:000N' id reused by a later generation, a grandchild id repeated by a retried child): "
+        "durabletask-go fails the creating work item ('orchestration instance already exists') and retries it "
+        "for ever; the fake replaces the instance and runs the child again",
+        _sub_id_reused),
+    KnownDifference(
+        "terminated_child_failure_details", "fix",
+        "a terminated sub-orchestration: durabletask-go sends the parent SubOrchestrationInstanceFailed with no "
+        "failure details; the fake invents details, which reach the parent's caught error, output and failure",
+        _terminated_child_details),
+    KnownDifference(
+        "recursive_purge_after_continue_as_new", "fix",
+        "recursive purge of an instance that continued as new: durabletask-go purges only the children named in "
+        "the current generation's history; the fake also purges earlier generations' children",
+        _earlier_generations_purged),
+    KnownDifference(
+        "recursive_purge_with_running_child", "fix",
+        "recursive purge of an ended instance whose child still runs: durabletask-go refuses the whole purge; "
+        "the fake deletes the root (and its ended children) and leaves the running child",
+        _purge_refused_with_running_child),
+    KnownDifference(
+        "custom_status_none_keeps_previous", "fix",
+        "set_custom_status(None) after a value: durabletask-go keeps the previous value (an absent custom status "
+        "in a completion changes nothing); the fake clears it",
+        _custom_status_cleared),
+    KnownDifference(
+        "suspend_resume_completed_instance", "fix",
+        "suspend or resume of a completed instance: durabletask-go answers OK (the event is dropped later); "
+        "the fake answers FAILED_PRECONDITION",
+        _suspend_resume_completed),
+    KnownDifference(
+        "operation_on_unknown_instance", "deliberate",
+        "suspend or resume of an instance that a purge removed: durabletask-go answers OK and orphans the "
+        "event; the fake answers NOT_FOUND (docs/fidelity.md, 'Deliberate differences': unknown ids)",
+        _unknown_instance_after_purge),
+)
+
+
+@dataclass
+class Verdict:
+    """How one program's differences were accounted for."""
+
+    program: fp.Program
+    accounted: dict[str, list[Difference]] = field(default_factory=dict)
+    unexplained: list[Difference] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.unexplained and not self.errors
+
+    def classes(self) -> list[str]:
+        return sorted(self.accounted)
+
+    def describe(self) -> str:
+        lines = [f"program {self.program['name']}: {fp.describe(self.program)}"]
+        for error in self.errors:
+            lines.append(f"  harness error: {error}")
+        for diff in self.unexplained:
+            lines.append(f"  UNEXPLAINED {diff.describe()}")
+        for name, diffs in sorted(self.accounted.items()):
+            lines.append(f"  known ({name}): {len(diffs)} field(s)")
+        return "\n".join(lines)
+
+
+def account(program: fp.Program, reference: Observation, fake: Observation, *,
+            known: tuple[KnownDifference, ...] = KNOWN, outcome_only: bool = False) -> Verdict:
+    """Give each difference to the first known class that recognises it; the rest are unexplained."""
+    verdict = Verdict(program)
+    for side, observation in (("durabletask-go", reference), ("fake", fake)):
+        if observation.get("error"):
+            verdict.errors.append(f"{side}: {observation['error'].strip().splitlines()[-1]}")
+    case = Case(program, reference, fake)
+    for diff in differences(reference, fake, outcome_only=outcome_only):
+        for entry in known:
+            if entry.recognises(case, diff):
+                verdict.accounted.setdefault(entry.name, []).append(diff)
+                break
+        else:
+            verdict.unexplained.append(diff)
+    return verdict
+
+
+def iter_known(kind: str | None = None) -> Iterator[KnownDifference]:
+    """The known classes, all or those of one kind ("fix" or "deliberate")."""
+    return (k for k in KNOWN if kind is None or k.kind == kind)
