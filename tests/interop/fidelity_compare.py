@@ -142,26 +142,15 @@ def _stuck(instance: dict[str, Any]) -> bool:
 
 
 def _reused_child_creators(case: Case) -> list[str]:
-    """Instances durabletask-go left stuck because the child they create already exists (and is not FAILED).
+    """Instances whose work items durabletask-go failed because a sub-orchestration id already exists.
 
-    Recognised when the instance is stuck on durabletask-go while its fake history creates a child whose id
-    durabletask-go holds as a non-failed instance and whose creation durabletask-go never committed.
+    durabletask-go logs the reason (``fidelity_suite.work_item_failures``); the instance must also be left
+    unfinished there (the work item is retried for ever) for the class to apply.
     """
-    creators = []
-    for label in sorted(case.labels()):
-        ref = case.instance("reference", label)
-        if not _stuck(ref):
-            continue
-        for entry in case.instance("fake", label).get("history") or []:
-            if not entry.startswith("SubOrchestrationInstanceCreated"):
-                continue
-            child = entry.rsplit(",", 1)[-1].rstrip(")")
-            existing = case.instance("reference", child)
-            if existing.get("exists") and existing.get("status") != "FAILED" \
-                    and entry not in (ref.get("history") or []):
-                creators.append(label)
-                break
-    return creators
+    failures = case.reference.get("work_item_failures") or {}
+    return sorted(label for label, reasons in failures.items()
+                  if any("orchestration instance already exists" in r for r in reasons)
+                  and _stuck(case.instance("reference", label)))
 
 
 def _sub_id_reused(case: Case, diff: Difference) -> bool:
@@ -170,7 +159,7 @@ def _sub_id_reused(case: Case, diff: Difference) -> bool:
         return False
     if diff.path[0] in ("post", "after_purge"):
         return True  # the stuck instance changes every later purge, suspend and resume
-    label = diff.path[1]
+    label = diff.path[1]  # the creator, what it would have created, and the ancestors waiting for it
     return any(is_within(label, c) or label in ancestors(c) for c in creators)
 
 
@@ -261,14 +250,23 @@ def _suspend_resume_completed(case: Case, diff: Difference) -> bool:
 
 
 def _unknown_instance_after_purge(case: Case, diff: Difference) -> bool:
-    if diff.path[0] != "post" or diff.reference != "OK" or diff.fake != "NOT_FOUND":
+    """A post action on the root after an earlier purge removed it on both sides."""
+    if diff.path[0] != "post":
         return False
     index = diff.path[1]
+    action = case.program["after"][index]
+    if action["do"] in ("suspend", "resume"):
+        expected: tuple[Any, Any] = ("OK", "NOT_FOUND")
+    elif action["do"] == "purge":
+        expected = ("UNKNOWN", {"deleted": 0})
+    else:
+        return False
+    if (diff.reference, diff.fake) != expected:
+        return False
     ref_post, fake_post = case.reference.get("post") or [], case.fake.get("post") or []
-    return case.program["after"][index]["do"] in ("suspend", "resume") and any(
-        isinstance(ref_post[i], dict) and ref_post[i].get("deleted", 0) > 0
-        and isinstance(fake_post[i], dict) and fake_post[i].get("deleted", 0) > 0
-        for i in range(index) if case.program["after"][i]["do"] == "purge")
+    return any(isinstance(ref_post[i], dict) and ref_post[i].get("deleted", 0) > 0
+               and isinstance(fake_post[i], dict) and fake_post[i].get("deleted", 0) > 0
+               for i in range(index) if case.program["after"][i]["do"] == "purge")
 
 
 KNOWN: tuple[KnownDifference, ...] = (
@@ -306,8 +304,9 @@ KNOWN: tuple[KnownDifference, ...] = (
         _suspend_resume_completed),
     KnownDifference(
         "operation_on_unknown_instance", "deliberate",
-        "suspend or resume of an instance that a purge removed: durabletask-go answers OK and orphans the "
-        "event; the fake answers NOT_FOUND (docs/fidelity.md, 'Deliberate differences': unknown ids)",
+        "suspend, resume or purge of an instance that a purge removed: durabletask-go answers OK and orphans "
+        "the event (purge: UNKNOWN); the fake answers NOT_FOUND (purge: OK, 0 deleted), as docs/fidelity.md "
+        "lists under 'Deliberate differences' for unknown ids",
         _unknown_instance_after_purge),
 )
 

@@ -30,7 +30,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -177,6 +177,7 @@ class _ProgramRun:
         self.root = root
         self.actions: list[list[Any]] = []
         self.errors: list[str] = []
+        self.pending: list[Future[None]] = []
         self.lock = threading.Lock()
 
 
@@ -205,15 +206,22 @@ class Driver:
                     return run
         return None
 
-    def on_beacon(self, instance_id: str, beacon: str, actions: list[dict[str, Any]]) -> None:
+    def on_beacon(self, instance_id: str, task_id: int, beacon: str, actions: list[dict[str, Any]]) -> None:
         """Called by the beacon activity: act in the background, so the activity completes at once."""
         run = self._run_of(instance_id)
         if run is None:
             raise RuntimeError(f"beacon from {instance_id}, which belongs to no running program")
-        self._actions.submit(self._act, run, instance_id, beacon, actions)
+        future = self._actions.submit(self._act, run, instance_id, task_id, beacon, actions)
+        with run.lock:
+            run.pending.append(future)
 
-    def _act(self, run: _ProgramRun, instance_id: str, beacon: str, actions: list[dict[str, Any]]) -> None:
+    def _act(self, run: _ProgramRun, instance_id: str, task_id: int, beacon: str,
+             actions: list[dict[str, Any]]) -> None:
         release = True
+        if not self.wait_completed_task(instance_id, task_id):
+            with run.lock:
+                run.errors.append(f"the completion of beacon {beacon} of {instance_id} was never committed")
+            return
         for action in actions:
             result = "OK"
             try:
@@ -252,6 +260,19 @@ class Driver:
             state = self.client.get_orchestration_state(instance_id, fetch_payloads=False)
             if state is not None and state.runtime_status in statuses:
                 return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(delay)  # bounded poll of a condition
+            delay = min(delay * 2, 0.05)
+
+    def wait_completed_task(self, instance_id: str, task_id: int) -> bool:
+        """Poll the committed history until it holds the completion of activity ``task_id``."""
+        deadline = time.monotonic() + self.timeout
+        delay = 0.005
+        while True:
+            for event in self.history(instance_id):
+                if event.HasField("taskCompleted") and event.taskCompleted.taskScheduledId == task_id:
+                    return True
             if time.monotonic() > deadline:
                 return False
             time.sleep(delay)  # bounded poll of a condition
@@ -300,6 +321,9 @@ class Driver:
                 if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:  # type: ignore[attr-defined]
                     raise
             self.wait_settled(root, deadline)
+            with run.lock:
+                pending = list(run.pending)
+            wait(pending, timeout=max(0.5, deadline - time.monotonic()))  # actions still waiting for a status
             ids = self.lister(root)
             labels = {iid: relabel(iid) for iid in ids}
             observation["instances"] = {labels[iid]: self.observe(iid, labels, relabel) for iid in ids}

@@ -8,7 +8,9 @@ results of the earlier generations. Its output is the list of every generation's
 Attempt counters live in this process (the driver and the worker share it), keyed by the body's key and
 the step's path, so "fail the first n attempts" holds across retries whatever instance id a retry gets.
 A beacon is an activity that hands its actions to the driver (``set_beacon_sink``) followed by a wait for
-the driver's ``release.<beacon id>`` event: the driver acts while the orchestrator provably waits.
+the driver's ``release.<beacon id>`` event: the driver acts once the activity's completion is committed,
+while the orchestrator provably waits for the release. A race whose short timer loses waits for that timer
+too, so whether it fired before the orchestration ended never depends on timing.
 
 Importable by the published SDK's venv: stdlib and ``durabletask`` only, no relative imports.
 """
@@ -23,9 +25,10 @@ from typing import Any
 from durabletask import task
 
 ALWAYS = 99
+HOUR_MS = 3_600_000
 PARKED = "parked"
 
-BeaconSink = Callable[[str, str, list[dict[str, Any]]], None]
+BeaconSink = Callable[[str, int, str, list[dict[str, Any]]], None]
 
 _counters: dict[str, int] = {}
 _counters_lock = threading.Lock()
@@ -33,7 +36,7 @@ _sink: BeaconSink | None = None
 
 
 def set_beacon_sink(sink: BeaconSink | None) -> None:
-    """Route beacon arrivals (instance id, beacon id, actions) to ``sink`` (the driver)."""
+    """Route beacon arrivals (instance id, the beacon activity's task id, beacon id, actions) to ``sink``."""
     global _sink
     _sink = sink
 
@@ -70,7 +73,7 @@ def fid_beacon(ctx: task.ActivityContext, spec: dict[str, Any]) -> None:
     sink = _sink
     if sink is None:
         raise RuntimeError("no driver is listening for beacons")
-    sink(ctx.orchestration_id, spec["beacon"], spec["actions"])
+    sink(ctx.orchestration_id, ctx.task_id, spec["beacon"], spec["actions"])
 
 
 def _policy(attempts: int) -> task.RetryPolicy | None:
@@ -142,6 +145,8 @@ class _Interpreter:
                 event = ctx.wait_for_external_event(step["name"])
                 timer = ctx.create_timer(timedelta(milliseconds=step["ms"]))
                 winner = yield task.when_any([event, timer])
+                if winner is event and step["ms"] < HOUR_MS:
+                    yield timer  # a short timer that lost still fires: let it, so histories do not race it
                 results.append({"won": "event", "value": event.get_result()} if winner is event
                                else {"won": "timer"})
             elif op == "all":

@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import re
 import subprocess
 import tempfile
 import uuid
@@ -80,10 +81,16 @@ class Runner:
     def observe(self, programs: Sequence[fp.Program], sdk: str, peer: str) -> list[fc.Observation]:
         prefix = f"{sdk[0]}{next(self._runs)}."
         if sdk == "ours":
-            return self._ours(programs, peer, prefix)
-        if sdk == "published":
-            return self._published(programs, peer, prefix)
-        raise ValueError(f"unknown SDK {sdk!r} (expected 'ours' or 'published')")
+            observations = self._ours(programs, peer, prefix)
+        elif sdk == "published":
+            observations = self._published(programs, peer, prefix)
+        else:
+            raise ValueError(f"unknown SDK {sdk!r} (expected 'ours' or 'published')")
+        if peer == GO:
+            failures = work_item_failures(self.sidecars.go.log_path.read_text(errors="replace"))
+            for program, observation in zip(programs, observations):
+                attach_work_item_failures(observation, prefix + program["name"], failures)
+        return observations
 
     def _ours(self, programs: Sequence[fp.Program], peer: str, prefix: str) -> list[fc.Observation]:
         address = self.sidecars.address(peer)
@@ -128,6 +135,41 @@ class Runner:
             raise RuntimeError(f"fidelity harness exited {completed.returncode} with {len(observations)} of "
                                f"{len(programs)} observations:\n" + "\n".join(completed.stderr.splitlines()[-30:]))
         return observations
+
+
+_RETURNED = re.compile(r"^\w+: \S+ \S+ (\S+): orchestrator returned ")
+_FAILED = re.compile(r"^ERROR: \S+ \S+ orchestration-processor: failed to complete work item: (.*)$")
+
+
+def work_item_failures(log: str) -> dict[str, list[str]]:
+    """Instance id -> reasons durabletask-go gave for failing to complete its orchestration work items.
+
+    durabletask-go's orchestration processor handles one work item at a time and logs
+    ``<id>: orchestrator returned N action(s)`` just before committing them, so a ``failed to complete
+    work item: <reason>`` line belongs to the instance named by the last such line before it.
+    """
+    failures: dict[str, list[str]] = {}
+    last: str | None = None
+    for line in log.splitlines():
+        returned = _RETURNED.match(line)
+        if returned:
+            last = returned.group(1)
+            continue
+        failed = _FAILED.match(line)
+        if failed and last is not None:
+            reasons = failures.setdefault(last, [])
+            if failed.group(1) not in reasons:
+                reasons.append(failed.group(1))
+            last = None
+    return failures
+
+
+def attach_work_item_failures(observation: fc.Observation, root: str, failures: dict[str, list[str]]) -> None:
+    """Add ``work_item_failures`` (label -> reasons) for the instances of the program rooted at ``root``."""
+    relabel = fd.Relabel(root)
+    found = {relabel(iid): reasons for iid, reasons in failures.items() if fd.belongs(iid, root)}
+    if found:
+        observation["work_item_failures"] = found
 
 
 def compare(programs: Sequence[fp.Program], reference: Sequence[fc.Observation], fake: Sequence[fc.Observation],
