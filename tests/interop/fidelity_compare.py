@@ -232,7 +232,7 @@ def _purge_refused_with_running_child(case: Case, diff: Difference) -> bool:
     if diff.path[0] == "after_purge":
         return bool(diff.reference is True and diff.fake is False)
     if diff.path[0] == "post":
-        return diff.path[1] >= refused[0]  # the refused purge and what it changes for later post actions
+        return bool(diff.path[1] >= refused[0])  # the refused purge and what it changes for later post actions
     return False
 
 

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+
 from durabletask import client as dt_client
 from durabletask import worker as dt_worker
 from durabletask.internal import orchestrator_service_pb2 as pb
@@ -89,7 +90,7 @@ class GrpcLister:
 
     def __init__(self, address: str) -> None:
         self._channel = grpc.insecure_channel(address)
-        self._stub = stubs.TaskHubSidecarServiceStub(self._channel)
+        self._stub = stubs.TaskHubSidecarServiceStub(self._channel)  # type: ignore[no-untyped-call]
 
     def __call__(self, root: str) -> list[str]:
         ids: list[str] = []
@@ -163,7 +164,8 @@ def failure_list(events: Sequence[pb.HistoryEvent]) -> list[Any]:
 
 def _code(error: Exception) -> str:
     if isinstance(error, grpc.RpcError):
-        return error.code().name  # type: ignore[no-any-return,attr-defined]
+        name: str = error.code().name
+        return name
     return type(error).__name__
 
 
@@ -318,7 +320,7 @@ class Driver:
             except TimeoutError:
                 pass  # observed as it is below
             except grpc.RpcError as error:
-                if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:  # type: ignore[attr-defined]
+                if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
                     raise
             self.wait_settled(root, deadline)
             with run.lock:
@@ -352,7 +354,7 @@ class Driver:
         failure = None
         if state.failure_details is not None:
             failure = [(state.failure_details.error_type or "").rsplit(".", 1)[-1], state.failure_details.message]
-        return relabel({
+        observed: dict[str, Any] = relabel({
             "exists": True,
             "status": state.runtime_status.name,
             "output": _loads(state.serialized_output),
@@ -361,6 +363,7 @@ class Driver:
             "history": normalize_history(events, labels, batched=True)[1],
             "failures": failure_list(events),
         })
+        return observed
 
     def post(self, action: dict[str, Any], root: str) -> Any:
         try:
@@ -394,8 +397,8 @@ class Driver:
         worker = dt_worker.TaskHubGrpcWorker(host_address=self.host)
         for fn in interp.ORCHESTRATORS:
             worker.add_orchestrator(fn)
-        for fn in interp.ACTIVITIES:
-            worker.add_activity(fn)
+        for activity in interp.ACTIVITIES:
+            worker.add_activity(activity)
         interp.set_beacon_sink(self.on_beacon)
         worker.start()
         try:

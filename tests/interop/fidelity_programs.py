@@ -402,7 +402,10 @@ def _get(body: Body, path: _Path) -> Any:
 
 
 def _get_body(body: Body, path: _Path) -> Body:
-    return body if not path else _get(body, path)  # type: ignore[no-any-return]
+    if not path:
+        return body
+    found: Body = _get(body, path)
+    return found
 
 
 def _set(body: Body, path: _Path, replacement: Step | None) -> None:
