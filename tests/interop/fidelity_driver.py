@@ -11,7 +11,9 @@ two sidecars that behave the same, whatever the timing:
 
 Labels are instance ids with the program's root id replaced by ``R`` (also inside outputs and messages).
 Histories are normalized as in the scenario catalogue with batching removed (``OrchestratorStarted``
-markers dropped, each run of inbound events sorted), plus the failure details of every failure event.
+markers dropped, each run of inbound events sorted), plus the failure details of every failure event. An
+instance whose generation runs a when_all of several tasks has its history compared as a sorted list: its
+branches' events interleave by timing on any sidecar.
 
 The driver never sleeps to let things happen: it acts when a beacon says the orchestrator waits for it,
 waits for completion with the SDK's long poll, and waits for conditions (a status, every instance either
@@ -162,6 +164,22 @@ def failure_list(events: Sequence[pb.HistoryEvent]) -> list[Any]:
     return sorted(out, key=json.dumps)
 
 
+def _runs_branches_at_once(state: Any) -> bool:
+    """Whether the generation an interpreter instance runs holds a when_all of two or more tasks."""
+    try:
+        steps = state["body"]["gens"][state["gen"]]
+    except (TypeError, KeyError, IndexError):
+        return False
+    return any(step.get("op") == "all" and len(step.get("tasks", ())) > 1 for step in steps)
+
+
+def error_summary(error: BaseException) -> str:
+    """One line naming an exception: its type and message, or a gRPC error's code and details."""
+    if isinstance(error, grpc.RpcError):
+        return f"grpc.RpcError {_code(error)}: {error.details()}"
+    return f"{type(error).__name__}: {error}".splitlines()[0]
+
+
 def _code(error: Exception) -> str:
     if isinstance(error, grpc.RpcError):
         name: str = error.code().name
@@ -247,9 +265,9 @@ class Driver:
         if release:
             try:
                 self.client.raise_orchestration_event(instance_id, f"release.{beacon}")
-            except Exception:
+            except Exception as error:
                 with run.lock:
-                    run.errors.append(f"release of {instance_id} {beacon} failed:\n{traceback.format_exc()}")
+                    run.errors.append(f"release of {instance_id} {beacon} failed: {error_summary(error)}")
 
     # --- waiting ------------------------------------------------------------------------------
 
@@ -319,8 +337,8 @@ class Driver:
                 self.client.wait_for_orchestration_completion(root, timeout=max(0.5, deadline - time.monotonic()))
             except TimeoutError:
                 pass  # observed as it is below
-            except grpc.RpcError as error:
-                if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+            except grpc.RpcError as error:  # durabletask-go may answer CANCELLED: its own copy of the deadline
+                if error.code() not in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
                     raise
             self.wait_settled(root, deadline)
             with run.lock:
@@ -339,8 +357,8 @@ class Driver:
                     labels[iid]: self.client.get_orchestration_state(iid, fetch_payloads=False) is not None
                     for iid in ids}
             self.cleanup(root)
-        except Exception:
-            observation["error"] = traceback.format_exc()
+        except Exception as error:
+            observation["error"] = f"{error_summary(error)}\n{traceback.format_exc()}"
         finally:
             with self._runs_lock:
                 self._runs.pop(root, None)
@@ -351,6 +369,9 @@ class Driver:
         if state is None:
             return {"exists": False}
         events = self.history(iid)
+        history = normalize_history(events, labels, batched=True)[1]
+        if _runs_branches_at_once(_loads(state.serialized_input)):
+            history = sorted(history)  # concurrent branches interleave by timing: compare the events as a set
         failure = None
         if state.failure_details is not None:
             failure = [(state.failure_details.error_type or "").rsplit(".", 1)[-1], state.failure_details.message]
@@ -360,7 +381,7 @@ class Driver:
             "output": _loads(state.serialized_output),
             "failure": failure,
             "custom_status": _loads(state.serialized_custom_status),
-            "history": normalize_history(events, labels, batched=True)[1],
+            "history": history,
             "failures": failure_list(events),
         })
         return observed

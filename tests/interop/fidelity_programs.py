@@ -278,18 +278,17 @@ def has_sub_orchestrations(program: Program) -> bool:
     return any(step["op"] == "sub" for step in steps_of(program))
 
 
-def clears_custom_status(program: Program) -> bool:
-    """Whether some body sets custom status None after a value (in one generation or across them)."""
+def statuses_before_continue_as_new(program: Program) -> list[Any]:
+    """Custom status values set by a generation that continues as new, in a body whose later ones set none."""
+    values: list[Any] = []
     for body in bodies(program):
-        seen_value = False
-        for steps in body["gens"]:
-            for step in steps:
-                if step["op"] == "status":
-                    if step["value"] is not None:
-                        seen_value = True
-                    elif seen_value:
-                        return True
-    return False
+        gens = body["gens"]
+        for gi, steps in enumerate(gens[:-1]):
+            later_sets = any((step["op"] == "status" and step["value"] is not None) or step["op"] == "park"
+                             for later in gens[gi + 1:] for step in later)
+            if not later_sets:
+                values.extend(step["value"] for step in steps if step["op"] == "status")
+    return [v for v in values if v is not None]
 
 
 def size(program: Program) -> int:
