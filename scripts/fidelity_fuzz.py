@@ -6,10 +6,12 @@ outcomes only). Every difference is either recognised by a known class (``fideli
 reported as unexplained with its program. With ``--minimise`` the smallest program found for every class
 and every kind of unexplained difference is shrunk further and printed, ready to paste into a test.
 
-    .venv/bin/python scripts/fidelity_fuzz.py --seed 7 --count 1000 [--sdk ours,published] [--no-auto]
+    .venv/bin/python scripts/fidelity_fuzz.py --seed 7 -n 1000 [--sdk ours,published] [--no-auto]
         [--batch 100] [--minimise] [--timeout 8] [--parallelism 8] [--json FILE]
 
-The last line is the summary: ``fidelity seed=S programs=N clean=C known=K unexplained=U errors=E (...)``.
+The last line is the summary: ``fidelity seed=S programs=N clean=C known=K unexplained=U errors=E time=T
+classes: NAME=P ...``, P being the number of programs showing the class in some comparison (``known:<class>``
+for a known difference, ``unexplained:<field>`` for a difference no class accounts for).
 Exit status 1 when any program shows an unexplained difference or a harness error.
 """
 
@@ -34,7 +36,7 @@ from sidecars import go_binary_path, published_python_path  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--count", type=int, default=1000, help="programs to run")
+    parser.add_argument("-n", "--count", type=int, default=1000, help="programs to run")
     parser.add_argument("--start", type=int, default=0, help="index of the first program")
     parser.add_argument("--sdk", default="ours,published", help="comma-separated: ours, published")
     parser.add_argument("--no-auto", action="store_true", help="skip the auto-clock (outcome) comparison")
@@ -49,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     comparisons = fs.default_comparisons(sdks, auto=not args.no_auto)
     started = time.monotonic()
     classes: Counter[str] = Counter()
+    programs_by_class: Counter[str] = Counter()
     examples: dict[tuple[str, fs.Comparison], fp.Program] = {}
     counts = Counter[str]()
     records = []
@@ -73,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                     counts["known"] += 1
                 else:
                     counts["clean"] += 1
+                programs_by_class.update(set().union(*(fs.signatures(v) for v in states.values())))
                 for comparison, verdict in states.items():
                     for signature in fs.signatures(verdict):
                         classes[f"{signature} [{comparison.label}]"] += 1
@@ -109,10 +113,10 @@ def main(argv: list[str] | None = None) -> int:
                       flush=True)
     if args.json:
         args.json.write_text(json.dumps(records, indent=1))
-    summary = ", ".join(f"{name}={n}" for name, n in sorted(classes.items()))
+    summary = " ".join(f"{name}={n}" for name, n in sorted(programs_by_class.items())) or "none"
     print(f"fidelity seed={args.seed} programs={args.count} clean={counts['clean']} known={counts['known']} "
           f"unexplained={counts['unexplained']} errors={counts['errors']} "
-          f"time={time.monotonic() - started:.0f}s ({summary})")
+          f"time={time.monotonic() - started:.0f}s classes: {summary}")
     return 1 if counts["unexplained"] or counts["errors"] else 0
 
 

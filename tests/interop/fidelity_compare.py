@@ -168,7 +168,11 @@ def _sub_id_reused(case: Case, diff: Difference) -> bool:
     if diff.path[0] in ("post", "after_purge"):
         return True  # the stuck instance changes every later purge, suspend and resume
     label = diff.path[1]  # the creator, what it would have created, and the ancestors waiting for it
-    return any(is_within(label, c) or label in ancestors(c) for c in creators)
+    if any(is_within(label, c) or label in ancestors(c) for c in creators):
+        return True
+    # what an ancestor of a creator would have created only after the hanging child returned
+    return not case.instance("reference", label).get("exists") \
+        and any(is_within(label, a) for c in creators for a in ancestors(c))
 
 
 def _purges(case: Case, recursive: bool) -> list[int]:
