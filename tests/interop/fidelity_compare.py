@@ -203,6 +203,19 @@ def _earlier_generations_purged(case: Case, diff: Difference) -> bool:
     return False
 
 
+def _recursively_terminated_earlier_generation_child(case: Case, diff: Difference) -> bool:
+    """An instance a recursive terminate reached on the fake only: its parent names it in no current history."""
+    if diff.path[0] != "instances" or diff.path[2] not in ("status", "output", "history", "failures"):
+        return False
+    if not fp.continues_as_new(case.program) or not any(
+            a["do"] == "terminate" and a["recursive"] for a in fp.actions_of(case.program)):
+        return False
+    label = diff.path[1]
+    reference, fake = case.instance("reference", label), case.instance("fake", label)
+    return bool(reference.get("exists")) and reference.get("status") not in TERMINAL \
+        and fake.get("status") == "TERMINATED" and _unnamed_by_parent_on_reference(case, label)
+
+
 def _running_descendant(case: Case) -> bool:
     return any(label != "R" and case.instance(side, label).get("exists")
                and case.instance(side, label).get("status") not in TERMINAL
@@ -283,6 +296,12 @@ OPEN_DIFFERENCES: dict[str, KnownDifference] = {k.name: k for k in (
         "recursive purge of an instance that continued as new: durabletask-go purges only the children named in "
         "the current generation's history; the fake also purges earlier generations' children",
         _earlier_generations_purged),
+    KnownDifference(
+        "recursive_terminate_after_continue_as_new", "open", "found by fid-gen (issue 27's note on terminate)",
+        "recursive terminate of an instance that continued as new: durabletask-go terminates only the children "
+        "named in the current generation's history (an earlier generation's child keeps running); the fake "
+        "terminates every child the instance ever created",
+        _recursively_terminated_earlier_generation_child),
     KnownDifference(
         "recursive_purge_with_running_child", "open", "issue 27 item 4",
         "recursive purge of an ended instance whose child still runs: durabletask-go refuses the whole purge; "
