@@ -7,7 +7,7 @@ reported as unexplained with its program. With ``--minimise`` the smallest progr
 and every kind of unexplained difference is shrunk further and printed, ready to paste into a test.
 
     .venv/bin/python scripts/fidelity_fuzz.py --seed 7 -n 1000 [--sdk ours,published] [--no-auto]
-        [--batch 100] [--minimise] [--timeout 8] [--parallelism 8] [--json FILE]
+        [--batch 100] [--minimise] [--timeout 15] [--parallelism 8] [--json FILE]
 
 The last line is the summary: ``fidelity seed=S programs=N clean=C known=K unexplained=U errors=E time=T
 classes: NAME=P ...``, P being the number of programs showing the class in some comparison (``known:<class>``
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sdk", default="ours,published", help="comma-separated: ours, published")
     parser.add_argument("--no-auto", action="store_true", help="skip the auto-clock (outcome) comparison")
     parser.add_argument("--batch", type=int, default=100, help="programs per batch (fresh sidecars per batch)")
-    parser.add_argument("--timeout", type=float, default=8.0, help="per-program deadline in seconds")
+    parser.add_argument("--timeout", type=float, default=15.0, help="per-program deadline in seconds")
     parser.add_argument("--parallelism", type=int, default=8, help="programs run at once per SDK")
     parser.add_argument("--minimise", action="store_true", help="shrink one program per class found")
     parser.add_argument("--json", type=Path, default=None, help="write every non-clean verdict here")

@@ -152,7 +152,7 @@ def _stuck(instance: dict[str, Any]) -> bool:
 def _reused_child_creators(case: Case) -> list[str]:
     """Instances whose work items durabletask-go failed because a sub-orchestration id already exists.
 
-    durabletask-go logs the reason (``fidelity_suite.work_item_failures``); the instance must also be left
+    durabletask-go logs the reason (``fidelity_driver.GoLogWatcher``); the instance must also be left
     unfinished there (the work item is retried for ever) for the class to apply.
     """
     failures = case.reference.get("work_item_failures") or {}

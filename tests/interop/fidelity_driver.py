@@ -17,8 +17,10 @@ branches' events interleave by timing on any sidecar.
 
 The driver never sleeps to let things happen: it acts when a beacon says the orchestrator waits for it,
 waits for completion with the SDK's long poll, and waits for conditions (a status, every instance either
-ended or parked) with deadlines. An instance that never settles (durabletask-go retrying a work item
-for ever, say) is observed as it is when the program's deadline passes, then terminated to clean up.
+ended or parked) with deadlines. An instance whose work items the sidecar fails for good (durabletask-go
+retrying "orchestration instance already exists" for ever, seen by ``GoLogWatcher``), and every ancestor
+waiting for it, counts as settled at once; anything else that never settles is observed as it is when the
+program's deadline passes. Whatever still runs is then terminated to clean up.
 
 Importable by the published SDK's venv: stdlib, grpc and ``durabletask``, plus sibling modules.
 """
@@ -118,6 +120,63 @@ def pb_string(value: str) -> Any:
 
 
 # ----------------------------------------------------------------------------------------------
+# durabletask-go's work-item failures, from its log
+# ----------------------------------------------------------------------------------------------
+
+_RETURNED = re.compile(r"^\w+: \S+ \S+ (\S+): orchestrator returned ")
+_FAILED = re.compile(r"^ERROR: \S+ \S+ orchestration-processor: failed to complete work item: (.*)$")
+ALREADY_EXISTS = "orchestration instance already exists"
+
+
+class GoLogWatcher:
+    """Instance id -> reasons durabletask-go gave for failing to complete its orchestration work items.
+
+    durabletask-go's orchestration processor handles one work item at a time and logs
+    ``<id>: orchestrator returned N action(s)`` just before committing them, so a ``failed to complete
+    work item: <reason>`` line belongs to the instance named by the last such line before it. The log is
+    read incrementally (only complete lines), so the watcher can be asked often while the sidecar runs.
+    """
+
+    def __init__(self, log_path: Path) -> None:
+        self._log_path = Path(log_path)
+        self._offset = 0
+        self._last: str | None = None
+        self._failures: dict[str, list[str]] = {}
+        self._lock = threading.Lock()
+
+    def failures(self) -> dict[str, list[str]]:
+        """Every failure logged so far, by instance id."""
+        with self._lock:
+            self._read()
+            return {iid: list(reasons) for iid, reasons in self._failures.items()}
+
+    def hung(self, instance_id: str) -> bool:
+        """Whether the instance's work items fail because a sub-orchestration id exists (retried for ever)."""
+        return ALREADY_EXISTS in self.failures().get(instance_id, ())
+
+    def _read(self) -> None:
+        try:
+            with open(self._log_path, "rb") as handle:
+                handle.seek(self._offset)
+                chunk = handle.read()
+        except FileNotFoundError:
+            return
+        end = chunk.rfind(b"\n") + 1
+        self._offset += end
+        for line in chunk[:end].decode(errors="replace").splitlines():
+            returned = _RETURNED.match(line)
+            if returned:
+                self._last = returned.group(1)
+                continue
+            failed = _FAILED.match(line)
+            if failed and self._last is not None:
+                reasons = self._failures.setdefault(self._last, [])
+                if failed.group(1) not in reasons:
+                    reasons.append(failed.group(1))
+                self._last = None
+
+
+# ----------------------------------------------------------------------------------------------
 # Normalization
 # ----------------------------------------------------------------------------------------------
 
@@ -205,8 +264,9 @@ class Driver:
     """One worker and one client on ``host``, running programs and observing them."""
 
     def __init__(self, host: str, history: HistoryFetcher, lister: Lister, *, token: str,
-                 timeout: float = 8.0, parallelism: int = 8) -> None:
+                 timeout: float = 8.0, parallelism: int = 8, hung: Callable[[str], bool] | None = None) -> None:
         self.host = host
+        self.hung = hung or (lambda instance_id: False)
         self.history = history
         self.lister = lister
         self.token = token
@@ -298,8 +358,13 @@ class Driver:
             time.sleep(delay)  # bounded poll of a condition
             delay = min(delay * 2, 0.05)
 
+    def _hung_or_waiting_for_hung(self, iid: str, ids: Sequence[str]) -> bool:
+        """Whether ``iid`` or one of its descendants among ``ids`` can never make progress (``hung``)."""
+        return any(self.hung(other) for other in ids if other == iid or other.startswith((iid + "-", iid + ":")))
+
     def _settled(self, root: str) -> bool:
-        for iid in self.lister(root):
+        ids = self.lister(root)
+        for iid in ids:
             state = self.client.get_orchestration_state(iid)
             if state is None:
                 continue
@@ -307,8 +372,25 @@ class Driver:
                 continue
             if state.runtime_status == Status.RUNNING and _loads(state.serialized_custom_status) == interp.PARKED:
                 continue
+            if self._hung_or_waiting_for_hung(iid, ids):
+                continue
             return False
         return True
+
+    def wait_root(self, root: str, deadline: float) -> None:
+        """Wait (long poll, one second at a time) until the root ends, hangs for good, or the deadline passes."""
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._hung_or_waiting_for_hung(root, self.lister(root)):
+                return
+            try:
+                self.client.wait_for_orchestration_completion(root, timeout=max(0.2, min(1.0, remaining)))
+                return
+            except TimeoutError:
+                pass
+            except grpc.RpcError as error:  # durabletask-go may answer CANCELLED: its own copy of the deadline
+                if error.code() not in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
+                    raise
 
     def wait_settled(self, root: str, deadline: float) -> bool:
         delay = 0.005
@@ -333,13 +415,7 @@ class Driver:
             self.client.schedule_new_orchestration(
                 interp.fid_interpreter, instance_id=root,
                 input={"body": program["root"], "gen": 0, "key": f"{self.token}/{root}", "acc": []})
-            try:
-                self.client.wait_for_orchestration_completion(root, timeout=max(0.5, deadline - time.monotonic()))
-            except TimeoutError:
-                pass  # observed as it is below
-            except grpc.RpcError as error:  # durabletask-go may answer CANCELLED: its own copy of the deadline
-                if error.code() not in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
-                    raise
+            self.wait_root(root, deadline)
             self.wait_settled(root, deadline)
             with run.lock:
                 pending = list(run.pending)

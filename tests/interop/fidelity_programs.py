@@ -298,7 +298,8 @@ def size(program: Program) -> int:
     for body in bodies(program):
         total += 100 * len(body["gens"]) + int(bool(body["carry"]))
     for step in steps_of(program):
-        total += 100 + step.get("retry", 0) + min(step.get("fail", 0), 3) + int(step.get("id", "generated") != "generated")
+        total += 100 + step.get("retry", 0) + min(step.get("fail", 0), 3)
+        total += int(step.get("id", "generated") != "generated")
         total += 100 * len(step.get("actions", ()))
         if step["op"] == "status" and step["value"] not in (None, "s1"):
             total += 1

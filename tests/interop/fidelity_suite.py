@@ -17,7 +17,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import re
 import subprocess
 import tempfile
 import uuid
@@ -87,7 +86,7 @@ class Runner:
         else:
             raise ValueError(f"unknown SDK {sdk!r} (expected 'ours' or 'published')")
         if peer == GO:
-            failures = work_item_failures(self.sidecars.go.log_path.read_text(errors="replace"))
+            failures = fd.GoLogWatcher(self.sidecars.go.log_path).failures()
             for program, observation in zip(programs, observations):
                 attach_work_item_failures(observation, prefix + program["name"], failures)
         return observations
@@ -103,8 +102,9 @@ class Runner:
             history, lister = GrpcHistorySource(address), fd.GrpcLister(address)
         for name in ("durabletask-worker", "durabletask-client"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
+        hung = fd.GoLogWatcher(self.sidecars.go.log_path).hung if peer == GO else None
         driver = fd.Driver(address, history, lister, token=uuid.uuid4().hex[:8], timeout=self.timeout,
-                           parallelism=self.parallelism)
+                           parallelism=self.parallelism, hung=hung)
         try:
             return driver.run_programs(programs, prefix=prefix)
         finally:
@@ -123,7 +123,7 @@ class Runner:
                 "--programs", str(programs_file), "--prefix", prefix, "--token", uuid.uuid4().hex[:8],
                 "--timeout", str(self.timeout), "--parallelism", str(self.parallelism)]
         if peer == GO:
-            argv += ["--go-db", str(self.sidecars.go.db_path)]
+            argv += ["--go-db", str(self.sidecars.go.db_path), "--go-log", str(self.sidecars.go.log_path)]
         try:
             budget = 60 + self.timeout * 3 * (len(programs) / max(1, self.parallelism) + 1)
             completed = subprocess.run(argv, capture_output=True, text=True, timeout=budget,
@@ -135,33 +135,6 @@ class Runner:
             raise RuntimeError(f"fidelity harness exited {completed.returncode} with {len(observations)} of "
                                f"{len(programs)} observations:\n" + "\n".join(completed.stderr.splitlines()[-30:]))
         return observations
-
-
-_RETURNED = re.compile(r"^\w+: \S+ \S+ (\S+): orchestrator returned ")
-_FAILED = re.compile(r"^ERROR: \S+ \S+ orchestration-processor: failed to complete work item: (.*)$")
-
-
-def work_item_failures(log: str) -> dict[str, list[str]]:
-    """Instance id -> reasons durabletask-go gave for failing to complete its orchestration work items.
-
-    durabletask-go's orchestration processor handles one work item at a time and logs
-    ``<id>: orchestrator returned N action(s)`` just before committing them, so a ``failed to complete
-    work item: <reason>`` line belongs to the instance named by the last such line before it.
-    """
-    failures: dict[str, list[str]] = {}
-    last: str | None = None
-    for line in log.splitlines():
-        returned = _RETURNED.match(line)
-        if returned:
-            last = returned.group(1)
-            continue
-        failed = _FAILED.match(line)
-        if failed and last is not None:
-            reasons = failures.setdefault(last, [])
-            if failed.group(1) not in reasons:
-                reasons.append(failed.group(1))
-            last = None
-    return failures
 
 
 def attach_work_item_failures(observation: fc.Observation, root: str, failures: dict[str, list[str]]) -> None:

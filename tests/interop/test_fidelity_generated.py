@@ -24,7 +24,7 @@ from . import fidelity_programs as fp
 from . import fidelity_suite as fs
 
 SEED = int(os.environ.get("FIDELITY_SEED", "27"))
-COUNT = int(os.environ.get("FIDELITY_COUNT", "12"))
+COUNT = int(os.environ.get("FIDELITY_COUNT", "40"))
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "fidelity.md"
 MINIMISE_BUDGET = 12  # reruns spent shrinking a failing program before printing it
 
@@ -35,7 +35,7 @@ def _campaign(sdk: str, go_binary: Path, published_python: Path | None, workdir:
     comparisons = fs.default_comparisons([sdk], auto=True)
     sidecars = fs.Sidecars(workdir, go_binary, auto=True)
     try:
-        runner = fs.Runner(sidecars, published_python, timeout=8.0, parallelism=COUNT)
+        runner = fs.Runner(sidecars, published_python, timeout=15.0, parallelism=COUNT)
         verdicts = fs.run_campaign(runner, programs, comparisons)
         failing = [(c, v) for c in comparisons for v in verdicts[c] if not v.ok]
         if not failing:
