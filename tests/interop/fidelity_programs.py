@@ -278,17 +278,24 @@ def has_sub_orchestrations(program: Program) -> bool:
     return any(step["op"] == "sub" for step in steps_of(program))
 
 
-def statuses_before_continue_as_new(program: Program) -> list[Any]:
-    """Custom status values set by a generation that continues as new, in a body whose later ones set none."""
-    values: list[Any] = []
+def statuses_around_continue_as_new(program: Program) -> tuple[list[Any], list[Any]]:
+    """Custom status values a body may send with a continue-as-new, and every value its bodies set.
+
+    The first list holds the values set by a generation that continues as new, in a body whose later
+    generations set none (so the value is what the instance shows last if the sidecar stores it).
+    """
+    sent: list[Any] = []
+    every: list[Any] = []
     for body in bodies(program):
         gens = body["gens"]
-        for gi, steps in enumerate(gens[:-1]):
+        for gi, steps in enumerate(gens):
+            values = [step["value"] for step in steps if step["op"] == "status" and step["value"] is not None]
+            every.extend(values)
             later_sets = any((step["op"] == "status" and step["value"] is not None) or step["op"] == "park"
                              for later in gens[gi + 1:] for step in later)
-            if not later_sets:
-                values.extend(step["value"] for step in steps if step["op"] == "status")
-    return [v for v in values if v is not None]
+            if gi < len(gens) - 1 and not later_sets:
+                sent.extend(values)
+    return sent, every
 
 
 def size(program: Program) -> int:

@@ -134,11 +134,16 @@ def test_a_difference_no_class_recognises_is_unexplained() -> None:
     assert [d.path for d in verdict.unexplained] == [("instances", "R", "status")]
 
 
-def test_the_custom_status_class_needs_a_status_set_before_a_continue_as_new() -> None:
+def test_the_custom_status_class_needs_a_status_sent_with_a_continue_as_new() -> None:
     kept = {"name": "p", "after": [], "root": {"carry": False, "gens": [
         [{"op": "status", "value": "s3"}], [{"op": "timer", "ms": 50}]]}}
     verdict = fc.account(kept, _observation(R=_instance("COMPLETED")), _observation(R=_instance("COMPLETED", "s3")))
-    assert verdict.ok and list(verdict.accounted) == ["custom_status_kept_across_continue_as_new"]
+    assert verdict.ok and list(verdict.accounted) == ["custom_status_with_continue_as_new"]
+    earlier = {"name": "p", "after": [], "root": {"carry": False, "gens": [
+        [{"op": "status", "value": "s1"}, {"op": "timer", "ms": 50}, {"op": "status", "value": "s3"}], []]}}
+    verdict = fc.account(earlier, _observation(R=_instance("COMPLETED", "s1")),
+                         _observation(R=_instance("COMPLETED", "s3")))
+    assert verdict.ok and list(verdict.accounted) == ["custom_status_with_continue_as_new"]
     same_generation = {"name": "p", "after": [], "root": {"carry": False, "gens": [[{"op": "status", "value": "s3"}]]}}
     verdict = fc.account(same_generation, _observation(R=_instance("COMPLETED")),
                          _observation(R=_instance("COMPLETED", "s3")))
