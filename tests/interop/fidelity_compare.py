@@ -216,6 +216,20 @@ def _recursively_terminated_earlier_generation_child(case: Case, diff: Differenc
         and fake.get("status") == "TERMINATED" and _unnamed_by_parent_on_reference(case, label)
 
 
+def _recursive_terminate_through_ended_child(case: Case, diff: Difference) -> bool:
+    """A running instance under an ended child: a recursive terminate reached it on durabletask-go only."""
+    if diff.path[0] != "instances" or diff.path[2] not in ("status", "output", "history", "failures"):
+        return False
+    if not any(a["do"] == "terminate" and a["recursive"] for a in fp.actions_of(case.program)):
+        return False
+    label = diff.path[1]
+    reference, fake = case.instance("reference", label), case.instance("fake", label)
+    if reference.get("status") != "TERMINATED" or fake.get("status") in TERMINAL or not fake.get("exists"):
+        return False
+    return any(case.instance(side, a).get("status") in ("COMPLETED", "FAILED")
+               for a in ancestors(label)[1:] for side in ("reference", "fake"))
+
+
 def _running_descendant(case: Case) -> bool:
     return any(label != "R" and case.instance(side, label).get("exists")
                and case.instance(side, label).get("status") not in TERMINAL
@@ -303,6 +317,11 @@ OPEN_DIFFERENCES: dict[str, KnownDifference] = {k.name: k for k in (
         "named in the current generation's history (an earlier generation's child keeps running); the fake "
         "terminates every child the instance ever created",
         _recursively_terminated_earlier_generation_child),
+    KnownDifference(
+        "recursive_terminate_through_ended_child", "open", "found by fid-gen (not yet in issue 27)",
+        "recursive terminate of an instance whose ended (completed or failed) child has a running child: "
+        "durabletask-go terminates that grandchild; the fake stops at the ended child and leaves it running",
+        _recursive_terminate_through_ended_child),
     KnownDifference(
         "recursive_purge_with_running_child", "open", "issue 27 item 4",
         "recursive purge of an ended instance whose child still runs: durabletask-go refuses the whole purge; "

@@ -29,7 +29,8 @@ Determinism rules the generator keeps (so one program has one correct outcome wh
 event is waited for only after a beacon of the same body raised it (or, in a later generation, as a race
 with a short timer, which the event wins only if it was carried over); a when_any has one possible winner
 (an activity, a short timer or a raised event) and losers that never finish (hour-long timers, events
-nobody raises, parked children); a when_all holds at most one failing task. Nothing here imports an SDK.
+nobody raises, parked children); a when_all holds at most one failing task; a body run as a when_all
+branch never terminates the root (its siblings would race the termination). Nothing here imports an SDK.
 """
 
 from __future__ import annotations
@@ -54,11 +55,13 @@ NEVER = "never"  # an event name nobody raises
 # ----------------------------------------------------------------------------------------------
 
 class _Gen:
-    """State of one generation run: the random source and a counter for fresh event names."""
+    """State of one generation run: the random source, a counter for fresh event names, and how many
+    when_all branches enclose the body being generated (a body in one must not terminate the root)."""
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.events = 0
+        self.concurrent = 0
 
     def fresh_event(self) -> str:
         self.events += 1
@@ -157,7 +160,7 @@ def _beacon(g: _Gen, depth: int, is_root: bool, raised: list[str]) -> tuple[Step
         elif kind == "suspend_resume":
             actions.append({"do": "suspend_resume"})
         else:
-            to = "self" if is_root or g.chance(0.7) else "root"
+            to = "self" if is_root or g.concurrent or g.chance(0.7) else "root"
             actions.append({"do": "terminate", "to": to, "recursive": g.chance(0.5)})
             terminal = to == "self"
             break
@@ -170,7 +173,7 @@ def _sub(g: _Gen, depth: int, catch: bool) -> Step:
             "body": _body(g, depth + 1), "retry": rng.choice((0, 0, 0, 2, 3)), "catch": catch}
 
 
-def _task(g: _Gen, depth: int, raised: list[str], may_fail: bool) -> Step:
+def _task(g: _Gen, depth: int, raised: list[str], may_fail: bool, concurrent: bool = False) -> Step:
     rng = g.rng
     kinds = ["act", "act", "timer"] + (["wait"] if raised else []) + (["sub"] if depth < 2 else [])
     kind = rng.choice(kinds)
@@ -183,7 +186,9 @@ def _task(g: _Gen, depth: int, raised: list[str], may_fail: bool) -> Step:
         return {"op": "timer", "ms": rng.choice((50, 100))}
     if kind == "wait":
         return {"op": "wait", "name": raised.pop(rng.randrange(len(raised)))}
+    g.concurrent += int(concurrent)
     child = _sub(g, depth, catch=False)
+    g.concurrent -= int(concurrent)
     if not may_fail:  # a child that cannot fail: only activities that succeed within their retries
         child["body"] = {"gens": [[{"op": "act", "fail": 0, "retry": 0, "catch": False}]], "carry": False}
     return child
@@ -193,7 +198,7 @@ def _all(g: _Gen, depth: int, raised: list[str]) -> Step:
     tasks: list[Step] = []
     failing_allowed = True
     for _ in range(g.rng.randint(1, 3)):
-        task = _task(g, depth, raised, may_fail=failing_allowed)
+        task = _task(g, depth, raised, may_fail=failing_allowed, concurrent=True)
         if may_fail(task):
             failing_allowed = False
         tasks.append(task)
@@ -281,8 +286,8 @@ def has_sub_orchestrations(program: Program) -> bool:
 def statuses_around_continue_as_new(program: Program) -> tuple[list[Any], list[Any]]:
     """Custom status values a body may send with a continue-as-new, and every value its bodies set.
 
-    The first list holds the values set by a generation that continues as new, in a body whose later
-    generations set none (so the value is what the instance shows last if the sidecar stores it).
+    The first list holds the values set by a generation that continues as new (what the instance shows
+    last when the sidecar stores the value sent with the continue-as-new and no later generation sets one).
     """
     sent: list[Any] = []
     every: list[Any] = []
@@ -291,9 +296,7 @@ def statuses_around_continue_as_new(program: Program) -> tuple[list[Any], list[A
         for gi, steps in enumerate(gens):
             values = [step["value"] for step in steps if step["op"] == "status" and step["value"] is not None]
             every.extend(values)
-            later_sets = any((step["op"] == "status" and step["value"] is not None) or step["op"] == "park"
-                             for later in gens[gi + 1:] for step in later)
-            if gi < len(gens) - 1 and not later_sets:
+            if gi < len(gens) - 1:  # a later generation may set none, or never run (an earlier one failed)
                 sent.extend(values)
     return sent, every
 
