@@ -57,6 +57,7 @@ Status = dt_client.OrchestrationStatus
 TERMINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.TERMINATED})
 HistoryFetcher = Callable[[str], list[pb.HistoryEvent]]
 Lister = Callable[[str], list[str]]
+TERMINATE_GRACE = 2.0  # seconds a recursive terminate waits for the target's descendants to end
 _FAILURE_EVENTS = {"taskFailed", "subOrchestrationInstanceFailed", "executionCompleted"}
 
 
@@ -316,6 +317,8 @@ class Driver:
                     self.client.terminate_orchestration(target, output="terminated by driver",
                                                         recursive=action["recursive"])
                     self.wait_status(target, TERMINAL)
+                    if action["recursive"]:  # children end asynchronously; a child a sidecar spares never does
+                        self.wait_descendants_ended(target, grace=TERMINATE_GRACE)
                     if target == instance_id or action["recursive"]:
                         release = False
             except Exception as error:  # recorded and compared, not raised into the worker
@@ -344,6 +347,23 @@ class Driver:
                 return False
             time.sleep(delay)  # bounded poll of a condition
             delay = min(delay * 2, 0.05)
+
+    def wait_descendants_ended(self, instance_id: str, grace: float) -> bool:
+        """Poll until every descendant of the instance has ended (or hangs for good); False after ``grace``."""
+        deadline = time.monotonic() + grace
+        delay = 0.005
+        while True:
+            ids = [i for i in self.lister(instance_id) if i != instance_id]
+            if all(self._ended(i) or self._hung_or_waiting_for_hung(i, ids) for i in ids):
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(delay)  # bounded poll of a condition
+            delay = min(delay * 2, 0.05)
+
+    def _ended(self, instance_id: str) -> bool:
+        state = self.client.get_orchestration_state(instance_id, fetch_payloads=False)
+        return state is None or state.runtime_status in TERMINAL
 
     def wait_completed_task(self, instance_id: str, task_id: int) -> bool:
         """Poll the committed history until it holds the completion of activity ``task_id``."""
