@@ -164,3 +164,17 @@ def test_every_known_difference_names_where_it_is_written_down() -> None:
     for known in fc.OPEN_DIFFERENCES.values():
         assert known.kind == "open" and re.match(r"issue 27 item \d+$|found by fid-gen", known.ref), known
     assert {k.name for k in fc.KNOWN} == set(fc.OPEN_DIFFERENCES) | set(fc.DELIBERATE_DIFFERENCES)
+
+
+def test_a_child_only_the_fake_created_is_recognised_only_when_its_parent_continues_as_new() -> None:
+    parked: fp.Step = {"op": "sub", "id": "explicit", "retry": 0, "catch": False,
+                       "body": {"carry": False, "gens": [[{"op": "park"}]]}}
+    first: list[fp.Step] = [{"op": "any", "tasks": [{"op": "wait", "name": "e1"}, parked]}]
+    body: fp.Body = {"carry": False, "gens": [first, []]}
+    program = {"name": "p", "after": [], "root": body}
+    reference = _observation(R=_instance("COMPLETED"))
+    fake = _observation(R=_instance("COMPLETED"), **{"R-s0t1": _instance("RUNNING", "parked")})
+    verdict = fc.account(program, reference, fake)
+    assert verdict.ok and list(verdict.accounted) == ["sub_orchestration_created_with_continue_as_new"]
+    one_generation = {"name": "p", "after": [], "root": {"carry": False, "gens": [first]}}
+    assert not fc.account(one_generation, reference, fake).ok
