@@ -364,6 +364,16 @@ OPEN_DIFFERENCES: dict[str, KnownDifference] = {k.name: k for k in (
         "the current generation's history; the fake also purges earlier generations' children",
         _earlier_generations_purged),
     KnownDifference(
+        "recursive_purge_with_running_child", "open", "issue 27 item 4",
+        "recursive purge of an ended instance whose child still runs: durabletask-go refuses the whole purge; "
+        "the fake deletes the root (and its ended children) and leaves the running child",
+        _purge_refused_with_running_child),
+    KnownDifference(
+        "suspend_resume_completed_instance", "open", "issue 27 item 6",
+        "suspend or resume of a completed instance: durabletask-go answers OK (the event is dropped later); "
+        "the fake answers FAILED_PRECONDITION",
+        _suspend_resume_completed),
+    KnownDifference(
         "recursive_terminate_after_continue_as_new", "open", "found by fid-gen (issue 27's note on terminate)",
         "recursive terminate of an instance that continued as new: durabletask-go terminates only the children "
         "named in the current generation's history (an earlier generation's child keeps running); the fake "
@@ -387,16 +397,6 @@ OPEN_DIFFERENCES: dict[str, KnownDifference] = {k.name: k for k in (
         "event already received, then the generation ends): durabletask-go drops it (never created); the fake "
         "creates and runs it",
         _created_with_continue_as_new),
-    KnownDifference(
-        "recursive_purge_with_running_child", "open", "issue 27 item 4",
-        "recursive purge of an ended instance whose child still runs: durabletask-go refuses the whole purge; "
-        "the fake deletes the root (and its ended children) and leaves the running child",
-        _purge_refused_with_running_child),
-    KnownDifference(
-        "suspend_resume_completed_instance", "open", "issue 27 item 6",
-        "suspend or resume of a completed instance: durabletask-go answers OK (the event is dropped later); "
-        "the fake answers FAILED_PRECONDITION",
-        _suspend_resume_completed),
     KnownDifference(
         "custom_status_with_continue_as_new", "open", "found by fid-gen (not yet in issue 27)",
         "set_custom_status(v) then continue_as_new in one work item, the new generation setting none: "
