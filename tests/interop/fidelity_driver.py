@@ -28,6 +28,7 @@ Importable by the published SDK's venv: stdlib, grpc and ``durabletask``, plus s
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sqlite3
 import threading
@@ -233,6 +234,14 @@ def _runs_branches_at_once(state: Any) -> bool:
     return any(step.get("op") == "all" and len(step.get("tasks", ())) > 1 for step in steps)
 
 
+def quiet_logger(name: str) -> logging.Logger:
+    """A logger for the SDK's worker or client that drops everything below CRITICAL: the programs make the
+    SDKs warn on purpose (refused completions of terminated instances, events for ended tasks)."""
+    logger = logging.Logger(name, level=logging.CRITICAL)
+    logger.addHandler(logging.NullHandler())
+    return logger
+
+
 def error_summary(error: BaseException) -> str:
     """One line naming an exception: its type and message, or a gRPC error's code and details."""
     if isinstance(error, grpc.RpcError):
@@ -273,7 +282,7 @@ class Driver:
         self.token = token
         self.timeout = timeout
         self.parallelism = parallelism
-        self.client = dt_client.TaskHubGrpcClient(host_address=host)
+        self.client = dt_client.TaskHubGrpcClient(host_address=host, logger=quiet_logger("fidelity-client"))
         self._runs: dict[str, _ProgramRun] = {}
         self._runs_lock = threading.Lock()
         self._actions = ThreadPoolExecutor(max_workers=32, thread_name_prefix="fidelity-beacon")
@@ -511,7 +520,7 @@ class Driver:
 
     def run_programs(self, programs: Sequence[dict[str, Any]], prefix: str = "") -> list[dict[str, Any]]:
         """Observations of ``programs`` (root id = ``prefix + name``), in the order given."""
-        worker = dt_worker.TaskHubGrpcWorker(host_address=self.host)
+        worker = dt_worker.TaskHubGrpcWorker(host_address=self.host, logger=quiet_logger("fidelity-worker"))
         for fn in interp.ORCHESTRATORS:
             worker.add_orchestrator(fn)
         for activity in interp.ACTIVITIES:

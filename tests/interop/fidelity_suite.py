@@ -100,14 +100,16 @@ class Runner:
             lister: Any = fd.GoSqliteLister(db)
         else:
             history, lister = GrpcHistorySource(address), fd.GrpcLister(address)
-        for name in ("durabletask-worker", "durabletask-client"):
-            logging.getLogger(name).setLevel(logging.CRITICAL)
+        replay_logger = logging.getLogger("durabletask.replay")  # our SDK's "ignoring unexpected event" notes
+        replay_level = replay_logger.level
+        replay_logger.setLevel(logging.CRITICAL)
         hung = fd.GoLogWatcher(self.sidecars.go.log_path).hung if peer == GO else None
         driver = fd.Driver(address, history, lister, token=uuid.uuid4().hex[:8], timeout=self.timeout,
                            parallelism=self.parallelism, hung=hung)
         try:
             return driver.run_programs(programs, prefix=prefix)
         finally:
+            replay_logger.setLevel(replay_level)
             driver.close()
             for closeable in (history, lister):
                 if hasattr(closeable, "close"):
