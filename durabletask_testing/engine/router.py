@@ -9,6 +9,7 @@ methods and the records' own, under the engine's lock."""
 from __future__ import annotations
 
 import itertools
+import logging
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -24,6 +25,8 @@ from .rooms import Rooms
 from .runtime import ChildRewind, ChildStart, Outbox, parent_notice
 from .state import ActivityWorkItem, Instance, OrchestratorWorkItem, WorkItem
 from .timers import TimerEntry
+
+logger = logging.getLogger("durabletask_testing.engine")
 
 ChildIdReuse = Literal["failed", "ended"]
 """Which instance a new sub-orchestration of the same id replaces: only a FAILED one (durabletask-go), or any
@@ -110,6 +113,13 @@ class Router:
 
     def settle(self, instance: Instance, outbox: Outbox, now: datetime) -> None:
         """After a response was applied to ``instance``: route its outbox, then queue or compact it."""
+        if outbox.dropped_with_continue_as_new:
+            logger.warning(
+                "FIDELITY: instance '%s' continued as new in a response that also held %s; dropped, as "
+                "durabletask-go drops them (the published in-memory backend would keep them). Finish that work "
+                "before continue_as_new.",
+                instance.instance_id, ", ".join(outbox.dropped_with_continue_as_new),
+            )
         for activity in outbox.activities:
             self._dispatcher.queue_activity(activity)
         for entry in outbox.timers:

@@ -92,6 +92,36 @@ class Outbox:
     terminations: list[Termination] = field(default_factory=list)
     rewinds: list[ChildRewind] = field(default_factory=list)
     entity_messages: list[EntityMessage] = field(default_factory=list)
+    # The actions a continue-as-new dropped, one line each (for the router's warning).
+    dropped_with_continue_as_new: list[str] = field(default_factory=list)
+
+    def drop_for_continue_as_new(self) -> None:
+        """Forget every routed action but entity messages (a lock held by the old generation is still released),
+        as durabletask-go replaces the whole execution state when an action list reaches a continue-as-new."""
+        for kind, items in (("activity", self.activities), ("timer", self.timers), ("sub-orchestration", self.children),
+                            ("event or notice", self.messages), ("termination", self.terminations)):
+            self.dropped_with_continue_as_new.extend(f"{kind} {_describe(item)}" for item in items)
+            items.clear()
+
+
+def _describe(item: object) -> str:
+    if isinstance(item, ActivityWorkItem):
+        return f"'{item.name}' (task {item.task_id})"
+    if isinstance(item, TimerEntry):
+        return f"#{item.timer_id} firing at {item.fire_at.isoformat()}"
+    if isinstance(item, ChildStart):
+        return f"'{item.name}' as '{item.instance_id}'"
+    if isinstance(item, Message):
+        return f"{item.event.WhichOneof('eventType')} for '{item.instance_id}'"
+    if isinstance(item, Termination):
+        return f"of '{item.instance_id}'"
+    return repr(item)
+
+
+def _continues_as_new(response: pb.OrchestratorResponse) -> bool:
+    """The first completeOrchestration action of ``response`` continues as new."""
+    complete = next((a.completeOrchestration for a in response.actions if a.HasField("completeOrchestration")), None)
+    return complete is not None and complete.orchestrationStatus == pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW
 
 
 def _new_execution_id() -> str:
@@ -106,13 +136,18 @@ def apply_response(
     *,
     new_execution_id: Callable[[], str] = _new_execution_id,
 ) -> Outbox:
-    """Commit ``new_events`` to ``instance``'s history, then apply each action of ``response`` in order."""
+    """Commit ``new_events`` to ``instance``'s history, then apply each action of ``response`` in order.
+
+    A continue-as-new ends the list, as on durabletask-go: the actions after it are ignored, and the activities,
+    timers, sub-orchestrations, events and terminations before it are dropped with the old execution (entity
+    messages are kept), as is the response's custom status (the instance keeps the one it had)."""
     outbox = Outbox()
     rewind = next((a for a in response.actions if a.HasField("rewindOrchestration")), None)
     if rewind is not None:
         _rewind(instance, rewind.rewindOrchestration, now, outbox)
         return outbox
-    instance.commit(new_events, optional_string(response, "customStatus"))
+    custom_status = None if _continues_as_new(response) else optional_string(response, "customStatus")
+    instance.commit(new_events, custom_status)
     for action in response.actions:
         kind = action.WhichOneof("orchestratorActionType")
         if kind == "scheduleTask":
@@ -135,6 +170,7 @@ def apply_response(
         elif kind == "completeOrchestration":
             complete = action.completeOrchestration
             if complete.orchestrationStatus == pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW:
+                outbox.drop_for_continue_as_new()
                 _continue_as_new(instance, complete, now, new_execution_id())
                 break
             _finish(instance, action, now, outbox)

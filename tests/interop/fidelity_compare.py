@@ -201,38 +201,6 @@ def _recursive_purge_refused(case: Case, diff: Difference) -> bool:
     return False
 
 
-def _phantoms(case: Case) -> list[str]:
-    """Instances only the fake has, under a parent both have, in a program that continues as new (with
-    their descendants): children created in the same work item as a continue-as-new."""
-    if not fp.continues_as_new(case.program):
-        return []
-    only_fake = [label for label in case.labels()
-                 if case.instance("fake", label).get("exists") and not case.instance("reference", label).get("exists")]
-    roots = [label for label in only_fake if (parent := parent_of(label)) is not None
-             and case.instance("reference", parent).get("exists") and case.instance("fake", parent).get("exists")]
-    return [label for label in only_fake if any(is_within(label, root) for root in roots)]
-
-
-def _created_with_continue_as_new(case: Case, diff: Difference) -> bool:
-    phantoms = _phantoms(case)
-    if not phantoms:
-        return False
-    if diff.path[0] in ("instances", "actions", "after_purge"):
-        return diff.path[1] in phantoms
-    if diff.path[0] == "post" and isinstance(diff.reference, dict) and isinstance(diff.fake, dict):
-        purged = [label for label in phantoms if (case.fake.get("after_purge") or {}).get(label) is False]
-        return bool(diff.fake["deleted"] - diff.reference["deleted"] == len(purged))
-    return False
-
-
-def _custom_status_with_continue_as_new(case: Case, diff: Difference) -> bool:
-    """The fake shows a custom status sent along with a continue-as-new; durabletask-go an earlier one or none."""
-    if diff.path[0] != "instances" or diff.path[2] != "custom_status":
-        return False
-    sent_with_continue_as_new, earlier = fp.statuses_around_continue_as_new(case.program)
-    return diff.fake in sent_with_continue_as_new and (diff.reference is None or diff.reference in earlier)
-
-
 def _unknown_instance_after_purge(case: Case, diff: Difference) -> bool:
     """A post action on the root after an earlier purge removed it on both sides."""
     if diff.path[0] != "post":
@@ -255,22 +223,10 @@ def _unknown_instance_after_purge(case: Case, diff: Difference) -> bool:
 
 # Open differences: bugs of the fake that this suite found, keyed by class ("found by fid-gen" until they
 # get an issue item). Each entry goes when its fix lands; the comparison is then strict for that class again.
-# (Issue 27's items 3 and 6, and the recursive-terminate classes this suite found, were fixed by fid-engine:
-# their entries are gone. Items 1 and 4 are now deliberate differences, below; items 2 and 5 were fixed first.)
-OPEN_DIFFERENCES: dict[str, KnownDifference] = {k.name: k for k in (
-    KnownDifference(
-        "custom_status_with_continue_as_new", "open", "found by fid-gen (not yet in issue 27)",
-        "set_custom_status(v) then continue_as_new in one work item, the new generation setting none: "
-        "durabletask-go drops v (the instance keeps the custom status of its earlier work items, or none); "
-        "the fake stores v",
-        _custom_status_with_continue_as_new),
-    KnownDifference(
-        "sub_orchestration_created_with_continue_as_new", "open", "found by fid-gen (not yet in issue 27)",
-        "a sub-orchestration scheduled in the same work item as a continue-as-new (a when_any won at once by an "
-        "event already received, then the generation ends): durabletask-go drops it (never created); the fake "
-        "creates and runs it",
-        _created_with_continue_as_new),
-)}
+# None is open: issue 27's items 3 and 6, the recursive-terminate classes and the two continue-as-new classes
+# (a custom status, or sub-orchestrations, sent in the same response as a continue-as-new) were fixed in the
+# engine; items 1 and 4 are deliberate differences, below; items 2 and 5 were fixed first.
+OPEN_DIFFERENCES: dict[str, KnownDifference] = {}
 
 # Deliberate differences: each listed in docs/fidelity.md under the heading that ``ref`` names.
 DELIBERATE_DIFFERENCES: dict[str, KnownDifference] = {k.name: k for k in (

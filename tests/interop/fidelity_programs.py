@@ -283,24 +283,6 @@ def has_sub_orchestrations(program: Program) -> bool:
     return any(step["op"] == "sub" for step in steps_of(program))
 
 
-def statuses_around_continue_as_new(program: Program) -> tuple[list[Any], list[Any]]:
-    """Custom status values a body may send with a continue-as-new, and every value its bodies set.
-
-    The first list holds the values set by a generation that continues as new (what the instance shows
-    last when the sidecar stores the value sent with the continue-as-new and no later generation sets one).
-    """
-    sent: list[Any] = []
-    every: list[Any] = []
-    for body in bodies(program):
-        gens = body["gens"]
-        for gi, steps in enumerate(gens):
-            values = [step["value"] for step in steps if step["op"] == "status" and step["value"] is not None]
-            every.extend(values)
-            if gi < len(gens) - 1:  # a later generation may set none, or never run (an earlier one failed)
-                sent.extend(values)
-    return sent, every
-
-
 def size(program: Program) -> int:
     """What the shrinker makes smaller: 100 per step, task, action, post action and generation, plus one
     per retry attempt, failing attempt (capped at 3), explicit id, carried-events flag and unusual status value."""

@@ -112,6 +112,36 @@ def test_continue_as_new_starts_a_new_execution_with_carried_events_first():
     assert instance.execution_key == "orch#0~1"
 
 
+def test_continue_as_new_drops_the_work_and_custom_status_sent_with_it_but_not_entity_messages():
+    instance = _instance()
+    instance.commit([], "before")
+    send = pb.OrchestratorAction(
+        id=3, sendEvent=pb.SendEventAction(instance=pb.OrchestrationInstance(instanceId="x"), name="ping")
+    )
+    unlock = pb.OrchestratorAction(
+        id=4,
+        sendEntityMessage=pb.SendEntityMessageAction(
+            entityUnlockSent=pb.EntityUnlockSentEvent(criticalSectionId="cs")
+        ),
+    )
+    unlock.sendEntityMessage.entityUnlockSent.targetInstanceId.value = "@counter@c"
+    response = _response(
+        schedule_task(0, "a"), create_timer(1, LATER), sub_orchestration(2, "child", "c"), send, unlock,
+        complete(result='"next"', status=pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW),
+    )
+    response.customStatus.value = '"sent with it"'
+    outbox = apply_response(instance, _started(), response, LATER, new_execution_id=lambda: "exec-2")
+    assert (outbox.activities, outbox.timers, outbox.children, outbox.messages) == ([], [], [], [])
+    assert [m.target for m in outbox.entity_messages] == ["@counter@c"]
+    assert instance.custom_status == "before" and not instance.children
+    assert outbox.dropped_with_continue_as_new == [
+        "activity 'a' (task 0)",
+        f"timer #1 firing at {LATER.isoformat()}",
+        "sub-orchestration 'child' as 'c'",
+        "event or notice eventRaised for 'x'",
+    ]
+
+
 def test_suspend_and_resume_events_set_the_status():
     instance = _instance()
     apply_response(instance, [*_started(), events.execution_suspended(LATER, None)], _response(), LATER)
