@@ -13,7 +13,7 @@ fixtures keep skipping what needs the fake. ``--durabletask-control=URL`` names 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -26,6 +26,8 @@ from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 CONTROL_METADATA_KEY = "x-durabletask-testing-control"
 DETECT_TIMEOUT_SECONDS = 3.0
 READ_TIMEOUT_SECONDS = 2.0
+PURGE_RETRY_CODES = frozenset({grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.UNKNOWN})
+"""A recursive purge refused with these while a terminated tree is still ending is tried again."""
 RUNNING_STATUSES = frozenset({
     pb.ORCHESTRATION_STATUS_RUNNING,
     pb.ORCHESTRATION_STATUS_PENDING,
@@ -138,8 +140,23 @@ class ExternalSidecarClient:
                                          timeout=left(), metadata=self._metadata)
             self._stub.WaitForInstanceCompletion(pb.GetInstanceRequest(instanceId=instance_id), timeout=left(),
                                                  metadata=self._metadata)
-        self._stub.PurgeInstances(pb.PurgeInstancesRequest(instanceId=instance_id, recursive=True), timeout=left(),
-                                  metadata=self._metadata)
+        self._purge_when_descendants_ended(instance_id, deadline, left)
+
+    def _purge_when_descendants_ended(self, instance_id: str, deadline: float, left: Callable[[], float]) -> None:
+        """Purge recursively, again while a sidecar refuses because a descendant is still ending (the fake:
+        FAILED_PRECONDITION; durabletask-go: UNKNOWN), until ``deadline``; the last refusal is raised."""
+        pause = 0.01
+        while True:
+            try:
+                self._stub.PurgeInstances(pb.PurgeInstancesRequest(instanceId=instance_id, recursive=True),
+                                          timeout=left(), metadata=self._metadata)
+                return
+            except grpc.RpcError as error:
+                code = error.code() if callable(getattr(error, "code", None)) else None  # type: ignore[attr-defined]
+                if code not in PURGE_RETRY_CODES or time.monotonic() + pause >= deadline:
+                    raise
+            time.sleep(pause)  # the sidecar offers no wait for a subtree to end: poll it, briefly
+            pause = min(pause * 2, 0.2)
 
 
 def detect_control_url(address: str, metadata: Sequence[tuple[str, str]] = ()) -> str | None:

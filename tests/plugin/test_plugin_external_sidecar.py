@@ -128,6 +128,17 @@ def test_a_fails_partway(durable_worker, durable_client):
     raise AssertionError("test A fails before its orchestration is done")
 
 
+def parent_of_later_record(ctx, who):
+    return (yield ctx.call_sub_orchestrator(later_record, input=who))
+
+
+def test_a2_fails_while_a_child_runs(durable_worker, durable_client):
+    durable_worker.start_with(orchestrators=[parent_of_later_record, later_record], activities=[record])
+    instance_id = durable_client.schedule_new_orchestration(parent_of_later_record, input="from test A2")
+    durable_client.wait_for_orchestration_start(instance_id, timeout=10)
+    raise AssertionError("test A2 fails while its sub-orchestration waits for its timer")
+
+
 def test_b_sees_only_its_own_work(durable_worker, durable_client):
     SEEN.clear()
     durable_worker.start_with(orchestrators=[later_record], activities=[record])
@@ -147,8 +158,8 @@ def test_instances_a_test_left_running_are_terminated_and_purged_at_its_teardown
         f"--durabletask-sidecar={real_sidecar.address}",
         f"--durabletask-metadata=authorization=Bearer {API_TOKEN}",
     )
-    result.assert_outcomes(passed=1, failed=1)
-    assert "ExternalCleanupWarning" not in result.stdout.str()
+    result.assert_outcomes(passed=1, failed=2)
+    assert "ExternalCleanupWarning" not in result.stdout.str()  # the child ended before the recursive purge
     assert real_sidecar.instances() == []
 
 
