@@ -152,7 +152,7 @@ class ExternalSidecarClient:
                                           timeout=left(), metadata=self._metadata)
                 return
             except grpc.RpcError as error:
-                code = error.code() if callable(getattr(error, "code", None)) else None  # type: ignore[attr-defined]
+                code = error.code() if callable(getattr(error, "code", None)) else None
                 if code not in PURGE_RETRY_CODES or time.monotonic() + pause >= deadline:
                     raise
             time.sleep(pause)  # the sidecar offers no wait for a subtree to end: poll it, briefly
