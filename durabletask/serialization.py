@@ -58,7 +58,7 @@ class JsonDataConverter(DataConverter):
             return value
 
     def can_reconstruct(self, target_type: Any) -> bool:
-        return _codec.is_reconstructable(target_type)
+        return _codec.reconstructs(target_type)
 
 
 DEFAULT_DATA_CONVERTER: DataConverter = JsonDataConverter()

@@ -285,8 +285,21 @@ def _signature_types(fn: Callable[..., Any]) -> tuple[Any, Any]:
 def _reconstructable(hint: Any, converter: Any) -> Any:
     if hint is _NO_TYPE:
         return _NO_TYPE
-    accepted = is_reconstructable(hint) if converter is None else converter.can_reconstruct(hint)
+    accepted = reconstructs(hint) if converter is None else converter.can_reconstruct(hint)
     return hint if accepted else _NO_TYPE
+
+
+def reconstructs(hint: Any) -> bool:
+    """:func:`is_reconstructable`, remembered per hashable annotation (it is asked at every call and replay)."""
+    try:
+        return _reconstructs_cached(hint)
+    except TypeError:  # an unhashable annotation
+        return is_reconstructable(hint)
+
+
+@functools.lru_cache(maxsize=4096)
+def _reconstructs_cached(hint: Any) -> bool:
+    return is_reconstructable(hint)
 
 
 def input_type_of(fn: Callable[..., Any], converter: Any = None) -> Any:
