@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -88,7 +89,11 @@ def load_app(spec: str) -> Any:
     try:
         module = importlib.import_module(module_name.strip())
     except ImportError as error:
-        raise AppError(f"cannot import the functions app module {module_name.strip()!r}: {error}") from error
+        hint = ""
+        if isinstance(error, ModuleNotFoundError) and error.name == module_name.strip().split(".", 1)[0]:
+            hint = (f"; the folder holding it is not on sys.path (from {os.getcwd()!r}): with pytest, add "
+                    f"'pythonpath = .' to the configuration file beside the app, or run 'python -m pytest' there")
+        raise AppError(f"cannot import the functions app module {module_name.strip()!r}: {error}{hint}") from error
     target: Any = module
     for part in attribute.strip().split("."):
         if not hasattr(target, part):

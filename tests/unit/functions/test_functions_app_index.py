@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from durabletask_testing.functions.app import AppError, AppFunction, AppFunctions
+from durabletask_testing.functions.app import AppError, AppFunction, AppFunctions, load_app
 
 
 def _http(name: str, route: str | None) -> AppFunction:
@@ -35,3 +35,16 @@ def test_a_name_nothing_matches_names_the_functions_and_their_routes() -> None:
     with pytest.raises(AppError, match=r"nor one whose route matches it .*approve_order \(orders/\{instance_id\}"
                                        r"/approve\), place_order \(orders\), status \(status\)"):
         FUNCTIONS.http_target("orders/abc123/reject")
+
+
+def test_an_app_module_off_sys_path_is_named_with_the_way_to_put_it_there() -> None:
+    with pytest.raises(AppError, match=r"cannot import the functions app module 'no_such_function_app'.*"
+                                       r"'pythonpath = \.'"):
+        load_app("no_such_function_app:app")
+
+
+def test_a_missing_module_inside_the_app_is_named_without_that_hint() -> None:
+    with pytest.raises(AppError) as raised:
+        load_app("durabletask_testing.no_such_module:app")
+
+    assert "pythonpath" not in str(raised.value)
