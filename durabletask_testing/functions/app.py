@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,15 +59,26 @@ class AppFunctions:
         return self.named(kind).get(name)
 
     def http(self, name: str) -> AppFunction:
-        """The HTTP-triggered function ``name`` (its function name, or its route); AppError naming those there."""
+        """The HTTP-triggered function ``name`` names (see :meth:`http_target`); AppError naming those there."""
+        return self.http_target(name)[0]
+
+    def http_target(self, name: str) -> tuple[AppFunction, dict[str, str]]:
+        """The HTTP-triggered function ``name`` names and the route parameters it gives: its function name or its
+        route template (no parameters), else a path its route matches (``orders/42/approve`` under
+        ``orders/{id}/approve``: ``{"id": "42"}``); AppError naming the HTTP functions and their routes otherwise."""
         functions = self.named("http")
         if name in functions:
-            return functions[name]
+            return functions[name], {}
         by_route = [f for f in functions.values() if f.route == name]
         if by_route:
-            return by_route[0]
-        known = ", ".join(sorted(functions)) or "none"
-        raise AppError(f"the app has no HTTP-triggered function named {name!r} (HTTP functions: {known})")
+            return by_route[0], {}
+        for function in functions.values():
+            found = match_route(function.route or function.name, name)
+            if found is not None:
+                return function, found
+        known = ", ".join(f"{key} ({functions[key].route or key})" for key in sorted(functions)) or "none"
+        raise AppError(f"the app has no HTTP-triggered function named {name!r}, nor one whose route matches it "
+                       f"(HTTP functions and routes: {known})")
 
 
 def load_app(spec: str) -> Any:
@@ -77,7 +89,11 @@ def load_app(spec: str) -> Any:
     try:
         module = importlib.import_module(module_name.strip())
     except ImportError as error:
-        raise AppError(f"cannot import the functions app module {module_name.strip()!r}: {error}") from error
+        hint = ""
+        if isinstance(error, ModuleNotFoundError) and error.name == module_name.strip().split(".", 1)[0]:
+            hint = (f"; the folder holding it is not on sys.path (from {os.getcwd()!r}): with pytest, add "
+                    f"'pythonpath = .' to the configuration file beside the app, or run 'python -m pytest' there")
+        raise AppError(f"cannot import the functions app module {module_name.strip()!r}: {error}{hint}") from error
     target: Any = module
     for part in attribute.strip().split("."):
         if not hasattr(target, part):

@@ -25,7 +25,7 @@ import grpc
 from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 from durabletask_testing.protocol import orchestrator_service_pb2_grpc as stubs
 
-from .app import AppError, AppFunctions, index_app, load_app, match_route
+from .app import AppError, AppFunction, AppFunctions, index_app, load_app, match_route
 from .http_api import DEFAULT_TASK_HUB, Answer, ManagementApi, ManagementServer
 from .worker import ActivityStub, FunctionsWorker, HttpResponder, run_maybe_async
 
@@ -158,12 +158,22 @@ class FunctionsHost:
     def http_request(self, function_name: str, method: str = "GET", route_params: dict[str, str] | None = None,
                      params: dict[str, str] | None = None, body: Any = None,
                      headers: dict[str, str] | None = None) -> Any:
-        """The ``azure.functions.HttpRequest`` the host would pass to the HTTP function ``function_name``."""
+        """The ``azure.functions.HttpRequest`` the host would pass to the HTTP function ``function_name`` (its name,
+        its route, or a path its route matches, whose parameters ``route_params`` may override)."""
+        return self._http_call(function_name, method, route_params, params, body, headers)[1]
+
+    def _http_call(self, function_name: str, method: str, route_params: dict[str, str] | None,
+                   params: dict[str, str] | None, body: Any, headers: dict[str, str] | None) -> tuple[AppFunction, Any]:
+        """The HTTP function ``function_name`` names and the request for it; AppError for a method it refuses."""
         import azure.functions as func
 
-        function = self.functions.http(function_name)
+        function, from_path = self.functions.http_target(function_name)
+        if function.methods and method.upper() not in function.methods:
+            raise AppError(f"the HTTP function {function.name!r} accepts {', '.join(function.methods)}, not "
+                           f"{method.upper()}")
+        route_params = {**from_path, **(route_params or {})}
         route = function.route or function.name
-        for key, value in (route_params or {}).items():
+        for key, value in route_params.items():
             for form in (f"{{{key}}}", f"{{{key}?}}"):
                 route = route.replace(form, str(value))
         route = "/".join(part for part in route.split("/") if not (part.startswith("{") and part.endswith("?}")))
@@ -179,27 +189,23 @@ class FunctionsHost:
         else:
             payload = json.dumps(body).encode()
             sent_headers.setdefault("Content-Type", "application/json")
-        return func.HttpRequest(method=method.upper(), url=url, headers=sent_headers, params=params or {},
-                                route_params=route_params or {}, body=payload)
+        return function, func.HttpRequest(method=method.upper(), url=url, headers=sent_headers, params=params or {},
+                                          route_params=route_params, body=payload)
 
     async def call_http_async(self, function_name: str, method: str = "GET",
                               route_params: dict[str, str] | None = None, params: dict[str, str] | None = None,
                               body: Any = None, headers: dict[str, str] | None = None) -> Any:
         """:meth:`call_http` for async tests: awaitable from any event loop."""
-        request = self.http_request(function_name, method, route_params, params, body, headers)
-        future = asyncio.run_coroutine_threadsafe(self._invoke_http(function_name, request), client_loop())
+        function, request = self._http_call(function_name, method, route_params, params, body, headers)
+        future = asyncio.run_coroutine_threadsafe(self._invoke_http(function.name, request), client_loop())
         return await asyncio.wrap_future(future)
 
     def call_http(self, function_name: str, method: str = "GET", route_params: dict[str, str] | None = None,
                   params: dict[str, str] | None = None, body: Any = None, headers: dict[str, str] | None = None,
                   timeout: float = 60.0) -> Any:
         """Invoke the HTTP-triggered function ``function_name`` as the host would; its ``HttpResponse``."""
-        request = self.http_request(function_name, method, route_params, params, body, headers)
-        function = self.functions.http(function_name)
-        if function.methods and method.upper() not in function.methods:
-            raise AppError(f"the HTTP function {function.name!r} accepts {', '.join(function.methods)}, not "
-                           f"{method.upper()}")
-        return run_on_client_loop(self._invoke_http(function_name, request), timeout)
+        function, request = self._http_call(function_name, method, route_params, params, body, headers)
+        return run_on_client_loop(self._invoke_http(function.name, request), timeout)
 
     def serve_http_function(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str],
                             body: bytes) -> Answer:

@@ -140,3 +140,38 @@ def test_now(durable_functions):
 ''')
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_call_http_takes_a_path_its_route_matches(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(route_app='''
+import azure.durable_functions as df
+import azure.functions as func
+
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+@app.route(route="orders/{order_id}/approve", methods=["POST"])
+def approve(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(f"approved {req.route_params['order_id']}", status_code=202)
+''', test_it='''
+import pytest
+
+pytestmark = pytest.mark.durabletask(functions_app="route_app:app")
+
+def test_by_path(durable_functions):
+    response = durable_functions.call_http("orders/42/approve", "POST")
+    assert (response.status_code, response.get_body()) == (202, b"approved 42")
+
+def test_by_template(durable_functions):
+    response = durable_functions.call_http("orders/{order_id}/approve", "POST", route_params={"order_id": "7"})
+    assert response.get_body() == b"approved 7"
+
+async def test_async_refuses_a_method_as_the_plain_call_does(durable_functions):
+    with pytest.raises(Exception, match="accepts POST, not GET"):
+        await durable_functions.call_http_async("orders/42/approve", "GET")
+
+def test_no_match(durable_functions):
+    with pytest.raises(Exception, match="nor one whose route matches it"):
+        durable_functions.call_http("orders/42/reject", "POST")
+''')
+    result = pytester.runpytest("-p", "no:cacheprovider", "-o", "asyncio_mode=auto")
+    result.assert_outcomes(passed=4)
