@@ -135,7 +135,7 @@ class ClientRpcs(Part):
         if timeout is not None and timeout < threading.TIMEOUT_MAX:
             deadline = self.clock.monotonic() + timeout
         with self._lock:
-            condition = self._waiters.register(instance_id)
+            condition = self._waiters.register(instance_id, until)
             counted = False
             try:
                 while True:
@@ -164,7 +164,7 @@ class ClientRpcs(Part):
             finally:
                 if counted:
                     self._waiters.completion_waiters -= 1
-                self._waiters.unregister(instance_id)
+                self._waiters.unregister(instance_id, until)
 
     def wake(self, instance_id: str) -> None:
         """Wake the waiters of one instance (e.g. after their RPC was cancelled)."""

@@ -205,12 +205,12 @@ class Dispatcher:
         """The in-flight entity batch named by ``token``."""
         if not token:
             raise invalid("completionToken must not be empty: it names the entity work item")
-        return _found(self.entities.in_flight(token), self._bad_token(token, "e"))
+        return self._found(self.entities.in_flight(token), token, "e")
 
     def find_orchestrator(self, token: str, instance_id: str) -> OrchestratorWorkItem:
         """The in-flight orchestrator item named by ``token`` (or, without one, by ``instance_id``)."""
         if token:
-            return _found(self.orchestrators.in_flight(token), self._bad_token(token, "o"))
+            return self._found(self.orchestrators.in_flight(token), token, "o")
         _require_instance_id(instance_id)
         instance = self._store.require(instance_id)
         if instance.in_flight is None:
@@ -223,12 +223,18 @@ class Dispatcher:
         a token whose lease ran out still names its activity until a result of it is accepted."""
         if token:
             item = self.activities.in_flight(token) or self.activities.late(token)
-            return _found(item, self._bad_token(token, "a"))
+            return self._found(item, token, "a")
         _require_instance_id(instance_id)
         found = self.activities.by_task(instance_id, task_id if task_id is not None else -1)
         if found is None:
             raise precondition(f"no activity work item for instance '{instance_id}' task {task_id} is in flight")
         return found
+
+    def _found(self, item: T | None, token: str, prefix: str) -> T:
+        """``item``, or the refusal that says what is wrong with ``token`` (built only then)."""
+        if item is None:
+            raise self._bad_token(token, prefix)
+        return item
 
     def _bad_token(self, token: str, prefix: str) -> EngineError:
         kind = TOKEN_PREFIXES[prefix]
@@ -313,12 +319,6 @@ def _name_filter(entries: Iterable[pb.OrchestrationFilter | pb.ActivityFilter], 
             raise invalid(f"workItemFilters.{field}[{index}].name must not be empty")
         result[entry.name] = result.get(entry.name, frozenset()) | frozenset(entry.versions)
     return result
-
-
-def _found(item: T | None, refusal: EngineError) -> T:
-    if item is None:
-        raise refusal
-    return item
 
 
 def _require_instance_id(instance_id: str) -> None:

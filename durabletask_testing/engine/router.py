@@ -143,7 +143,7 @@ class Router:
             instance.compact_history()
         else:
             self.make_ready(instance)
-        self._waiters.notify_instance(instance.instance_id)
+        self._waiters.notify_progress(instance.instance_id, instance.is_terminal)
 
     def start_child(self, parent: Instance, child: ChildStart, now: datetime) -> None:
         """Create a sub-orchestration, replacing a FAILED instance of its id (as durabletask-go does), or with
