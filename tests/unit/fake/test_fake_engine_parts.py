@@ -117,6 +117,26 @@ def test_waiters_count_registrations_per_instance():
     assert waiters.register("i1") is not first
 
 
+def test_progress_wakes_completion_waiters_only_when_the_instance_ended():
+    waiters = Waiters(threading.Lock())
+    condition = waiters.register("i1", "completion")
+    calls: list[str] = []
+    condition.notify_all = lambda: calls.append("woken")  # type: ignore[method-assign]
+    waiters.notify_progress("i1", ended=False)
+    assert calls == []  # a completion waiter would find nothing to answer
+    waiters.notify_progress("i1", ended=True)
+    assert calls == ["woken"]
+    waiters.register("i1", "start")
+    waiters.notify_progress("i1", ended=False)
+    assert calls == ["woken", "woken"]  # a start waiter is woken at every step
+    waiters.unregister("i1", "start")
+    waiters.notify_progress("i1", ended=False)
+    assert calls == ["woken", "woken"]
+    waiters.unregister("i1", "completion")
+    waiters.notify_progress("i1", ended=True)  # nobody waits any more
+    assert calls == ["woken", "woken"]
+
+
 def test_clock_reads_monotonic_time_from_its_source_and_checks_its_mode():
     ticks = iter([1.0, 2.5])
     clock = Clock("manual", START, monotonic=lambda: next(ticks))
