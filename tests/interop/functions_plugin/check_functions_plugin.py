@@ -269,6 +269,7 @@ def no_processes(monkeypatch):
 
 def test_the_pass_inspects_the_apps_own_orchestrator_behind_the_sdk_handle(pytester: pytest.Pytester) -> None:
     from durabletask_pytest.audit.hash_seed import uses_hash_order
+
     from durabletask_testing.functions.app import index_app, user_function
 
     pytester.makepyfile(notify_app=NOTIFY_APP.replace("CHANNELS", CHANNELS))
@@ -305,7 +306,8 @@ def test_replay(durable_functions, durable_sidecar, tmp_path, capsys):
     assert main(["replay", "--functions-app", "my_app:app", str(tmp_path / "steady.json")]) == 0
     assert capsys.readouterr().out == f"{tmp_path / 'steady.json'}: replays\\n"
     assert main(["replay", "--functions-app", "my_app:app", str(tmp_path / "changed.json")]) == 1
-    assert "diverges at episode 1: the orchestrator now asks for [scheduleTask#0 'echo' input " in capsys.readouterr().out
+    changed = capsys.readouterr().out
+    assert "diverges at episode 1: the orchestrator now asks for [scheduleTask#0 'echo' input " in changed
 ''')
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
