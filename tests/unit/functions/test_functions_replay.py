@@ -138,3 +138,18 @@ def _handle_closing_over_it(fn: Any) -> Any:  # older versions: only in the hand
 def test_the_apps_own_orchestrator_is_found_behind_the_sdk_handle(wrap: Any) -> None:
     assert user_function(wrap(_notify)) is _notify
     assert user_function(_notify) is _notify
+
+
+APP_OBJECT = AppFunctions([])  # stands for an app object a module holds
+
+
+def test_an_app_object_is_imported_in_another_process_by_the_module_global_holding_it() -> None:
+    from types import SimpleNamespace
+
+    from durabletask_pytest.functions.app import DurableFunctions
+
+    host: Any = SimpleNamespace(app=APP_OBJECT, functions=AppFunctions([]))
+    assert DurableFunctions(host, None).import_spec() == f"{__name__}:APP_OBJECT"
+    assert DurableFunctions(host, None, spec="function_app:app").import_spec() == "function_app:app"
+    host.app = AppFunctions([])  # built inside a test: no other process can import it
+    assert DurableFunctions(host, None).import_spec() is None
