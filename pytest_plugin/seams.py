@@ -130,3 +130,11 @@ class ManagedFunctionsApp(Protocol):
         """Replay one recorded history through the Durable Functions SDK's own replay, ``repeats`` times: None
         when every episode asks for the recorded actions, else the first difference."""
         ...
+
+    def orchestrator_functions(self) -> dict[str, Callable[..., Any]]:
+        """The app's own orchestrator functions by name (behind the SDK's handles), for the hash-seed pass."""
+        ...
+
+    def import_spec(self) -> str | None:
+        """``module:attribute`` by which another process imports the app, or None when none can."""
+        ...

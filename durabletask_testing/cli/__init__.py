@@ -1,6 +1,7 @@
 """The command line, ``python -m durabletask_testing COMMAND``: ``serve`` (:mod:`.serve`: the fake as a process),
-``export`` and ``replay`` (the replay commands of :mod:`durabletask_testing.replay.cli`). ``serve`` and ``export``
-share the API-token options of :mod:`.tokens` (the replay room cannot import the shell, where tokens are read)."""
+``export`` and ``replay`` (the replay commands of :mod:`durabletask_testing.replay.cli`; ``replay --functions-app``
+runs in :mod:`.functions_replay`, which may import the Durable Functions bridge). ``serve`` and ``export`` share the
+API-token options of :mod:`.tokens` (the replay room cannot import the shell, where tokens are read)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return replay_cli.export(args, token)
     if args.command == "replay":
+        if args.functions_app is not None:
+            from . import functions_replay  # the Durable Functions bridge, imported only when asked for
+
+            return functions_replay.replay(args)
         return replay_cli.replay(args)
     return 2  # pragma: no cover - argparse enforces the command
 

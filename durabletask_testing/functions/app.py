@@ -3,7 +3,8 @@
 Works from the app object itself (a ``DFApp``, an ``azure.functions.FunctionApp`` with registered blueprints, or a
 ``Blueprint``), as the Python worker's indexing does: each function's trigger binding says what it is, its
 ``durableClient`` binding which parameter receives the client, and the function (or trigger) name what the host
-calls it. ``load_app("module:attribute")`` imports an app by the spec the plugin's ini option takes.
+calls it. ``load_app("module:attribute")`` imports an app by the spec the plugin's ini option takes;
+``user_function`` finds the app's own orchestrator function behind the SDK's handle.
 """
 
 from __future__ import annotations
@@ -88,18 +89,36 @@ def load_app(spec: str) -> Any:
         raise AppError(f"a functions app is named as 'module:attribute' (e.g. 'function_app:app'); got {spec!r}")
     try:
         module = importlib.import_module(module_name.strip())
-    except ImportError as error:
+    except Exception as error:  # ImportError, or whatever the module's own code raised while it was imported
         hint = ""
         if isinstance(error, ModuleNotFoundError) and error.name == module_name.strip().split(".", 1)[0]:
             hint = (f"; the folder holding it is not on sys.path (from {os.getcwd()!r}): with pytest, add "
                     f"'pythonpath = .' to the configuration file beside the app, or run 'python -m pytest' there")
-        raise AppError(f"cannot import the functions app module {module_name.strip()!r}: {error}{hint}") from error
+        said = str(error) if isinstance(error, ImportError) else f"{type(error).__name__}: {error}"
+        raise AppError(f"cannot import the functions app module {module_name.strip()!r}: {said}{hint}") from error
     target: Any = module
     for part in attribute.strip().split("."):
         if not hasattr(target, part):
             raise AppError(f"module {module_name.strip()!r} has no attribute {attribute.strip()!r}")
         target = getattr(target, part)
     return target
+
+
+def user_function(call: Callable[..., Any]) -> Callable[..., Any]:
+    """The app's own function behind an orchestrator's SDK handle (what the decorator was given), else ``call``.
+
+    The SDK's ``Orchestrator.create`` wraps it in a ``handle``: 1.7 keeps it as ``handle.orchestrator_function``,
+    older versions only in the handle's closure (its free variable ``fn``)."""
+    kept = getattr(call, "orchestrator_function", None)
+    if callable(kept):
+        return kept  # type: ignore[no-any-return]
+    code = getattr(call, "__code__", None)
+    cells = getattr(call, "__closure__", None) or ()
+    if code is not None and "fn" in code.co_freevars:
+        held = cells[code.co_freevars.index("fn")].cell_contents
+        if callable(held):
+            return held  # type: ignore[no-any-return]
+    return call
 
 
 def _built_functions(app: Any) -> list[Any]:

@@ -13,6 +13,11 @@ returns an unstarted TaskHubGrpcWorker of any SDK, registered and configured (ve
 is started against the replay-only sidecar. With functions, replay runs in-process where the installed SDK allows
 (ours; the published SDK's checked versions, :mod:`.sdks`), with no server; ``--through-worker`` forces the worker
 path.
+
+``replay --functions-app module:attribute FILE...`` replays the histories of an Azure Durable Functions app through
+the Durable Functions SDK's own replay instead, episode by episode (``durabletask_testing.functions.audit``), with
+the same output lines (``diverges at episode N: ...``) and exit statuses. The replay room imports no Durable
+Functions code: the CLI (:mod:`durabletask_testing.cli.functions_replay`) runs that form.
 """
 
 from __future__ import annotations
@@ -36,7 +41,8 @@ EXIT_NOTHING_TO_REPLAY = 3
 EXIT_CODES = {
     EXIT_REPLAYS: "every history replays",
     EXIT_DIVERGES: "a history diverges, or could not be replayed (the worker did not answer or refused it)",
-    EXIT_USAGE: "bad arguments: a history file that cannot be read, a --worker that cannot be loaded",
+    EXIT_USAGE: "bad arguments: a history file that cannot be read, a --worker or --functions-app that cannot be "
+                "loaded",
     EXIT_NOTHING_TO_REPLAY: "no history diverges, but one records no work item of a worker (no OrchestratorStarted: "
                             "an instance no worker ran), so nothing was replayed",
 }
@@ -57,9 +63,12 @@ def add_commands(commands: Any) -> None:
                                  description="Replay stored histories against the current orchestrator code.",
                                  epilog="exit status: " + "; ".join(f"{code} {meaning}"
                                                                     for code, meaning in EXIT_CODES.items()))
-    replay.add_argument("--worker", required=True, metavar="MODULE:FACTORY",
-                        help="returns the orchestrators (list or dict), or builds a worker from "
-                             "(host_address, metadata)")
+    code = replay.add_mutually_exclusive_group(required=True)
+    code.add_argument("--worker", metavar="MODULE:FACTORY",
+                      help="returns the orchestrators (list or dict), or builds a worker from (host_address, metadata)")
+    code.add_argument("--functions-app", metavar="MODULE:ATTRIBUTE",
+                      help="an Azure Durable Functions app (DFApp, FunctionApp or Blueprint), replayed through the "
+                           "Durable Functions SDK's own replay (needs azure-functions-durable)")
     replay.add_argument("--repeat", type=int, default=1, metavar="N", help="replay each history N times (default 1)")
     replay.add_argument("--through-worker", action="store_true",
                         help="drive the SDK's worker through the replay-only sidecar even where it could replay "

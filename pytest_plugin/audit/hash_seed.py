@@ -4,7 +4,10 @@ Python randomises string hashes per process, so iterating a set (or frozenset) o
 test's process and possibly another in production, where a worker replays the instance after a restart. No replay
 inside the test's process can see that. For orchestrators whose code may order by string hash (see
 :func:`uses_hash_order`), the audit therefore replays their recorded histories in ``RUNS`` fresh processes
-(``python -m durabletask_testing replay``), each with another ``PYTHONHASHSEED``, all at once.
+(``python -m durabletask_testing replay``), each with another ``PYTHONHASHSEED``, all at once. Both audits use it:
+``durabletask`` orchestrators through ``replay --worker`` (:func:`replay_under_other_seeds`), the orchestrators of a
+Durable Functions app through ``replay --functions-app`` (:func:`replay_app_under_other_seeds`); choosing the
+orchestrators, the seeds, the launch and the verdict are shared.
 
 A fresh process differs from the test's in more than its hash seed: it imported the module anew (a global the
 test monkeypatched has its original value), it has no fixtures, it runs in another directory. So the pass compares
@@ -15,9 +18,9 @@ say why with a :class:`NoVerdictWarning`. The first run uses the test's own seed
 (a control: it usually replays). A two-element set whose order a branch depends on is caught with probability
 1 - 0.5 ** (RUNS - 1) (> 99%).
 
-Only orchestrators defined at module level can be imported by another process; closures are skipped (the docs
-say so). The cost, ``RUNS`` processes of about 0.35 s of CPU each, is paid only by tests whose orchestrators may
-use sets.
+Only orchestrators defined at module level (for an app: an app another process imports by ``module:attribute``)
+can be imported by another process; closures are skipped (the docs say so). The cost, ``RUNS`` processes of about
+0.35 s of CPU each, is paid only by tests whose orchestrators may use sets.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import sys
 import tempfile
 import types
 import warnings
-from collections.abc import Callable, ItemsView, Iterator, KeysView, Sequence
+from collections.abc import Callable, ItemsView, Iterator, KeysView, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,32 +174,67 @@ def _problem(result: subprocess.CompletedProcess[str]) -> str:
     return f"exit status {result.returncode}: {said[:2000]}"
 
 
+def hash_ordered(functions: Mapping[str, Callable[..., Any] | None]) -> dict[str, Callable[..., Any]]:
+    """Those of ``functions`` (registered name -> function) that :func:`uses_hash_order` chooses, by name."""
+    return {name: fn for name, fn in sorted(functions.items()) if fn is not None and uses_hash_order(fn)}
+
+
 def replay_under_other_seeds(functions: dict[str, Callable[..., Any]], histories: Sequence[tuple[str, list[Any]]],
                              through_worker: bool) -> str | None:
     """Replay ``histories`` in ``RUNS`` processes with different hash seeds; a report when two seeds replay
     differently, else None (with a :class:`NoVerdictWarning` when the processes could not tell).
 
-    ``functions`` maps registered names to module-level orchestrator functions; ``through_worker`` drives the
-    installed SDK's worker through a replay-only sidecar (any SDK) instead of our SDK's replay engine.
+    ``functions`` maps registered names to module-level orchestrator functions (``replay --worker`` imports them
+    by a factory module written for it); ``through_worker`` drives the installed SDK's worker through a
+    replay-only sidecar (any SDK) instead of our SDK's replay engine.
     """
+    where = {name: location for name, fn in functions.items() if (location := importable(fn)) is not None}
+    if not where:
+        return None
+
+    def options(scratch: Path) -> list[str]:
+        (scratch / "_durable_hash_audit_factory.py").write_text(_factory_source(where))
+        return ["--worker", "_durable_hash_audit_factory:functions", *(["--through-worker"] if through_worker else [])]
+
+    return _replay_in_fresh_processes({name: functions[name] for name in sorted(where)}, histories, options)
+
+
+def replay_app_under_other_seeds(app: str, orchestrators: dict[str, Callable[..., Any]],
+                                 histories: Sequence[tuple[str, list[Any]]]) -> str | None:
+    """:func:`replay_under_other_seeds` for an Azure Durable Functions app: each process imports the app by its
+    ``module:attribute`` spec and replays through the Durable Functions SDK (``replay --functions-app``).
+    ``orchestrators``: the app's own functions of the histories' orchestrators (a warning is shown at the first)."""
+    if not orchestrators:
+        return None
+    return _replay_in_fresh_processes(dict(sorted(orchestrators.items())), histories,
+                                      lambda scratch: ["--functions-app", app])
+
+
+def _import_path() -> list[str]:
+    """The test process's import path for the fresh processes (its current directory for ``''``)."""
+    return list(dict.fromkeys(entry or os.getcwd() for entry in sys.path))
+
+
+def _replay_in_fresh_processes(subjects: dict[str, Callable[..., Any]], histories: Sequence[tuple[str, list[Any]]],
+                               options: Callable[[Path], list[str]]) -> str | None:
+    """The pass itself: ``histories`` written as stored-history files in a scratch folder, ``python -m
+    durabletask_testing replay OPTIONS FILE...`` run there under each of :func:`_seeds` at once (``options`` gets
+    the folder and may write what the command imports there), and the :func:`_verdict` on their outcomes."""
     from durabletask_testing.replay import history_document, write_history
 
-    where = {name: location for name, fn in functions.items() if (location := importable(fn)) is not None}
-    if not where or not histories:
+    if not histories:
         return None
     seeds = _seeds()
     with tempfile.TemporaryDirectory(prefix="durable-hash-audit-") as scratch:
         folder = Path(scratch)
-        (folder / "_durable_hash_audit_factory.py").write_text(_factory_source(where))
         files = []
         for number, (instance_id, history) in enumerate(histories):
             readable = "".join(c if c.isalnum() or c in "-_." else "_" for c in instance_id)[:80]
             path = folder / f"instance-{readable}-{number}.json"  # the report names the file: name the instance
             write_history(history_document(instance_id, history), path)
             files.append(str(path))
-        command = [sys.executable, "-m", "durabletask_testing", "replay", "--worker",
-                   "_durable_hash_audit_factory:functions", *(["--through-worker"] if through_worker else []), *files]
-        path_entries = [scratch, *(entry for entry in sys.path if entry)]
+        command = [sys.executable, "-m", "durabletask_testing", "replay", *options(folder), *files]
+        path_entries = [scratch, *_import_path()]
 
         def run(seed: str) -> _Run:
             env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": os.pathsep.join(path_entries)}
@@ -210,7 +248,7 @@ def replay_under_other_seeds(functions: dict[str, Callable[..., Any]], histories
 
         with ThreadPoolExecutor(max_workers=len(seeds)) as pool:
             runs = list(pool.map(run, seeds))
-    return _verdict({name: functions[name] for name in sorted(where)}, runs, files)
+    return _verdict(subjects, runs, files)
 
 
 def _verdict(functions: dict[str, Callable[..., Any]], runs: list[_Run], files: list[str]) -> str | None:

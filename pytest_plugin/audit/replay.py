@@ -183,13 +183,12 @@ def _other_hash_seeds(group: _Group, through_worker: bool) -> list[str]:
     """The second pass for orchestrators that use sets: replays in processes with other string-hash seeds."""
     from durabletask_testing.replay.episodes import orchestrator_name
 
-    from .hash_seed import replay_under_other_seeds, uses_hash_order
+    from .hash_seed import hash_ordered, replay_under_other_seeds
 
     table = group.source.stub_table
     if table is None:
         return []
-    functions = {name: table.real("orchestrator", name) for name in group.names}
-    chosen = {name: fn for name, fn in functions.items() if fn is not None and uses_hash_order(fn)}
+    chosen = hash_ordered({name: table.real("orchestrator", name) for name in group.names})
     histories = [(p.history.instance_id, p.history.events) for p in group.plans
                  if orchestrator_name(p.history.events) in chosen]
     if not histories:

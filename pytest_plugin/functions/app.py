@@ -4,12 +4,14 @@
 of the test, so ``durable_clock``, ``durable_faults``, golden timelines and the failure report see its instances as
 any other, and yields the :class:`DurableFunctions` the test receives: the app's own ``DurableOrchestrationClient``
 bound to the fake, its HTTP-triggered functions, waiting, activity stubs and a responder for durable HTTP calls.
-The same object is the :class:`~durabletask_pytest.seams.ManagedFunctionsApp` the replay audit replays through.
+The same object is the :class:`~durabletask_pytest.seams.ManagedFunctionsApp` the replay audit replays through
+(and whose app spec its hash-seed pass hands fresh processes).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -31,9 +33,11 @@ class FunctionsSetupError(Exception):
 class DurableFunctions:
     """What the ``durable_functions`` fixture hands a test: the app's client, its HTTP functions, waiting, stubs."""
 
-    def __init__(self, host: FunctionsHost, sidecar: Any, now: Callable[[], datetime] | None = None) -> None:
+    def __init__(self, host: FunctionsHost, sidecar: Any, now: Callable[[], datetime] | None = None,
+                 spec: str | None = None) -> None:
         self.host = host
         self.sidecar = sidecar
+        self._spec = spec  # "module:attribute" when the test named the app so
         self._client: Any = None
         self._stubs = StubTable(now=now)  # stub calls are stamped with the fake's time (wall time elsewhere)
 
@@ -125,6 +129,25 @@ class DurableFunctions:
 
         return audit_history(self.host.worker, instance_id, list(history), repeats)
 
+    def orchestrator_functions(self) -> dict[str, Callable[..., Any]]:
+        from durabletask_testing.functions.app import user_function
+
+        return {name: user_function(function.call) for name, function in self.host.functions.named(
+            "orchestrator").items()}
+
+    def import_spec(self) -> str | None:
+        """The spec the test named the app by; for an app object, the first module global holding it (the modules
+        of its orchestrators first), unless that module is ``__main__``."""
+        if self._spec is not None:
+            return self._spec
+        modules = [getattr(fn, "__module__", None) for fn in self.orchestrator_functions().values()]
+        for name in dict.fromkeys([*modules, *sorted(sys.modules)]):
+            module = sys.modules.get(name) if name and name != "__main__" else None
+            for attribute, value in list(getattr(module, "__dict__", {}).items()):
+                if value is self.host.app:
+                    return f"{name}:{attribute}"
+        return None
+
     def close(self) -> None:
         self._stubs.close()
 
@@ -145,7 +168,7 @@ def open_functions(app: Any, sidecar: Any, metadata: Sequence[tuple[str, str]] =
     except (AppError, ImportError) as error:
         raise FunctionsSetupError(str(error)) from error
     with host:
-        functions = DurableFunctions(host, sidecar, now)
+        functions = DurableFunctions(host, sidecar, now, app if isinstance(app, str) else None)
         try:
             yield functions
         finally:

@@ -3,6 +3,7 @@ the fresh processes' outcomes (two seeds that differ fail the test; a common div
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -50,6 +51,18 @@ def _plain(ctx: Any, names: list[str]) -> Any:
 @pytest.mark.parametrize("function", [_literal, _views, _comprehension, _calls_set, _global_set, _through_helper])
 def test_code_that_may_order_by_string_hash_is_found(function: Any) -> None:
     assert uses_hash_order(function)
+
+
+def test_the_chosen_orchestrators_are_those_that_may_order_by_hash() -> None:
+    assert hash_seed.hash_ordered({"b": _literal, "a": _plain, "c": None, "d": _through_helper}) == {
+        "b": _literal, "d": _through_helper}
+
+
+def test_the_fresh_processes_import_from_the_test_process_import_path(monkeypatch: pytest.MonkeyPatch,
+                                                                      tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(hash_seed.sys, "path", ["", "/somewhere", str(tmp_path), "/somewhere"])
+    assert hash_seed._import_path() == [str(tmp_path), "/somewhere"]  # "" is the current directory
 
 
 def test_code_without_sets_is_not_chosen() -> None:

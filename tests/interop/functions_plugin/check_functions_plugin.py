@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from importlib.metadata import version
+
 import pytest
 
 pytest.importorskip("azure.durable_functions")
@@ -36,6 +39,9 @@ def other(value: str) -> str:
 
 def test_the_marker_names_the_app_and_a_deterministic_test_passes(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(my_app=APP, test_it='''
+import re
+from importlib.metadata import version
+
 import pytest
 
 @pytest.mark.durabletask(functions_app="my_app:app")
@@ -83,6 +89,9 @@ def fetch(context):
     response = yield context.call_http("GET", "https://example.invalid/data")
     return response["statusCode"]
 ''', test_it='''
+import re
+from importlib.metadata import version
+
 import pytest
 
 @pytest.mark.durabletask(functions_app="http_app:app")
@@ -102,6 +111,9 @@ def test_with(durable_functions):
 
 def test_exploration_runs_the_app_once_per_schedule(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(my_app=APP, test_it='''
+import re
+from importlib.metadata import version
+
 import pytest
 
 @pytest.mark.durabletask(functions_app="my_app:app", explore=3)
@@ -130,6 +142,9 @@ def now(ignored) -> str:
     return datetime.now(timezone.utc).isoformat()
 ''', test_it='''
 from datetime import datetime
+import re
+from importlib.metadata import version
+
 import pytest
 
 @pytest.mark.durabletask(functions_app="clock_app:app", freeze_time=True, clock="manual",
@@ -153,6 +168,9 @@ app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 def approve(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(f"approved {req.route_params['order_id']}", status_code=202)
 ''', test_it='''
+import re
+from importlib.metadata import version
+
 import pytest
 
 pytestmark = pytest.mark.durabletask(functions_app="route_app:app")
@@ -175,3 +193,121 @@ def test_no_match(durable_functions):
 ''')
     result = pytester.runpytest("-p", "no:cacheprovider", "-o", "asyncio_mode=auto")
     result.assert_outcomes(passed=4)
+
+
+# -- the replay audit's hash-seed pass ------------------------------------------------------------------------------
+
+NOTIFY_APP = '''
+import azure.durable_functions as df
+import azure.functions as func
+
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+@app.orchestration_trigger(context_name="context")
+def notify(context):
+    sent = []
+    for channel in CHANNELS:
+        sent.append((yield context.call_activity("send", channel)))
+    return sent
+
+@app.activity_trigger(input_name="channel")
+def send(channel: str) -> str:
+    return channel
+'''
+NOTIFY_TEST = '''
+def test_notify(durable_functions):
+    assert len(durable_functions.wait_for_completion(durable_functions.start("notify")).output) == 5
+'''
+CHANNELS = '{"email", "sms", "push", "slack", "teams"}'
+_SDK_VERSION = tuple(int(part) for part in version("azure-functions-durable").split(".")[:2])
+newest_sdk_only = pytest.mark.skipif(_SDK_VERSION < (1, 7), reason="launches 8 processes: run with the newest SDK")
+
+
+@newest_sdk_only
+def test_iterating_a_set_of_strings_fails_in_processes_with_other_hash_seeds(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\ndurabletask_functions_app = notify_app:app\n")
+    pytester.makepyfile(notify_app=NOTIFY_APP.replace("CHANNELS", CHANNELS), test_it=NOTIFY_TEST)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.re_match_lines([
+        re.escape("orchestrations of ['notify'] did not replay deterministically: replayed in another process with "
+                  "PYTHONHASHSEED=") + r"\d+ \(set iteration order of strings differs between processes\), the code "
+        r"diverged \(with PYTHONHASHSEED=\d+ the same process ",
+        r"\s+instance-\S+\.json: diverges at episode \d+: the orchestrator now asks for \[scheduleTask#\d+ 'send' "
+        r"input \S+\] where the history recorded \[scheduleTask#\d+ 'send' input \S+\]"])
+
+
+@newest_sdk_only
+def test_iterating_the_set_sorted_passes_in_every_process(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\ndurabletask_functions_app = notify_app:app\n")
+    pytester.makepyfile(notify_app=NOTIFY_APP.replace("CHANNELS", f"sorted({CHANNELS})"), test_it=NOTIFY_TEST)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert "NoVerdictWarning" not in result.stdout.str()
+
+
+def test_an_app_without_sets_launches_no_process(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\ndurabletask_functions_app = notify_app:app\n")
+    pytester.makeconftest('''
+import subprocess
+import re
+from importlib.metadata import version
+
+import pytest
+
+@pytest.fixture(autouse=True)
+def no_processes(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"the audit started a process: {args}")
+    monkeypatch.setattr(subprocess, "run", refuse)  # undone at teardown, after the audit of the call phase
+''')
+    pytester.makepyfile(notify_app=NOTIFY_APP.replace("CHANNELS", '["email", "sms", "push", "slack", "teams"]'),
+                        test_it=NOTIFY_TEST)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_the_pass_inspects_the_apps_own_orchestrator_behind_the_sdk_handle(pytester: pytest.Pytester) -> None:
+    from durabletask_pytest.audit.hash_seed import uses_hash_order
+
+    from durabletask_testing.functions.app import index_app, user_function
+
+    pytester.makepyfile(notify_app=NOTIFY_APP.replace("CHANNELS", CHANNELS))
+    pytester.syspathinsert()
+    import notify_app  # type: ignore[import-not-found]
+
+    handle = index_app(notify_app.app).get("orchestrator", "notify")
+    assert handle is not None and user_function(handle.call).__qualname__ == "notify"  # the module's is the builder
+    assert uses_hash_order(user_function(handle.call)) and not uses_hash_order(handle.call)
+
+
+def test_the_replay_command_replays_an_apps_stored_history(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(my_app=APP, test_it='''
+import json
+import re
+from importlib.metadata import version
+
+import pytest
+from durabletask_testing.cli import main
+from durabletask_testing.replay import history_document, write_history
+
+@pytest.mark.durabletask(functions_app="my_app:app")
+def test_replay(durable_functions, durable_sidecar, tmp_path, capsys):
+    instance_id = durable_functions.start("steady")
+    durable_functions.wait_for_completion(instance_id)
+    document = history_document(instance_id, durable_sidecar.history(instance_id))
+    write_history(document, tmp_path / "steady.json")
+    for event in document["events"]:
+        if "taskScheduled" in event:
+            event["taskScheduled"]["input"] = json.dumps("y")
+    write_history(document, tmp_path / "changed.json")
+    capsys.readouterr()
+
+    assert main(["replay", "--functions-app", "my_app:app", str(tmp_path / "steady.json")]) == 0
+    assert capsys.readouterr().out == f"{tmp_path / 'steady.json'}: replays\\n"
+    assert main(["replay", "--functions-app", "my_app:app", str(tmp_path / "changed.json")]) == 1
+    changed = capsys.readouterr().out
+    assert "diverges at episode 1: the orchestrator now asks for [scheduleTask#0 'echo' input " in changed
+''')
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
