@@ -26,9 +26,11 @@ example: $(STAMP)
 	$(BIN)/python examples/human_interaction.py
 
 ## Install what the interop tests need: durabletask-go (the sidecar, and the Go SDK test's modules), the JS SDK,
-## the Java SDK test's Maven artifacts, the published SDK, durabletask-azuremanaged and Dapr 1.18/1.19 in throwaway venvs.
+## the Java SDK test's Maven artifacts, the published SDK, durabletask-azuremanaged and Dapr 1.18/1.19 in throwaway venvs,
+## and a real Dapr workflow runtime (daprd, placement, scheduler v1.18.1; about 3 minutes and 2.4 GB cold).
 interop-prereqs: $(STAMP)
 	bash scripts/interop/install_durabletask_go.sh
+	bash scripts/interop/install_dapr.sh
 	bash scripts/interop/install_go_sdk_test.sh
 	bash scripts/interop/install_js_sdk.sh
 	bash scripts/interop/install_java_sdk_test.sh
