@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install example test lint proto interop-prereqs bench dists wheel-test
+.PHONY: install example test lint proto interop-prereqs bench dists wheel-test dapr-fidelity
 
 $(STAMP): pyproject.toml packaging/sdk/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,14 @@ interop-prereqs: $(STAMP)
 ## The whole test suite (unit, end-to-end, plugin, examples, interop), in parallel.
 test: $(STAMP) interop-prereqs
 	$(BIN)/python -m pytest -n auto
+
+## Generated programs through Dapr's SDK on a real daprd and on the fake's Dapr dialect, 200 of them (the test suite
+## runs 10); DAPR_FIDELITY_SEED=N picks another seed.
+dapr-fidelity: $(STAMP)
+	bash scripts/interop/install_dapr.sh
+	$(BIN)/python scripts/dapr_venvs.py
+	DAPR_FIDELITY_COUNT=$${DAPR_FIDELITY_COUNT:-200} $(BIN)/python -m pytest -q -s -p no:randomly \
+		tests/interop/test_dapr_fidelity.py -k real_daprd
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
