@@ -48,7 +48,7 @@ test: $(STAMP) interop-prereqs
 dapr-fidelity: $(STAMP)
 	bash scripts/interop/install_dapr.sh
 	$(BIN)/python scripts/dapr_venvs.py
-	DAPR_FIDELITY_COUNT=$${DAPR_FIDELITY_COUNT:-200} $(BIN)/python -m pytest -q -s -p no:randomly \
+	DAPR_FIDELITY_COUNT=$${DAPR_FIDELITY_COUNT:-200} $(BIN)/python -m pytest -q -s -p no:randomly --timeout 3600 \
 		tests/interop/test_dapr_fidelity.py -k real_daprd
 
 lint: $(STAMP)

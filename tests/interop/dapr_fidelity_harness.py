@@ -60,6 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling modules, out
 
 import fidelity_driver as fd  # noqa: E402
 import fidelity_interpreter as interp  # noqa: E402
+
 from durabletask import client as dt_client  # noqa: E402  (Dapr's vendored copy, bound above)
 from durabletask import task  # noqa: E402
 
