@@ -28,6 +28,7 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +37,11 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
-import dapr.ext.workflow as wf
+# Every unary call gets a deadline (Dapr's SDK sets none by default): a real daprd can leave a call
+# unanswered for good, e.g. TerminateInstance of a child whose parent a post action purged.
+os.environ.setdefault("DAPR_API_TIMEOUT_SECONDS", "5")
+
+import dapr.ext.workflow as wf  # noqa: E402
 
 _VENDORED = "dapr.ext.workflow._durabletask"
 for _name in ("client", "worker", "task", "internal.orchestrator_service_pb2",
