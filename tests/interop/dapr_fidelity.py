@@ -64,13 +64,27 @@ def _live(case: fc.Case, side: str) -> bool:
                and case.instance(side, label).get("status") not in fc.TERMINAL for label in case.labels())
 
 
+def _refused_purges(case: fc.Case) -> list[int]:
+    """Post actions that are purges refused on both sides (UNKNOWN on daprd, FAILED_PRECONDITION on the fake)."""
+    ref_post, fake_post = case.reference.get("post") or [], case.fake.get("post") or []
+    return [i for i, action in enumerate(case.program["after"]) if action["do"] == "purge"
+            and i < len(ref_post) and i < len(fake_post)
+            and ref_post[i] == "UNKNOWN" and fake_post[i] == "FAILED_PRECONDITION"]
+
+
 def _dapr_purge_refused(case: fc.Case, diff: fc.Difference) -> bool:
-    """A purge of a tree holding an instance that has not ended: both refuse and keep the tree; daprd answers
-    UNKNOWN ("orchestration has not yet completed"), the fake FAILED_PRECONDITION with the instance named."""
-    if diff.path[0] != "post" or case.program["after"][diff.path[1]]["do"] != "purge":
+    """A purge of a tree holding an instance that has not ended: both refuse and keep the root; daprd answers
+    UNKNOWN ("orchestration has not yet completed") having perhaps deleted ended children it visited first (a
+    recursive purge), the fake FAILED_PRECONDITION with the live instance named, nothing deleted."""
+    if not (_live(case, "reference") and _live(case, "fake")):
         return False
-    return diff.reference == "UNKNOWN" and diff.fake == "FAILED_PRECONDITION" \
-        and _live(case, "reference") and _live(case, "fake")
+    refused = _refused_purges(case)
+    if diff.path[0] == "post":
+        return diff.path[1] in refused
+    if diff.path[0] == "after_purge":  # an ended child daprd deleted before it met the live one
+        recursive = any(case.program["after"][i]["recursive"] for i in refused)
+        return recursive and diff.reference is False and diff.fake is True and diff.path[1] != "R"
+    return False
 
 
 DAPR_DELIBERATE: dict[str, fc.KnownDifference] = {k.name: k for k in (
@@ -82,8 +96,9 @@ DAPR_DELIBERATE: dict[str, fc.KnownDifference] = {k.name: k for k in (
         _dapr_unknown_instance),
     fc.KnownDifference(
         "dapr_purge_refused", "deliberate", "Deliberate differences",
-        "purge of a tree holding an instance that has not ended: both refuse and delete nothing; daprd answers "
-        "UNKNOWN ('orchestration has not yet completed'), the fake FAILED_PRECONDITION naming the live instance",
+        "purge of a tree holding an instance that has not ended: both refuse and keep the root; daprd answers "
+        "UNKNOWN ('orchestration has not yet completed'), a recursive purge having perhaps deleted ended children "
+        "it visited first; the fake FAILED_PRECONDITION naming the live instance, nothing deleted (all or nothing)",
         _dapr_purge_refused),
 )}
 

@@ -87,6 +87,17 @@ def test_a_refused_purge_of_a_live_tree_is_its_own_class() -> None:
     assert _classes(program, _observation(["UNKNOWN"]), ended) == ([], 1)  # nothing live: not that class
 
 
+def test_an_ended_child_deleted_by_daprd_before_it_refused_belongs_to_the_refused_purge() -> None:
+    program = _program([{"do": "purge", "recursive": True}])
+    real = {**_observation(["UNKNOWN"], status="RUNNING"), "after_purge": {"R": True, "R-s1": False}}
+    fake = {**_observation(["FAILED_PRECONDITION"], status="RUNNING"), "after_purge": {"R": True, "R-s1": True}}
+    assert _classes(program, real, fake) == (["dapr_purge_refused"], 0)
+    gone_root = {**real, "after_purge": {"R": False, "R-s1": False}}
+    assert _classes(program, gone_root, fake) == (["dapr_purge_refused"], 1)  # the root is kept on both sides
+    not_recursive = _program([{"do": "purge", "recursive": False}])
+    assert _classes(not_recursive, real, fake) == (["dapr_purge_refused"], 1)
+
+
 def test_every_dapr_class_is_written_down_in_the_docs() -> None:
     docs = {name: (REPO_ROOT / "docs" / name).read_text() for name in ("dapr.md", "fidelity.md")}
     for known in df.DAPR_DELIBERATE.values():
