@@ -98,12 +98,29 @@ def test_an_ended_child_deleted_by_daprd_before_it_refused_belongs_to_the_refuse
     assert _classes(not_recursive, real, fake) == (["dapr_purge_refused"], 1)
 
 
+def test_retries_of_one_when_all_may_take_task_ids_in_either_order() -> None:
+    retried = {"op": "act", "fail": 1, "retry": 2, "catch": False}
+    program = {"name": "p", "after": [], "root": {"gens": [[{"op": "all", "tasks": [retried, retried],
+                                                               "catch": True}]], "carry": False}}
+    real, fake = _observation([]), _observation([])
+    real["instances"]["R"]["history"] = ["TaskScheduled#5(fid_act)", "TaskScheduled#6(fid_act)", "TaskFailed->5"]
+    fake["instances"]["R"]["history"] = ["TaskScheduled#5(fid_act)", "TaskScheduled#6(fid_act)", "TaskFailed->6"]
+    real["instances"]["R"]["output"] = [[{"msg": "Activity task #5 failed"}]]
+    fake["instances"]["R"]["output"] = [[{"msg": "Activity task #6 failed"}]]
+    assert _classes(program, real, fake) == (["dapr_concurrent_retry_order"], 0)
+    fake["instances"]["R"]["history"] = ["TaskScheduled#5(fid_act)", "TaskFailed->6"]  # an event missing
+    assert _classes(program, real, fake) == (["dapr_concurrent_retry_order"], 1)
+    once = {**program, "root": {"gens": [[{"op": "all", "tasks": [retried], "catch": True}]], "carry": False}}
+    assert _classes(once, real, fake) == ([], 2)  # one retried task: no order to differ in
+
+
 def test_every_dapr_class_is_written_down_in_the_docs() -> None:
     docs = {name: (REPO_ROOT / "docs" / name).read_text() for name in ("dapr.md", "fidelity.md")}
     for known in df.DAPR_DELIBERATE.values():
         assert known.kind == "deliberate"
         for name, text in docs.items():
             assert f"`{known.name}`" in text, f"{known.name} is not listed in docs/{name}"
+    assert "`dapr_concurrent_retry_order`" in docs["dapr.md"]
     for known in df.DAPR_OPEN.values():
         assert known is fc.OPEN_DIFFERENCES[known.name]  # the same open bug as on durabletask-go
 
