@@ -56,6 +56,11 @@ if [[ -z "${go_bin}" ]]; then
     fi
 fi
 
+if ! "${go_bin}" version >/dev/null 2>&1; then
+    echo "error: ${go_bin} is not a working Go toolchain (dapr ${version:1} needs Go >= 1.26; set GO=/path/to/go)" >&2
+    exit 1
+fi
+
 mkdir -p "${bin_dir}" "${build_dir}/daprd"
 export GOPATH="${dapr_dir}/go"
 export GOCACHE="${dapr_dir}/gocache"
