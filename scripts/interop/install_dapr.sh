@@ -57,7 +57,7 @@ if [[ -z "${go_bin}" ]]; then
 fi
 
 if ! "${go_bin}" version >/dev/null 2>&1; then
-    echo "error: ${go_bin} is not a working Go toolchain (dapr ${version:1} needs Go >= 1.26; set GO=/path/to/go)" >&2
+    echo "error: ${go_bin} is not a working Go toolchain (dapr v1.18.1 asks for Go >= 1.26.4; set GO=/path/to/go)" >&2
     exit 1
 fi
 
