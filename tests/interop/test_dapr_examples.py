@@ -1,10 +1,10 @@
 """The Dapr example (examples/dapr_workflows) passes through the plugin with Dapr 1.18 and 1.19, app unmodified,
-on the fake and on a real daprd.
+on the fake, and with Dapr 1.19 on a real daprd.
 
 Each runs in its Dapr venv (``scripts/dapr_venvs.py``) with only the testkit on PYTHONPATH, never our SDK's
 ``durabletask``: Dapr vendors its own copy of the Durable Task SDK, and the fake's bindings load beside it.
-On the real daprd (``real_dapr``, built by ``scripts/interop/install_dapr.sh``) the example's tests that need
-the fake's virtual clock, faults or inspection are skipped by the plugin; the other five must pass there too.
+On the real daprd (``real_dapr``, built by ``scripts/interop/install_dapr.sh``; dapr 1.19's SDK) the example's tests
+that need the fake's virtual clock, faults or inspection are skipped by the plugin; the other five must pass there.
 """
 
 from __future__ import annotations
@@ -53,9 +53,11 @@ def test_the_dapr_example_passes_on_the_fake(version: str, tmp_path: Path) -> No
     assert timer is not None and float(timer.group(1)) < TIMER_BUDGET_MS, result.stdout[-2000:]
 
 
-@pytest.mark.parametrize("version", sorted(DAPR_VERSIONS))
-def test_the_dapr_example_passes_on_a_real_daprd(version: str, real_dapr: str, tmp_path: Path) -> None:
-    result = _run_example(version, tmp_path, "--durabletask-sidecar", real_dapr, "--durabletask-control", "none")
+def test_the_dapr_example_passes_on_a_real_daprd(real_dapr: str, tmp_path: Path) -> None:
+    """With dapr 1.19's SDK only: 1.18's ``WorkflowRuntime.shutdown()`` closes its gRPC channel while an activity
+    thread may still be sending a result, and grpcio then crashes the process (SIGSEGV at a test's teardown, about
+    one run in six against a real daprd here); 1.19 closes it later."""
+    result = _run_example("dapr-1.19", tmp_path, "--durabletask-sidecar", real_dapr, "--durabletask-control", "none")
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     assert re.search(r"\b5 passed, 5 skipped\b", result.stdout), result.stdout[-3000:]
     reasons = sorted(re.findall(r"needs the fake sidecar's (virtual clock|fault injection|state inspection)",
