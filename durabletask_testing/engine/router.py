@@ -149,11 +149,19 @@ class Router:
         """Create a sub-orchestration, replacing a FAILED instance of its id (as durabletask-go does), or with
         ``child_id_reuse="ended"`` (the Dapr dialect) any instance of its id that has ended.
 
+        With Dapr's rule a live instance of that id that the same parent id started from the same task id (a
+        later generation or a retried parent asking again) is taken for that creation: it is kept, and its end is
+        reported to this parent's execution, as Dapr's workflow engine ignores a duplicate creation.
+
         Any other instance of that id is left alone and the parent's task fails at once with
         :data:`SUB_ORCHESTRATION_ID_IN_USE` details saying why (durabletask-go would fail the parent's work item
         and retry it forever; docs/fidelity.md, "Deliberate differences")."""
         task_id = child.parent.taskScheduledId
         existing = self._store.get(child.instance_id)
+        if existing is not None and self._same_creation_again(existing, child):
+            existing.reparent(child.parent)
+            parent.adopt(child.instance_id)
+            return
         if existing is not None and not self._replaceable(existing):
             failure = events.failure(
                 SUB_ORCHESTRATION_ID_IN_USE, _id_in_use_message(parent, child, existing, self.child_id_reuse),
@@ -172,6 +180,12 @@ class Router:
             fault_key=f"{parent.execution_key}>{task_id}",
         )
         self.add_instance(instance, None, child.trace_context)
+
+    def _same_creation_again(self, existing: Instance, child: ChildStart) -> bool:
+        if self.child_id_reuse != "ended" or existing.is_terminal or existing.parent is None:
+            return False
+        return bool(existing.parent_instance_id == child.parent.orchestrationInstance.instanceId
+                    and existing.parent.taskScheduledId == child.parent.taskScheduledId)
 
     def _replaceable(self, existing: Instance) -> bool:
         if self.child_id_reuse == "ended":

@@ -7,6 +7,8 @@
 - ``azuremanaged_python``: the interpreter of the venv holding the published ``durabletask-azuremanaged``
   package (Durable Task Scheduler client and worker), made by ``scripts/azuremanaged_venv.py``.
 - ``fake_cli_sidecar``: our fake started through its command line with the real clock.
+- ``real_dapr``: a real Dapr workflow runtime (placement, scheduler, daprd) on loopback, built by
+  ``scripts/interop/install_dapr.sh`` (``real_dapr.py``).
 
 A missing prerequisite skips the test with the command that installs it; when ``CI=true`` it fails
 instead, so CI can never go green by skipping the interop suite.
@@ -22,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from .real_dapr import dapr_bin_dir, missing_binaries, start_real_dapr
 from .sidecars import (
     REPO_ROOT,
     SidecarProcess,
@@ -121,3 +124,17 @@ def fake_cli_manual(tmp_path: Path) -> Iterator[SidecarProcess]:
         yield sidecar
     finally:
         sidecar.stop()
+
+
+@pytest.fixture
+def real_dapr(tmp_path: Path) -> Iterator[str]:
+    """Address ("127.0.0.1:PORT") of daprd's gRPC API, with its own placement and scheduler; all three are
+    killed (process groups) afterwards."""
+    bin_dir = dapr_bin_dir()
+    missing = missing_binaries(bin_dir)
+    require(not missing, f"dapr binaries {missing} not found in {bin_dir}; run: bash scripts/interop/install_dapr.sh")
+    run = start_real_dapr(tmp_path / "dapr", bin_dir)
+    try:
+        yield run.address
+    finally:
+        run.stop()

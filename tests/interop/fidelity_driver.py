@@ -274,7 +274,8 @@ class Driver:
     """One worker and one client on ``host``, running programs and observing them."""
 
     def __init__(self, host: str, history: HistoryFetcher, lister: Lister, *, token: str,
-                 timeout: float = 8.0, parallelism: int = 8, hung: Callable[[str], bool] | None = None) -> None:
+                 timeout: float = 8.0, parallelism: int = 8, hung: Callable[[str], bool] | None = None,
+                 client: Any = None) -> None:
         self.host = host
         self.hung = hung or (lambda instance_id: False)
         self.history = history
@@ -282,7 +283,10 @@ class Driver:
         self.token = token
         self.timeout = timeout
         self.parallelism = parallelism
-        self.client = dt_client.TaskHubGrpcClient(host_address=host, logger=quiet_logger("fidelity-client"))
+        # ``client``: anything with the durabletask client's methods used here (the Dapr harness passes an
+        # adapter over DaprWorkflowClient); by default this SDK's TaskHubGrpcClient
+        self.client = client if client is not None else dt_client.TaskHubGrpcClient(
+            host_address=host, logger=quiet_logger("fidelity-client"))
         self._runs: dict[str, _ProgramRun] = {}
         self._runs_lock = threading.Lock()
         self._actions = ThreadPoolExecutor(max_workers=32, thread_name_prefix="fidelity-beacon")

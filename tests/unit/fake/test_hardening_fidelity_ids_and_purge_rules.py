@@ -204,3 +204,45 @@ def test_with_dapr_s_rule_any_ended_holder_is_replaced_and_a_live_one_still_fail
     assert "'live'" in message and "RUNNING" in message and "Dapr" in message, message
     with pytest.raises(ValueError, match="child_id_reuse"):
         Engine(h.clock, child_id_reuse="never")  # type: ignore[arg-type]
+
+
+def test_with_dapr_s_rule_a_live_child_asked_for_again_by_the_same_parent_and_task_is_kept_and_awaited() -> None:
+    """Dapr's workflow engine ignores a creation of a live child by the same parent id from the same task id
+    (found by tests/interop/test_dapr_fidelity.py against a real daprd 1.18.1): here a later generation asks for
+    the child its first generation started and left running, and receives that child's end."""
+    from durabletask_testing.engine import Engine
+
+    h = Harness()
+    h.engine = Engine(h.clock, child_id_reuse="ended")  # what FakeSidecar(dialect="dapr") builds
+    h.connection = h.connect()
+    h.start(instance_id="parent")
+    h.finish(h.next_orchestrator(), sub_orchestration(1, "child", instance_id="kid"))
+    kid = h.next_orchestrator()
+    assert kid.instance_id == "kid"
+    h.finish(kid)  # running, waiting
+    h.raise_event("parent", "next", None)
+    h.finish(h.next_orchestrator(), _continue_as_new())
+    h.finish(h.next_orchestrator(), sub_orchestration(1, "child", instance_id="kid"))  # the same task id again
+    assert h.next() is None  # no refusal, no new child: the parent waits for the live one
+    h.raise_event("kid", "go", None)
+    h.finish(h.next_orchestrator(), complete(result='"done"'))
+    notice = h.next_orchestrator()
+    assert notice.instance_id == "parent"
+    completed = notice.new_events[-1].subOrchestrationInstanceCompleted
+    assert completed.taskScheduledId == 1 and completed.result.value == '"done"'
+
+
+def test_with_dapr_s_rule_a_live_child_asked_for_from_another_task_still_fails_the_task() -> None:
+    from durabletask_testing.engine import Engine
+
+    h = Harness()
+    h.engine = Engine(h.clock, child_id_reuse="ended")
+    h.connection = h.connect()
+    h.start(instance_id="parent")
+    h.finish(h.next_orchestrator(), sub_orchestration(1, "child", instance_id="kid"))
+    h.finish(h.next_orchestrator())  # the kid runs
+    h.raise_event("parent", "next", None)
+    h.finish(h.next_orchestrator(), _continue_as_new())
+    h.finish(h.next_orchestrator(), sub_orchestration(2, "child", instance_id="kid"))
+    failed = h.next_orchestrator().new_events[-1].subOrchestrationInstanceFailed
+    assert failed.taskScheduledId == 2 and failed.failureDetails.errorType == SUB_ORCHESTRATION_ID_IN_USE
