@@ -112,6 +112,8 @@ class FakeSidecar:
             schedule=schedule,
             # Dapr's workflow actors recreate a completed workflow; durabletask-go replaces only a FAILED one
             child_id_reuse="ended" if self._dialect == "dapr" else "failed",
+            # Dapr stores each response's custom status, none included; durabletask-go keeps the last one sent
+            custom_status_rule="last" if self._dialect == "dapr" else "kept",
         )
         self._limits = limits if limits is not None else Limits()
         self._max_request_bytes = self._limits.request_limit(max_payload_bytes)

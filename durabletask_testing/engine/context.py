@@ -15,6 +15,7 @@ from ..errors import EngineError, ErrorCode
 from ..faults import FaultPlan
 from .rooms import Rooms
 from .router import ChildIdReuse, Router
+from .runtime import CustomStatusRule
 from .timekeeper import Timekeeper
 
 ABANDON_BACKOFF_INITIAL = 0.01  # monotonic seconds before an abandoned work item is handed out again
@@ -37,7 +38,11 @@ class EngineContext:
         faults: FaultPlan,
         max_payload_bytes: int,
         child_id_reuse: ChildIdReuse = "failed",
+        custom_status_rule: CustomStatusRule = "kept",
     ) -> None:
+        if custom_status_rule not in ("kept", "last"):
+            raise ValueError(f"custom_status_rule must be 'kept' or 'last'; got {custom_status_rule!r}")
+        self.custom_status_rule: CustomStatusRule = custom_status_rule
         self.lock = lock
         self.rooms = rooms
         self.faults = faults

@@ -33,6 +33,7 @@ from .entity_rpcs import EntityRpcs
 from .inspection import Inspection
 from .rooms import Rooms
 from .router import ChildIdReuse
+from .runtime import CustomStatusRule
 from .scheduling import SchedulePolicy
 from .state import Connection
 from .store import InstanceStore
@@ -68,7 +69,9 @@ class Engine:
     """Instances, histories, inboxes, work-item queues, timers and waiters of one fake sidecar.
 
     ``child_id_reuse`` says which existing instance a new sub-orchestration of the same id replaces: only a FAILED
-    one (``"failed"``, durabletask-go's rule) or any that has ended (``"ended"``, Dapr's).
+    one (``"failed"``, durabletask-go's rule) or any that has ended (``"ended"``, Dapr's). ``custom_status_rule``
+    says what a response without a custom status does (``"kept"``, durabletask-go's; ``"last"``, Dapr's: see
+    :data:`~.runtime.CustomStatusRule`).
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class Engine:
         entity_work_items: EntityWorkItemForm = "v2",
         schedule: SchedulePolicy | None = None,
         child_id_reuse: ChildIdReuse = "failed",
+        custom_status_rule: CustomStatusRule = "kept",
     ) -> None:
         if max_payload_bytes <= 0:
             raise ValueError(f"max_payload_bytes must be positive; got {max_payload_bytes}")
@@ -96,7 +100,8 @@ class Engine:
         waiters = Waiters(self._lock)
         dispatcher.client_waiting = lambda: bool(waiters.completion_waiters or waiters.idle_waiters)
         self._rooms = Rooms(clock, store, dispatcher, TimerQueue(), waiters, entities)
-        self._context = EngineContext(self._rooms, self._lock, self.faults, max_payload_bytes, child_id_reuse)
+        self._context = EngineContext(self._rooms, self._lock, self.faults, max_payload_bytes, child_id_reuse,
+                                      custom_status_rule)
         self._clients = ClientRpcs(self._context)
         self._entity_rpcs = EntityRpcs(self._context)
         self._work = WorkItems(self._context)

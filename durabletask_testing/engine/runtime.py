@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from google.protobuf import message as protobuf_message
 
@@ -104,6 +104,12 @@ class Outbox:
             items.clear()
 
 
+CustomStatusRule = Literal["kept", "last"]
+"""What a response without a custom status does to the stored one: ``"kept"`` (durabletask-go: nothing; a custom
+status sent with a continue-as-new is dropped) or ``"last"`` (Dapr: every response's value replaces it, none
+clears it, and the value sent with a continue-as-new stays for the new generation until its first response)."""
+
+
 def _describe(item: object) -> str:
     if isinstance(item, ActivityWorkItem):
         return f"'{item.name}' (task {item.task_id})"
@@ -135,19 +141,25 @@ def apply_response(
     now: datetime,
     *,
     new_execution_id: Callable[[], str] = _new_execution_id,
+    custom_status_rule: CustomStatusRule = "kept",
 ) -> Outbox:
     """Commit ``new_events`` to ``instance``'s history, then apply each action of ``response`` in order.
 
     A continue-as-new ends the list, as on durabletask-go: the actions after it are ignored, and the activities,
     timers, sub-orchestrations, events and terminations before it are dropped with the old execution (entity
-    messages are kept), as is the response's custom status (the instance keeps the one it had)."""
+    messages are kept), as is the response's custom status (the instance keeps the one it had). With
+    ``custom_status_rule="last"`` (Dapr) the response's custom status, or its absence, always replaces the stored
+    one."""
     outbox = Outbox()
     rewind = next((a for a in response.actions if a.HasField("rewindOrchestration")), None)
     if rewind is not None:
         _rewind(instance, rewind.rewindOrchestration, now, outbox)
         return outbox
-    custom_status = None if _continues_as_new(response) else optional_string(response, "customStatus")
-    instance.commit(new_events, custom_status)
+    custom_status = optional_string(response, "customStatus")
+    if custom_status_rule == "last":
+        instance.commit(new_events, custom_status, replace_always=True)
+    else:
+        instance.commit(new_events, None if _continues_as_new(response) else custom_status)
     for action in response.actions:
         kind = action.WhichOneof("orchestratorActionType")
         if kind == "scheduleTask":

@@ -205,9 +205,11 @@ class Instance:
         self.abandon_count = 0
         self.abandoned_by = None
 
-    def commit(self, new_events: Sequence[pb.HistoryEvent], custom_status: str | None) -> None:
+    def commit(self, new_events: Sequence[pb.HistoryEvent], custom_status: str | None,
+               replace_always: bool = False) -> None:
         """A work item's events join the history (the execution now runs); the response's custom status replaces
-        the previous one when it has one (None keeps it, as durabletask-go does)."""
+        the previous one when it has one (None keeps it, as durabletask-go does; with ``replace_always``, as Dapr
+        does, None clears it)."""
         self.history.extend(new_events)
         self._started = True
         for event in new_events:
@@ -215,7 +217,7 @@ class Instance:
                 self._suspended = True
             elif event.HasField("executionResumed"):
                 self._suspended = False
-        if custom_status is not None:
+        if custom_status is not None or replace_always:
             self.custom_status = custom_status
 
     def record(self, event: pb.HistoryEvent) -> None:

@@ -120,7 +120,8 @@ class WorkItems(Part):
             else:
                 self._dispatcher.release(item)
                 instance.work_item_done()
-                outbox = apply_response(instance, item.new_events, response, now)
+                outbox = apply_response(instance, item.new_events, response, now,
+                                        custom_status_rule=self._context.custom_status_rule)
                 self._router.settle(instance, outbox, now)
                 self._timekeeper.fire_due_timers(now)
             self._after_change()

@@ -148,3 +148,14 @@ def test_suspend_and_resume_events_set_the_status():
     assert instance.status == pb.ORCHESTRATION_STATUS_SUSPENDED
     apply_response(instance, [*_started(), events.execution_resumed(LATER, None)], _response(), LATER)
     assert instance.status == pb.ORCHESTRATION_STATUS_RUNNING
+
+
+def test_under_dapr_rules_every_response_decides_the_custom_status():
+    instance = _instance()
+    instance.commit([], "before")
+    apply_response(instance, _started(), _response(schedule_task(0, "a")), LATER, custom_status_rule="last")
+    assert instance.custom_status is None  # a response without one clears it
+    response = _response(complete(result='"next"', status=pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW))
+    response.customStatus.value = '"sent with it"'
+    apply_response(instance, _started(), response, LATER, new_execution_id=lambda: "exec-2", custom_status_rule="last")
+    assert instance.custom_status == '"sent with it"'  # kept for the new generation until its first response
