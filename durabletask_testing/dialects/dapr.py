@@ -84,7 +84,7 @@ class DaprService:
                 response_serializer=empty_pb2.Empty.SerializeToString,
             ),
             "GetWorkItems": grpc.unary_stream_rpc_method_handler(
-                self._get_work_items,
+                _on_pool_of(self._servicer.GetWorkItems, self._get_work_items),
                 request_deserializer=schema.message_class("GetWorkItemsRequest").FromString,
                 response_serializer=_serialize,
             ),
@@ -92,20 +92,24 @@ class DaprService:
             "GetInstanceHistory": self._unary_handler(self._get_instance_history, "GetInstanceHistoryRequest"),
         }
         for rpc, (method, request, response) in _UNARY.items():
-            handlers[rpc] = self._unary_handler(self._forward(method, request, response), request)
+            handlers[rpc] = self._unary_handler(self._forward(method, request, response), request,
+                                                pool_of=getattr(self._servicer, method))
         for rpc, reason in NOT_IMPLEMENTED.items():
             handlers[rpc] = grpc.unary_unary_rpc_method_handler(_refuse(rpc, reason))
         return grpc.method_handlers_generic_handler(SERVICE, handlers)
 
     # ------------------------------------------------------------------ plumbing
 
-    def _unary_handler(self, behaviour: Callable[[Any, grpc.ServicerContext], Message], request: str) -> Any:
+    def _unary_handler(self, behaviour: Callable[[Any, grpc.ServicerContext], Message], request: str,
+                       pool_of: Callable[..., Any] | None = None) -> Any:
         def checked(dapr_request: Any, context: grpc.ServicerContext) -> Message:
             self._check_limits(dapr_request, context)
             return behaviour(dapr_request, context)
 
         return grpc.unary_unary_rpc_method_handler(
-            checked, request_deserializer=schema.message_class(request).FromString, response_serializer=_serialize
+            checked if pool_of is None else _on_pool_of(pool_of, checked),
+            request_deserializer=schema.message_class(request).FromString,
+            response_serializer=_serialize,
         )
 
     def _check_limits(self, dapr_request: Message, context: grpc.ServicerContext) -> None:
@@ -202,6 +206,21 @@ def _serialize(message: Message) -> bytes:
 
 def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> None:
     context.abort(code, bounded(message))
+
+
+def _on_pool_of(servicer_method: Callable[..., Any], handler: Callable[..., Any]) -> Callable[..., Any]:
+    """``handler`` (a wrapper of ``servicer_method``), run on the thread pool the servicer's method runs on: a
+    work-item stream or a long poll gets its own pool (``shell/admission.py``), so it never holds one of the
+    server's threads that the short RPCs need."""
+    pool = getattr(servicer_method, "experimental_thread_pool", None)
+    if pool is None:
+        return handler
+
+    def on_pool(request: Any, context: grpc.ServicerContext) -> Any:
+        return handler(request, context)
+
+    on_pool.experimental_thread_pool = pool  # type: ignore[attr-defined]  # read by grpcio's sync server
+    return on_pool
 
 
 def _refuse(rpc: str, reason: str) -> Callable[[bytes, grpc.ServicerContext], Any]:

@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 import pytest
+from durabletask_pytest import wait_until
 
 from durabletask_testing import FakeSidecar
 from durabletask_testing.cli import build_parser
@@ -166,3 +167,26 @@ def test_unknown_dialects_are_refused() -> None:
         FakeSidecar(dialect="grpc")
     args = build_parser().parse_args(["serve", "--dialect", "dapr", "--health-ping-interval", "5"])
     assert (args.dialect, args.health_ping_interval) == ("dapr", 5.0)
+
+
+def test_long_polls_and_streams_in_the_dapr_dialect_run_on_their_own_pools(dapr_fake: Any) -> None:
+    """More waits than the server has threads for short calls: a short call still answers at once (the waits run on
+    the long-poll pool, as in the published dialect, not on the short calls' threads)."""
+    from durabletask_testing.sidecar import SHORT_RPC_THREADS
+
+    fake, channel = dapr_fake
+    create = schema.message_class("CreateInstanceRequest")
+    _call(channel, "StartInstance", create(instanceId="slow", name="wf"), "CreateInstanceResponse")
+    wait = channel.unary_unary("/TaskHubSidecarService/WaitForInstanceCompletion",
+                               request_serializer=lambda m: m.SerializeToString(),
+                               response_deserializer=schema.message_class("GetInstanceResponse").FromString)
+    request = schema.message_class("GetInstanceRequest")(instanceId="slow")
+    streams = [_stream(channel, [], timeout=60) for _ in range(2)]
+    waits = [wait.future(request, timeout=60) for _ in range(SHORT_RPC_THREADS + 4)]
+    try:
+        wait_until(lambda: fake.long_polls_in_flight == len(waits), timeout=10, what="every wait to arrive")
+        answer = _call(channel, "GetInstance", request, "GetInstanceResponse")  # 5 s deadline: fails if starved
+        assert answer.exists
+    finally:
+        for call in [*waits, *streams]:
+            call.cancel()
