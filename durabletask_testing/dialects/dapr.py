@@ -36,6 +36,7 @@ from durabletask_testing.protocol import orchestrator_service_pb2 as pb
 from ..errors import EngineError
 from ..messages import bounded
 from ..shell import ApiTokenInterceptor, FakeSidecarServicer
+from ..shell.admission import on_pool_of
 from . import dapr_schema as schema
 from .convert import convert
 
@@ -84,7 +85,7 @@ class DaprService:
                 response_serializer=empty_pb2.Empty.SerializeToString,
             ),
             "GetWorkItems": grpc.unary_stream_rpc_method_handler(
-                _on_pool_of(self._servicer.GetWorkItems, self._get_work_items),
+                on_pool_of(self._servicer.GetWorkItems, self._get_work_items),
                 request_deserializer=schema.message_class("GetWorkItemsRequest").FromString,
                 response_serializer=_serialize,
             ),
@@ -107,7 +108,7 @@ class DaprService:
             return behaviour(dapr_request, context)
 
         return grpc.unary_unary_rpc_method_handler(
-            checked if pool_of is None else _on_pool_of(pool_of, checked),
+            checked if pool_of is None else on_pool_of(pool_of, checked),
             request_deserializer=schema.message_class(request).FromString,
             response_serializer=_serialize,
         )
@@ -206,21 +207,6 @@ def _serialize(message: Message) -> bytes:
 
 def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> None:
     context.abort(code, bounded(message))
-
-
-def _on_pool_of(servicer_method: Callable[..., Any], handler: Callable[..., Any]) -> Callable[..., Any]:
-    """``handler`` (a wrapper of ``servicer_method``), run on the thread pool the servicer's method runs on: a
-    work-item stream or a long poll gets its own pool (``shell/admission.py``), so it never holds one of the
-    server's threads that the short RPCs need."""
-    pool = getattr(servicer_method, "experimental_thread_pool", None)
-    if pool is None:
-        return handler
-
-    def on_pool(request: Any, context: grpc.ServicerContext) -> Any:
-        return handler(request, context)
-
-    on_pool.experimental_thread_pool = pool  # type: ignore[attr-defined]  # read by grpcio's sync server
-    return on_pool
 
 
 def _refuse(rpc: str, reason: str) -> Callable[[bytes, grpc.ServicerContext], Any]:

@@ -41,6 +41,21 @@ class _Pool(futures.ThreadPoolExecutor):
                            error, len(self._threads))
 
 
+def on_pool_of(method: Behavior | Callable[..., Any], handler: Callable[..., Any]) -> Callable[..., Any]:
+    """``handler`` (a wrapper of ``method``, a handler this module put on a pool) run on that same pool, so a
+    wrapped stream or long poll still never holds one of the server's threads for short calls; ``handler`` itself
+    when ``method`` has no pool of its own."""
+    pool = getattr(method, "experimental_thread_pool", None)
+    if pool is None:
+        return handler
+
+    def on_pool(request: Any, context: grpc.ServicerContext) -> Any:
+        return handler(request, context)
+
+    on_pool.experimental_thread_pool = pool  # type: ignore[attr-defined]  # read by grpcio's sync server
+    return on_pool
+
+
 class Admission:
     """Runs the calls of one kind (``what``) on a pool of their own, at most ``limit`` of them at once."""
 

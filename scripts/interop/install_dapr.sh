@@ -44,17 +44,9 @@ if complete; then
     exit 0
 fi
 
-go_bin="${GO:-}"
-if [[ -z "${go_bin}" ]]; then
-    if command -v go >/dev/null 2>&1; then
-        go_bin="$(command -v go)"
-    elif [[ -x /usr/local/go/bin/go ]]; then
-        go_bin=/usr/local/go/bin/go
-    else
-        echo "error: no Go toolchain found (install Go >= 1.26 or set GO=/path/to/go)" >&2
-        exit 1
-    fi
-fi
+# shellcheck source=go_toolchain.sh
+source "$(dirname "${BASH_SOURCE[0]}")/go_toolchain.sh"
+find_go "Go >= 1.26"
 
 if ! "${go_bin}" version >/dev/null 2>&1; then
     echo "error: ${go_bin} is not a working Go toolchain (dapr v1.18.1 asks for Go >= 1.26.4; set GO=/path/to/go)" >&2

@@ -32,17 +32,9 @@ if [[ -x "${binary}" && -f "${stamp}" && "$(cat "${stamp}")" == "${version}" ]];
     exit 0
 fi
 
-go_bin="${GO:-}"
-if [[ -z "${go_bin}" ]]; then
-    if command -v go >/dev/null 2>&1; then
-        go_bin="$(command -v go)"
-    elif [[ -x /usr/local/go/bin/go ]]; then
-        go_bin=/usr/local/go/bin/go
-    else
-        echo "error: no Go toolchain found (install Go or set GO=/path/to/go)" >&2
-        exit 1
-    fi
-fi
+# shellcheck source=go_toolchain.sh
+source "$(dirname "${BASH_SOURCE[0]}")/go_toolchain.sh"
+find_go "Go"
 
 mkdir -p "${bin_dir}" "${build_dir}" "${interop_dir}/go" "${interop_dir}/gocache"
 export GOPATH="${interop_dir}/go"

@@ -33,17 +33,9 @@ if [[ -f "${stamp}" && "$(cat "${stamp}")" == "${sum_hash}" \
     exit 0
 fi
 
-go_bin="${GO:-}"
-if [[ -z "${go_bin}" ]]; then
-    if command -v go >/dev/null 2>&1; then
-        go_bin="$(command -v go)"
-    elif [[ -x /usr/local/go/bin/go ]]; then
-        go_bin=/usr/local/go/bin/go
-    else
-        echo "error: no Go toolchain found (install Go or set GO=/path/to/go)" >&2
-        exit 1
-    fi
-fi
+# shellcheck source=go_toolchain.sh
+source "$(dirname "${BASH_SOURCE[0]}")/go_toolchain.sh"
+find_go "Go"
 
 mkdir -p "${GOMODCACHE}" "${GOCACHE}"
 echo "downloading the modules of tests/interop/go (durabletask-go ${sdk_version}) with $("${go_bin}" version)" >&2

@@ -31,7 +31,6 @@ import logging
 import os
 import sys
 from collections.abc import Generator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
@@ -261,9 +260,7 @@ class DaprDriver(fd.Driver):
         try:
             if not runtime.wait_for_worker_ready(timeout=10):
                 raise RuntimeError(f"the WorkflowRuntime on {self.host} was not ready within 10 s")
-            with ThreadPoolExecutor(max_workers=max(1, self.parallelism)) as pool:
-                futures = [pool.submit(self.run_one, p, prefix + p["name"]) for p in programs]
-                return [f.result() for f in futures]
+            return self.run_all(programs, prefix)
         finally:
             runtime.shutdown()
             interp.set_beacon_sink(None)

@@ -532,12 +532,16 @@ class Driver:
         interp.set_beacon_sink(self.on_beacon)
         worker.start()
         try:
-            with ThreadPoolExecutor(max_workers=max(1, self.parallelism)) as pool:
-                futures = [pool.submit(self.run_one, p, prefix + p["name"]) for p in programs]
-                return [f.result() for f in futures]
+            return self.run_all(programs, prefix)
         finally:
             worker.stop()
             interp.set_beacon_sink(None)
+
+    def run_all(self, programs: Sequence[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
+        """Observations of ``programs`` on the worker already running, ``parallelism`` at a time, in order."""
+        with ThreadPoolExecutor(max_workers=max(1, self.parallelism)) as pool:
+            futures = [pool.submit(self.run_one, p, prefix + p["name"]) for p in programs]
+            return [f.result() for f in futures]
 
     def close(self) -> None:
         self._actions.shutdown(wait=False, cancel_futures=True)
