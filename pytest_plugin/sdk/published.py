@@ -5,8 +5,10 @@ worker's own event loop) wait on their queues with a one-second timeout, and onl
 that wait ends. :func:`prepare_prompt_stop` drops one wake-up item into a consumer's queue just before the stop:
 the consumer cannot unpack it, which is the manager's own "uncaught error" path: it hands any queued work items
 back (their cancellation), shuts its thread pool down after the calls still running, and returns, so ``stop()``
-ends within milliseconds. The manager's log line about that error is filtered out; at the end of a test the
-worker's whole log is silenced, since nothing the stop logs then can reach the test's output.
+ends within milliseconds. The manager's log line about that error is filtered out. The plugin's shared SDK logger
+(``logs.py``) is never silenced: what a stop logs goes where pytest's logging puts it; a worker's own logger (an
+SDK version without a ``logger`` argument) is silenced at the end of a test, since what the stop writes to
+standard error then could reach no test's output.
 
 This reads private attributes of the published worker (``_async_worker_manager``, its ``activity_queue`` and
 ``_queue_event_loop``, the worker's ``_logger``): they are checked first, and with any other shape (another
@@ -18,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
+
+from .logs import is_plugin_logger
 
 WAKE_UP_TEXT = "durabletask_pytest: wake-up item for a prompt stop"
 """What the wake-up item's error says (the filter below drops the manager's log line about it)."""
@@ -60,7 +64,7 @@ def prepare_prompt_stop(worker: Any, *, quiet: bool) -> bool:
         return False
     logger = getattr(worker, "_logger", None)
     if isinstance(logger, logging.Logger):
-        if quiet:
+        if quiet and not is_plugin_logger(logger):  # the SDK's own logger, which writes to standard error itself
             logger.disabled = True
         elif _FILTER not in logger.filters:
             logger.addFilter(_FILTER)
