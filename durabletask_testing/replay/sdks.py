@@ -22,6 +22,7 @@ import importlib.util
 import inspect
 import logging
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -301,8 +302,23 @@ PUBLISHED = _PublishedSdk()
 NONE = _NoSdk()
 
 
+_FOUND: list[tuple[Any, ReplaySdk]] = []
+"""The answer of :func:`installed` for the ``durabletask`` module already imported (looking it up again searches
+the file system for ``durabletask.internal.replay`` on every test with the published SDK)."""
+
+
 def installed() -> ReplaySdk:
     """The SDK importable as ``durabletask``: ours (it has the pure replay engine), another, or none."""
+    module = sys.modules.get("durabletask")
+    if module is not None and _FOUND and _FOUND[0][0] is module:
+        return _FOUND[0][1]
+    sdk = _look_up()
+    if module is not None:
+        _FOUND[:] = [(module, sdk)]
+    return sdk
+
+
+def _look_up() -> ReplaySdk:
     try:
         if importlib.util.find_spec("durabletask") is None:
             return NONE

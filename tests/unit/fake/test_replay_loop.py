@@ -181,3 +181,24 @@ def test_a_replay_worker_nobody_closed_is_stopped_at_interpreter_exit_and_close_
     assert not started[0].stopped.is_set() and forgotten is not None
     workers._close_at_exit()  # what the interpreter runs before it joins non-daemon threads
     assert started[0].stopped.is_set() and [w.stops for w in started] == [1, 1]
+
+
+def test_the_installed_sdk_is_looked_up_once_per_imported_durabletask_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    from durabletask_testing.replay import sdks
+
+    calls: list[int] = []
+
+    def look_up() -> sdks.ReplaySdk:
+        calls.append(1)
+        return sdks.OURS
+
+    monkeypatch.setattr(sdks, "_look_up", look_up)
+    monkeypatch.setattr(sdks, "_FOUND", [])
+    assert sdks.installed() is sdks.OURS and sdks.installed() is sdks.OURS
+    assert len(calls) == 1
+    monkeypatch.setitem(sys.modules, "durabletask", types.ModuleType("durabletask"))  # another SDK imported
+    assert sdks.installed() is sdks.OURS
+    assert len(calls) == 2
