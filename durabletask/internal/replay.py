@@ -47,6 +47,15 @@ class ExecutionResult:
     abandon: bool = False
 
 
+@dataclass
+class StepsResult:
+    """The actions after each work item of :meth:`OrchestrationExecutor.execute_steps`, as far as the pass got."""
+
+    actions: list[list[pb.OrchestratorAction]]
+    complete: bool
+    """Every work item was reached (else ``actions`` stops before the one that could not be taken)."""
+
+
 class _VersionRejected(Exception):
     """Raised to abandon a work item whose version this worker rejects."""
 
@@ -109,6 +118,36 @@ class OrchestrationExecutor:
         except Exception as ex:
             execution.fail(ex)
         return ExecutionResult(execution.actions(), execution.encoded_custom_status)
+
+    def execute_steps(self, instance_id: str, steps: Sequence[tuple[Sequence[pb.HistoryEvent],
+                                                                    Sequence[pb.HistoryEvent]]]) -> StepsResult:
+        """The actions of consecutive work items of one history, from one replay instead of one per work item.
+
+        ``steps``: per work item, the history events that come before it and were not handed to an earlier one
+        (the earlier work item's action records, or the events before the first), then its new events. After
+        each work item's new events the actions are taken, as :meth:`execute` of that work item alone would return
+        them, except that every work item but the last runs as a replay (``is_replaying`` stays True, as when a
+        later work item replays it). The pass stops early, without the actions of that work item, when an event
+        raises (a replay that does not match history, a version check) or the orchestration completes before
+        the last work item: ``StepsResult.complete`` is then False.
+        """
+        execution = Execution(instance_id, self._registry, self._maximum_timer_interval)
+        taken: list[list[pb.OrchestratorAction]] = []
+        try:
+            for number, (before, new_events) in enumerate(steps):
+                for event in before:
+                    self._apply(execution, event)
+                last = number == len(steps) - 1
+                if last:
+                    execution.is_replaying = False
+                for event in new_events:
+                    self._apply(execution, event)
+                if not last and execution.completion.is_complete:  # taking its actions would end it here
+                    return StepsResult(taken, complete=False)
+                taken.append(execution.actions())
+        except Exception:  # noqa: BLE001  # the caller replays such a history one work item at a time
+            return StepsResult(taken, complete=False)
+        return StepsResult(taken, complete=True)
 
     def _apply(self, execution: Execution, event: pb.HistoryEvent) -> None:
         """Apply one history event to the execution (or buffer it while suspended)."""

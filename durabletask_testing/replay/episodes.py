@@ -35,6 +35,8 @@ UNCOMPARED_RECORDS = frozenset({
     "orchestratorCompleted", "entityOperationSignaled", "entityOperationCalled", "entityLockRequested",
     "entityUnlockSent",
 })
+RECORD_KINDS = frozenset(ACTION_RECORDS) | UNCOMPARED_RECORDS
+"""Every history event that records what a work item's answer did (none of them is a new event of a work item)."""
 UNCOMPARED_ACTIONS = frozenset({"terminateOrchestration", "sendEntityMessage", "rewindOrchestration"})
 # A failure the fake itself recorded (it could not encode the work item): no code produced it.
 FAKE_FAILURE_TYPES = frozenset({"WorkItemEncodingError"})

@@ -26,9 +26,17 @@ from typing import Any
 
 from ..protocol import orchestrator_service_pb2 as pb
 from . import sdks
-from .episodes import Divergence, Episode, compare, episodes, execution_id, produced_records
+from .episodes import (
+    RECORD_KINDS,
+    Divergence,
+    Episode,
+    compare,
+    episodes,
+    execution_id,
+    produced_records,
+)
 from .history_file import StoredHistory, history_document
-from .sdks import Orchestrators, Registration, Runner, ServerSource
+from .sdks import Orchestrators, Registration, Runner, ServerSource, StepRange
 from .sidecar import Answer, ReplayServer
 from .workers import DEFAULT_ANSWER_TIMEOUT, StartWorker, WorkerRunner
 
@@ -147,6 +155,42 @@ def rounds_within(plans: Sequence[ReplayPlan], repeat: int, event_budget: int | 
     return max(1, min(repeat, event_budget // max(events, 1)))
 
 
+def one_pass_steps(p: ReplayPlan) -> list[StepRange] | None:
+    """Where each work item of ``p`` lies in its history, for a replay in one pass; None when the history does not
+    have the shape that needs: every ``OrchestratorStarted`` starts an episode, and within each work item its new
+    events come first, then only action records."""
+    events = p.history.events
+    starts = [index for index, event in enumerate(events) if event.WhichOneof("eventType") == "orchestratorStarted"]
+    if not starts or len(starts) != len(p.episodes):
+        return None
+    steps: list[StepRange] = []
+    applied = 0  # events before this index are handed to the code already
+    for number, (start, episode) in enumerate(zip(starts, p.episodes)):
+        end = starts[number + 1] if number + 1 < len(starts) else len(events)
+        new_to = start + len(episode.new_events)
+        if len(episode.past_events) != start or new_to > end \
+                or any(events[start + i] is not event for i, event in enumerate(episode.new_events)) \
+                or any(events[i].WhichOneof("eventType") not in RECORD_KINDS for i in range(new_to, end)):
+            return None
+        steps.append((applied, start, new_to))
+        applied = new_to
+    return steps
+
+
+def _in_one_pass(p: ReplayPlan, steps: Sequence[StepRange], rounds: int, one_pass: Any) -> ReplayOutcome | None:
+    """The verdict of ``rounds`` one-pass replays of ``p``; None when a pass stopped early without a divergence."""
+    history = pb.OrchestratorRequest(instanceId=p.history.instance_id, pastEvents=p.history.events)
+    verdict = None
+    for round_ in range(rounds):
+        answers, complete = one_pass(history, steps)
+        verdict = judge(p.history.instance_id, p.episodes, answers, p.history.source, round_ + 1, rounds)
+        if not verdict.replays:
+            return verdict
+        if not complete:
+            return None
+    return verdict
+
+
 def sdk_worker_starter(orchestrators: Orchestrators, versioning: Any = None) -> StartWorker:
     """``start_worker`` for the installed SDK's TaskHubGrpcWorker registered with ``orchestrators``."""
     return sdks.installed().start_worker(Registration.of(orchestrators, versioning))
@@ -207,19 +251,34 @@ class Replayer:
     def replay_plans(self, plans: Sequence[ReplayPlan], repeat: int = 1,
                      event_budget: int | None = None) -> list[ReplayOutcome]:
         """Replay each plan ``repeat`` rounds (fewer when ``event_budget`` events would be exceeded; one round
-        always); one outcome per plan, from its first round that does not replay."""
+        always); one outcome per plan, from its first round that does not replay.
+
+        With a runner that can (our SDK's engine, :class:`~.sdks.OnePass`), a round of a plan whose history has the
+        usual shape (:func:`one_pass_steps`) is one pass of the code through the whole history, its actions taken
+        after each work item; a pass that stops early without a divergence sends that plan the usual way: every
+        work item of every round in one batch."""
         if repeat < 1:
             raise ValueError(f"repeat must be at least 1, got {repeat}")
         rounds = rounds_within(plans, repeat, event_budget)
-        one_round = [r for p in plans for r in p.requests]
-        answers = self._run(one_round * rounds) if one_round else []
-        outcomes: list[ReplayOutcome] = []
-        offset = 0  # where this plan's work items start within one round
-        for p in plans:
+        one_pass = getattr(self._run, "one_pass", None)
+        outcomes: dict[int, ReplayOutcome] = {}
+        batched: list[int] = []  # the plans replayed one work item at a time
+        for number, p in enumerate(plans):
             if not p.episodes:
-                outcomes.append(ReplayOutcome(p.history.instance_id, 0, problem=why_empty(p.history.events),
-                                              source=p.history.source, rounds=rounds, empty=True))
+                outcomes[number] = ReplayOutcome(p.history.instance_id, 0, problem=why_empty(p.history.events),
+                                                 source=p.history.source, rounds=rounds, empty=True)
                 continue
+            steps = one_pass_steps(p) if one_pass is not None else None
+            verdict = None if steps is None else _in_one_pass(p, steps, rounds, one_pass)
+            if verdict is None:
+                batched.append(number)
+            else:
+                outcomes[number] = verdict
+        one_round = [r for number in batched for r in plans[number].requests]
+        answers = self._run(one_round * rounds) if one_round else []
+        offset = 0  # where this plan's work items start within one round
+        for number in batched:
+            p = plans[number]
             verdict = ReplayOutcome(p.history.instance_id, len(p.episodes), source=p.history.source,
                                     replay_round=rounds, rounds=rounds)
             for round_ in range(rounds):
@@ -228,9 +287,9 @@ class Replayer:
                                 p.history.source, round_ + 1, rounds)
                 if not verdict.replays:
                     break
-            outcomes.append(verdict)
+            outcomes[number] = verdict
             offset += len(p.requests)
-        return outcomes
+        return [outcomes[number] for number in range(len(plans))]
 
     def close(self) -> None:
         """Stop the replay worker (in the background) and its own sidecar, if any."""

@@ -96,22 +96,9 @@ class _OurSdk:
 
     def engine_of_registry(self, registry: Any, **executor_options: Any) -> Runner:
         """A runner over a ready ``Registry`` of our SDK; ``executor_options`` as our worker passes them."""
-        from durabletask.internal import orchestrator_service_pb2 as sdk_pb
         from durabletask.internal.replay import OrchestrationExecutor
 
-        executor = OrchestrationExecutor(registry, **executor_options)
-
-        def run(requests: Sequence[pb.OrchestratorRequest]) -> list[Answer]:
-            answers = []
-            converted = _Converted(sdk_pb.OrchestratorRequest)
-            for request in requests:
-                ours = converted.of(request)
-                result = executor.execute(ours.instanceId, ours.pastEvents, ours.newEvents)
-                actions = [pb.OrchestratorAction.FromString(a.SerializeToString()) for a in result.actions]
-                answers.append(Answer(actions=actions, answered=True, abandoned=result.abandon))
-            return answers
-
-        return run
+        return _OurEngine(OrchestrationExecutor(registry, **executor_options))
 
     def start_worker(self, registration: Registration) -> StartWorker:
         def start(address: str, metadata: list[tuple[str, str]]) -> Any:
@@ -181,6 +168,55 @@ class _PublishedSdk:
         if registration.versioning is not None:
             worker.use_versioning(registration.versioning)
         return worker
+
+
+class _OurEngine:
+    """Our SDK's replay engine as a :data:`Runner`, with :meth:`one_pass` (see :class:`OnePass`)."""
+
+    def __init__(self, executor: Any) -> None:
+        from durabletask.internal import orchestrator_service_pb2 as sdk_pb
+
+        self._executor = executor
+        self._type = sdk_pb.OrchestratorRequest
+        self._last_history: tuple[Any, Any] = (None, None)  # (our request, the SDK's copy): a plan's rounds
+
+    def __call__(self, requests: Sequence[pb.OrchestratorRequest]) -> list[Answer]:
+        answers = []
+        converted = _Converted(self._type)
+        for request in requests:
+            ours = converted.of(request)
+            result = self._executor.execute(ours.instanceId, ours.pastEvents, ours.newEvents)
+            answers.append(Answer(actions=_our_actions(result.actions), answered=True, abandoned=result.abandon))
+        return answers
+
+    def one_pass(self, history: pb.OrchestratorRequest, steps: Sequence[StepRange]) -> tuple[list[Answer], bool]:
+        if self._last_history[0] is not history:
+            self._last_history = (history, self._type.FromString(history.SerializeToString()))
+        ours = self._last_history[1]
+        events = ours.pastEvents
+        result = self._executor.execute_steps(ours.instanceId, [
+            (events[start:new_from], events[new_from:new_to]) for start, new_from, new_to in steps])
+        return [Answer(actions=_our_actions(actions), answered=True) for actions in result.actions], result.complete
+
+
+StepRange = tuple[int, int, int]
+"""One work item of a history in one pass: the events ``[start, new_from)`` come before it (applied as replay),
+``[new_from, new_to)`` are its new events."""
+
+
+class OnePass(Protocol):
+    """A runner that can replay every work item of one history in one pass of the code (our SDK's engine).
+
+    ``one_pass(history, steps)``: ``history`` carries the whole history as ``pastEvents``; one answer per step, as
+    far as the pass got, and whether it got through all of them. Each step's actions equal those of its work
+    item replayed alone (every step but the last is a replay), so one pass per round stands in for one execution
+    per work item."""
+
+    def one_pass(self, history: pb.OrchestratorRequest, steps: Sequence[StepRange]) -> tuple[list[Answer], bool]: ...
+
+
+def _our_actions(actions: Sequence[Any]) -> list[pb.OrchestratorAction]:
+    return [pb.OrchestratorAction.FromString(a.SerializeToString()) for a in actions]
 
 
 class _Converted:
