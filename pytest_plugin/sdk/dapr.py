@@ -8,6 +8,13 @@ test's process: its protocol bindings live under their own proto package, so the
 ``durable_clock``, ``durable_faults``, ``durable_sidecar`` and the failure report work as with any SDK. The runtime
 is a :class:`~durabletask_pytest.seams.ManagedWorker` that registers nothing through a stub table (the replay
 audit leaves Dapr workflows alone).
+
+Every call the runtime's SDK makes to the sidecar passes a :class:`DaprCallGate` (a gRPC client interceptor). At
+shutdown the gate closes first, the calls already on their way end (bounded by ``DRAIN_TIMEOUT_SECONDS``), and
+only then is the SDK's runtime shut down: Dapr 1.18's ``WorkflowRuntime.shutdown()`` closes its channel at once,
+and a result sent on it at that moment (an activity finishing during the teardown) crashed grpcio (SIGSEGV). A
+result that becomes ready after the gate closed is not sent; the SDK reads that as a closed channel, and the
+sidecar dispatches the work item again.
 """
 
 from __future__ import annotations
@@ -17,7 +24,10 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+import grpc
 import pytest
+
+from .gate import CallGate
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -26,6 +36,7 @@ if TYPE_CHECKING:
 
 DAPR_FIXTURES = ("dapr_workflow_runtime", "dapr_workflow_client")
 START_TIMEOUT_SECONDS = 10.0
+DRAIN_TIMEOUT_SECONDS = 10.0  # how long shutdown waits for the calls already on their way to the sidecar
 
 
 def uses_dapr(fixture_names: Iterable[str]) -> bool:
@@ -61,6 +72,67 @@ def _fresh_registration(fn: Callable[..., Any], flag: str, name: str | None) -> 
     return {"name": name} if name else {}
 
 
+class RuntimeStoppingError(ValueError):
+    """A call of the runtime's SDK refused because the runtime is shutting down.
+
+    A ``ValueError``, as grpcio raises for a call on a closed channel: Dapr's SDK takes it for one and leaves the
+    work item to the sidecar, which dispatches it again.
+    """
+
+
+class DaprCallGate(
+    grpc.UnaryUnaryClientInterceptor,  # type: ignore[misc]
+    grpc.UnaryStreamClientInterceptor,  # type: ignore[misc]
+):
+    """Counts the SDK's calls to the sidecar while they run; once closed, refuses new ones before they reach the
+    channel (:class:`RuntimeStoppingError`).
+
+    A unary call counts until its response (or error) arrived; a streaming call (``GetWorkItems``) only while it is
+    being opened, since it runs until the channel closes.
+    """
+
+    def __init__(self) -> None:
+        self.gate = CallGate()
+
+    def _admit(self, details: Any) -> None:
+        if not self.gate.enter():
+            method = str(getattr(details, "method", "a call"))
+            raise RuntimeStoppingError(f"{method} was not sent: the test's Dapr workflow runtime is shutting down")
+
+    def intercept_unary_unary(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
+        self._admit(details)
+        try:
+            outcome = continuation(details, request)
+        except BaseException:
+            self.gate.leave()
+            raise
+        done = getattr(outcome, "done", None)
+        if callable(done) and not done():  # a call made with .future(): it ends later
+            outcome.add_done_callback(lambda _: self.gate.leave())
+        else:
+            self.gate.leave()
+        return outcome
+
+    def intercept_unary_stream(self, continuation: Callable[..., Any], details: Any, request: Any) -> Any:
+        self._admit(details)
+        try:
+            return continuation(details, request)
+        finally:
+            self.gate.leave()
+
+
+def stop_after_drain(gate: CallGate, stop: Callable[[], None], timeout: float) -> bool:
+    """Close ``gate``, wait until none of its calls runs (at most ``timeout`` s), then ``stop()``.
+
+    Returns True when the calls ended in time. ``stop()`` is called either way, so a call that never ends delays
+    the shutdown by ``timeout`` and no more.
+    """
+    gate.close()
+    drained = gate.wait_until_no_call_runs(timeout)
+    stop()
+    return drained
+
+
 class DaprTestRuntime:
     """A Dapr ``WorkflowRuntime`` for one test: register, then :meth:`start` (bounded); shut down at teardown.
 
@@ -68,11 +140,15 @@ class DaprTestRuntime:
     and ``register_versioned_workflow`` work as in an app.
     """
 
-    def __init__(self, address: str, start_timeout: float = START_TIMEOUT_SECONDS) -> None:
+    def __init__(self, address: str, start_timeout: float = START_TIMEOUT_SECONDS,
+                 drain_timeout: float = DRAIN_TIMEOUT_SECONDS) -> None:
         wf = _import_workflow_sdk()
         host, port = _host_and_port(address)
         self._start_timeout = start_timeout
-        self.runtime = wf.WorkflowRuntime(host=host, port=port, worker_ready_timeout=start_timeout)
+        self._drain_timeout = drain_timeout
+        self.calls = DaprCallGate()
+        self.runtime = wf.WorkflowRuntime(host=host, port=port, worker_ready_timeout=start_timeout,
+                                          interceptors=[self.calls])
         self.is_running = False
 
     def register_workflow(self, fn: Callable[..., Any], *, name: str | None = None) -> None:
@@ -94,6 +170,7 @@ class DaprTestRuntime:
             finally:
                 started.set()
 
+        self.calls.gate.reopen()
         self.is_running = True  # from here on, shutdown() stops it, even if start() never returns
         threading.Thread(target=run, name="dapr-workflow-runtime-start", daemon=True).start()
         if not started.wait(self._start_timeout + 5):
@@ -112,10 +189,11 @@ class DaprTestRuntime:
         return self
 
     def shutdown(self) -> None:
-        """Stop taking work (idempotent)."""
+        """Stop taking work (idempotent): no call of the SDK reaches the sidecar any more, the calls already on their
+        way end (at most ``drain_timeout`` s), then the SDK's runtime shuts down."""
         if self.is_running:
             self.is_running = False
-            self.runtime.shutdown()
+            stop_after_drain(self.calls.gate, self.runtime.shutdown, self._drain_timeout)
 
     def stop(self) -> None:
         """The same as :meth:`shutdown` (what the plugin calls on every worker it manages)."""

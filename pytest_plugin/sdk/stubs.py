@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from .gate import CallGate
+
 StubKind = Literal["activity", "orchestrator"]
 _UNSET: Any = object()
 
@@ -132,36 +134,26 @@ class StubTable:
         self._real: dict[tuple[StubKind, str], Callable[..., Any]] = {}
         self._stubs: dict[tuple[StubKind, str], Stub] = {}
         self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
-        self._running = 0
-        self._closed = False
+        self._gate = CallGate()
 
     def close(self) -> None:
         """Refuse every later call (they fail with WorkerStoppedError)."""
-        with self._lock:
-            self._closed = True
+        self._gate.close()
 
     def reopen(self) -> None:
         """Accept calls again (the worker was started again)."""
-        with self._lock:
-            self._closed = False
+        self._gate.reopen()
 
     def wait_until_no_call_runs(self, timeout: float) -> bool:
         """Block until no call is running (or ``timeout`` seconds passed); True when none runs."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._running == 0, timeout)
+        return self._gate.wait_until_no_call_runs(timeout)
 
     def _enter(self, kind: StubKind, name: str) -> None:
-        with self._lock:
-            if self._closed:
-                raise WorkerStoppedError(f"{kind} {name!r} was not run: the test's worker is stopping")
-            self._running += 1
+        if not self._gate.enter():
+            raise WorkerStoppedError(f"{kind} {name!r} was not run: the test's worker is stopping")
 
     def _leave(self) -> None:
-        with self._lock:
-            self._running -= 1
-            if self._running == 0:
-                self._idle.notify_all()
+        self._gate.leave()
 
     def set_clock(self, now: Callable[[], datetime]) -> None:
         """Read call times from ``now`` (the fake sidecar's virtual clock)."""
