@@ -135,6 +135,7 @@ class StubTable:
         self._stubs: dict[tuple[StubKind, str], Stub] = {}
         self._lock = threading.Lock()
         self._gate = CallGate()
+        self._trampolines: dict[tuple[StubKind, str, int], tuple[Any, Callable[..., Any]]] = {}
 
     def close(self) -> None:
         """Refuse every later call (they fail with WorkerStoppedError)."""
@@ -233,10 +234,22 @@ class StubTable:
         return target._outcome(call)
 
     def trampoline(self, kind: StubKind, name: str, like: Callable[..., Any] | None) -> Callable[..., Any]:
-        """A function registered under ``name`` that calls whatever is current for it, of the same kind as ``like``."""
+        """A function registered under ``name`` that calls whatever is current for it, of the same kind as ``like``.
+
+        The same function object for the same arguments (the worker's registration and the replay audit's), so the
+        SDK's memo of what it read from its signature serves both."""
+        key = (kind, name, id(like))
+        with self._lock:
+            known = self._trampolines.get(key)
+        if known is not None and known[0] is like:
+            return known[1]
         if kind == "activity":
-            return self._activity_trampoline(name, like)
-        return self._orchestrator_trampoline(name, like)
+            made = self._activity_trampoline(name, like)
+        else:
+            made = self._orchestrator_trampoline(name, like)
+        with self._lock:
+            self._trampolines[key] = (like, made)
+        return made
 
     def _activity_trampoline(self, name: str, like: Callable[..., Any] | None) -> Callable[..., Any]:
         call, enter, leave = self._call_activity, self._enter, self._leave

@@ -143,3 +143,21 @@ def test_stubs_replace_activities_and_sub_orchestrators_by_name(pytester: pytest
     pytester.makepyfile(workflows=WORKFLOWS, test_stubs=STUB_TESTS)
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=7)
+
+
+def test_a_stub_table_gives_one_trampoline_per_name_and_function() -> None:
+    from durabletask_pytest.sdk.stubs import StubTable
+
+    def first(ctx: object, value: object) -> object:
+        return value
+
+    def second(ctx: object, value: object) -> object:
+        return value
+
+    table = StubTable()
+    trampoline = table.trampoline("activity", "first", first)
+    assert table.trampoline("activity", "first", first) is trampoline  # the audit's registration reuses it
+    assert table.trampoline("activity", "first", second) is not trampoline
+    assert table.trampoline("orchestrator", "first", first) is not trampoline
+    assert table.trampoline("activity", "other", first) is not trampoline
+    assert StubTable().trampoline("activity", "first", first) is not trampoline  # each table routes to its own
