@@ -178,8 +178,12 @@ def one_pass_steps(p: ReplayPlan) -> list[StepRange] | None:
 
 
 def _in_one_pass(p: ReplayPlan, steps: Sequence[StepRange], rounds: int, one_pass: Any) -> ReplayOutcome | None:
-    """The verdict of ``rounds`` one-pass replays of ``p``; None when a pass stopped early without a divergence."""
+    """The verdict of ``rounds`` one-pass replays of ``p`` (the first that diverges ends them); None when a pass
+    stopped early without a divergence."""
     history = pb.OrchestratorRequest(instanceId=p.history.instance_id, pastEvents=p.history.events)
+    execution = execution_id(p.history.events)
+    if execution is not None:
+        history.executionId.value = execution
     verdict = None
     for round_ in range(rounds):
         answers, complete = one_pass(history, steps)
@@ -253,16 +257,19 @@ class Replayer:
         """Replay each plan ``repeat`` rounds (fewer when ``event_budget`` events would be exceeded; one round
         always); one outcome per plan, from its first round that does not replay.
 
-        With a runner that can (our SDK's engine, :class:`~.sdks.OnePass`), a round of a plan whose history has the
-        usual shape (:func:`one_pass_steps`) is one pass of the code through the whole history, its actions taken
-        after each work item; a pass that stops early without a divergence sends that plan the usual way: every
-        work item of every round in one batch."""
+        With a runner that can (:class:`~.sdks.OnePass`), a round of a plan whose history has the usual shape
+        (:func:`one_pass_steps`) is one pass of the code through the whole history. A pass that stops early without
+        a divergence sends that plan the usual way: every work item of every round in one batch. A divergence
+        shown by a runner whose split is not exact (``one_pass_exact = False``) sends it that way too, with twice
+        the rounds within the budget (so a coin the pass caught is caught again with probability > 0.99)."""
         if repeat < 1:
             raise ValueError(f"repeat must be at least 1, got {repeat}")
         rounds = rounds_within(plans, repeat, event_budget)
         one_pass = getattr(self._run, "one_pass", None)
+        exact = bool(getattr(self._run, "one_pass_exact", True))
         outcomes: dict[int, ReplayOutcome] = {}
         batched: list[int] = []  # the plans replayed one work item at a time
+        confirmed: list[int] = []  # the same, with twice the rounds: an inexact pass showed a divergence
         for number, p in enumerate(plans):
             if not p.episodes:
                 outcomes[number] = ReplayOutcome(p.history.instance_id, 0, problem=why_empty(p.history.events),
@@ -272,12 +279,23 @@ class Replayer:
             verdict = None if steps is None else _in_one_pass(p, steps, rounds, one_pass)
             if verdict is None:
                 batched.append(number)
+            elif not verdict.replays and not exact:
+                confirmed.append(number)
             else:
                 outcomes[number] = verdict
-        one_round = [r for number in batched for r in plans[number].requests]
+        outcomes.update(self._one_work_item_at_a_time(plans, batched, rounds))
+        again = max(rounds, rounds_within([plans[number] for number in confirmed], 2 * rounds, event_budget))
+        outcomes.update(self._one_work_item_at_a_time(plans, confirmed, again))
+        return [outcomes[number] for number in range(len(plans))]
+
+    def _one_work_item_at_a_time(self, plans: Sequence[ReplayPlan], numbers: Sequence[int],
+                                 rounds: int) -> dict[int, ReplayOutcome]:
+        """The verdicts of the plans at ``numbers``: every work item of every round in one batch."""
+        one_round = [r for number in numbers for r in plans[number].requests]
         answers = self._run(one_round * rounds) if one_round else []
+        outcomes: dict[int, ReplayOutcome] = {}
         offset = 0  # where this plan's work items start within one round
-        for number in batched:
+        for number in numbers:
             p = plans[number]
             verdict = ReplayOutcome(p.history.instance_id, len(p.episodes), source=p.history.source,
                                     replay_round=rounds, rounds=rounds)
@@ -289,7 +307,7 @@ class Replayer:
                     break
             outcomes[number] = verdict
             offset += len(p.requests)
-        return [outcomes[number] for number in range(len(plans))]
+        return outcomes
 
     def close(self) -> None:
         """Stop the replay worker (in the background) and its own sidecar, if any."""

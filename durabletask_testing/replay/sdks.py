@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..protocol import orchestrator_service_pb2 as pb
+from .episodes import ACTION_RECORDS, RECORD_KINDS
 from .sidecar import Answer, ReplayServer
 from .workers import DEFAULT_ANSWER_TIMEOUT, StartWorker, WorkerRunner
 
@@ -131,18 +132,7 @@ class _PublishedSdk:
         if "logger" in accepted:  # a replay's debug and info lines are no news; building each costs a third
             options["logger"] = _replay_logger()
         worker = self._worker(registration, **options)  # never started: no channel, no threads
-        run_work_item: Any = getattr(worker, "_execute_orchestrator")  # noqa: B009  # private, shape-checked
-
-        def run(requests: Sequence[pb.OrchestratorRequest]) -> list[Answer]:
-            answers = []
-            converted = _Converted(sdk_pb.OrchestratorRequest)
-            for request in requests:
-                stub = _AnswerStub()
-                run_work_item(converted.of(request), stub, "replay")
-                answers.append(stub.answer())
-            return answers
-
-        return run
+        return _PublishedEngine(getattr(worker, "_execute_orchestrator"), sdk_pb.OrchestratorRequest)  # noqa: B009
 
     def start_worker(self, registration: Registration) -> StartWorker:
         def start(address: str, metadata: list[tuple[str, str]]) -> Any:
@@ -197,6 +187,93 @@ class _OurEngine:
         result = self._executor.execute_steps(ours.instanceId, [
             (events[start:new_from], events[new_from:new_to]) for start, new_from, new_to in steps])
         return [Answer(actions=_our_actions(actions), answered=True) for actions in result.actions], result.complete
+
+
+class _PublishedEngine:
+    """The published worker's own work-item method as a :data:`Runner`, with a one-pass detector.
+
+    Its executor returns only the actions still unconfirmed at the end, so :meth:`one_pass` hands it the whole
+    history without its action records: nothing is confirmed, and the answer holds the actions of every step in
+    the order the code produced them, split by the task ids the history recorded. The split is not the SDK's own
+    (``one_pass_exact`` is False): a divergence it shows is only a reason to replay that history one work item
+    at a time, whose verdict counts. Histories whose records the split cannot rely on (continue-as-new, which
+    answers with its completion alone; entities; a task id recorded twice, as retries do) are left to that way
+    from the start."""
+
+    one_pass_exact = False
+
+    def __init__(self, run_work_item: Any, request_type: Any) -> None:
+        self._run_work_item = run_work_item
+        self._type = request_type
+
+    def __call__(self, requests: Sequence[pb.OrchestratorRequest]) -> list[Answer]:
+        answers = []
+        converted = _Converted(self._type)
+        for request in requests:
+            stub = _AnswerStub()
+            self._run_work_item(converted.of(request), stub, "replay")
+            answers.append(stub.answer())
+        return answers
+
+    def one_pass(self, history: pb.OrchestratorRequest, steps: Sequence[StepRange]) -> tuple[list[Answer], bool]:
+        events = history.pastEvents
+        recorded_ids = _recorded_ids_by_step(events, steps)
+        if not steps or recorded_ids is None:
+            return [], False
+        past: list[Any] = []
+        for start, new_from, new_to in steps[:-1]:
+            past.extend(e for e in events[start:new_from] if e.WhichOneof("eventType") not in RECORD_KINDS)
+            past.extend(events[new_from:new_to])
+        start, new_from, new_to = steps[-1]
+        past.extend(e for e in events[start:new_from] if e.WhichOneof("eventType") not in RECORD_KINDS)
+        request = pb.OrchestratorRequest(instanceId=history.instanceId, pastEvents=past,
+                                         newEvents=events[new_from:new_to])
+        if history.HasField("executionId"):
+            request.executionId.CopyFrom(history.executionId)
+        stub = _AnswerStub()
+        self._run_work_item(self._type.FromString(request.SerializeToString()), stub, "replay")
+        answer = stub.answer()
+        if not answer.answered or answer.abandoned:
+            return [], False
+        per_step: list[list[pb.OrchestratorAction]] = [[] for _ in steps]
+        step_of = {task_id: number for number, ids in enumerate(recorded_ids) for task_id in ids}
+        for action in answer.actions:
+            number = len(steps) - 1
+            if action.WhichOneof("orchestratorActionType") != "completeOrchestration":
+                number = step_of.get(int(action.id), number)
+            per_step[number].append(action)
+        return [Answer(actions=actions, answered=True) for actions in per_step], True
+
+
+_ID_RECORDS = frozenset(ACTION_RECORDS) - {"executionCompleted"}
+_ENTITY_EVENTS = frozenset({
+    "entityOperationSignaled", "entityOperationCalled", "entityLockRequested", "entityUnlockSent",
+    "entityOperationCompleted", "entityOperationFailed", "entityLockGranted"})
+
+
+def _recorded_ids_by_step(events: Sequence[Any], steps: Sequence[StepRange]) -> list[set[int]] | None:
+    """The task ids each step recorded (its TaskScheduled, TimerCreated, ... events); None when the history
+    continues as new, involves entities, or records one task id twice."""
+    bounds = [new_to for _, _, new_to in steps]
+    ends = [new_from for _, new_from, _ in steps[1:]] + [len(events)]
+    found: list[set[int]] = []
+    seen: set[int] = set()
+    for new_to, end in zip(bounds, ends):
+        ids: set[int] = set()
+        for event in events[new_to:end]:
+            kind = event.WhichOneof("eventType")
+            if kind in _ID_RECORDS:
+                if event.eventId in seen:
+                    return None
+                seen.add(event.eventId)
+                ids.add(event.eventId)
+            elif kind == "executionCompleted" and \
+                    event.executionCompleted.orchestrationStatus == pb.ORCHESTRATION_STATUS_CONTINUED_AS_NEW:
+                return None
+        found.append(ids)
+    if any(event.WhichOneof("eventType") in _ENTITY_EVENTS for event in events):
+        return None
+    return found
 
 
 StepRange = tuple[int, int, int]

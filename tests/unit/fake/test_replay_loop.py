@@ -202,3 +202,37 @@ def test_the_installed_sdk_is_looked_up_once_per_imported_durabletask_module(mon
     monkeypatch.setitem(sys.modules, "durabletask", types.ModuleType("durabletask"))  # another SDK imported
     assert sdks.installed() is sdks.OURS
     assert len(calls) == 2
+
+
+class _InexactPass(Scripted):
+    """A runner whose one pass always shows a divergence, but whose split is not exact."""
+
+    one_pass_exact = False
+
+    def __init__(self, wrong: dict[int, Answer] | None = None) -> None:
+        super().__init__(wrong)
+        self.passes = 0
+
+    def one_pass(self, history: pb.OrchestratorRequest, steps: Sequence[object]) -> tuple[list[Answer], bool]:
+        self.passes += 1
+        return [Answer([_schedule("refund")], answered=True), Answer([_complete()], answered=True)], True
+
+
+def test_a_divergence_of_an_inexact_pass_is_decided_by_replaying_each_work_item_with_twice_the_rounds() -> None:
+    runner = _InexactPass()
+    outcome = Replayer(runner).replay_plans([plan(_history("o-1"))], repeat=3)[0]
+    assert runner.passes == 1  # the first pass that diverged ends the passes
+    assert outcome.replays and outcome.rounds == 6
+    assert len(runner.calls) == 2 * 6  # two work items, six rounds
+    wrong_second_round = _InexactPass(wrong={3: Answer([_schedule("refund")], answered=True)})
+    verdict = Replayer(wrong_second_round).replay_plans([plan(_history("o-2"))], repeat=3)[0]
+    assert not verdict.replays and verdict.replay_round == 2
+    assert verdict.describe().startswith("diverges at step 2 (action 1)")
+
+
+def test_an_exact_pass_gives_the_verdict_itself() -> None:
+    runner = _InexactPass()
+    runner.one_pass_exact = True
+    verdict = Replayer(runner).replay_plans([plan(_history("o-3"))], repeat=3)[0]
+    assert runner.calls == [] and not verdict.replays and verdict.replay_round == 1
+    assert verdict.describe().startswith("diverges at step 1 (action 1): recorded TaskScheduled(id=1, name='charge'")
