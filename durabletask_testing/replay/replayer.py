@@ -11,9 +11,11 @@ code; the actions it produces must equal the recorded ones. How the code runs is
   SDK offers (in-process with ours and with the published SDK's versions that allow it, through its worker
   otherwise; :mod:`~.sdks` decides).
 
-:meth:`Replayer.replay_plans` is the one replay loop: every work item of every history, ``repeat`` rounds, in one
-batch; the first round that does not replay gives a history's verdict. A history that records no work item of a
-worker (no ``OrchestratorStarted``: an instance no worker ran) does not replay: its outcome is ``empty``.
+:meth:`Replayer.replay_plans` is the one replay loop: ``repeat`` rounds of each history, each round one pass of the
+code through the whole history where the runner can (:class:`~.sdks.OnePass`, :func:`one_pass_steps`), else every
+work item of every round in one batch; the first round that does not replay gives a history's verdict. A history
+that records no work item of a worker (no ``OrchestratorStarted``: an instance no worker ran) does not replay: its
+outcome is ``empty``.
 ``export_history(sidecar, instance_id)`` returns the stored-history document (:mod:`~.history_file`) of an instance
 of a FakeSidecar or RemoteFake.
 """
