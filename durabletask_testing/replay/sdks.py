@@ -160,6 +160,20 @@ class _PublishedSdk:
         return worker
 
 
+class _PerHistory:
+    """What an engine derives from the history of the plan whose rounds it runs (one pass per round, the same
+    ``history`` request each time): derived once, kept until another history comes."""
+
+    def __init__(self) -> None:
+        self._history: Any = None
+        self._derived: Any = None
+
+    def of(self, history: pb.OrchestratorRequest, derive: Callable[[], Any]) -> Any:
+        if self._history is not history:
+            self._history, self._derived = history, derive()
+        return self._derived
+
+
 class _OurEngine:
     """Our SDK's replay engine as a :data:`Runner`, with :meth:`one_pass` (see :class:`OnePass`)."""
 
@@ -168,7 +182,7 @@ class _OurEngine:
 
         self._executor = executor
         self._type = sdk_pb.OrchestratorRequest
-        self._last_history: tuple[Any, Any] = (None, None)  # (our request, the SDK's copy): a plan's rounds
+        self._converted_history = _PerHistory()
 
     def __call__(self, requests: Sequence[pb.OrchestratorRequest]) -> list[Answer]:
         answers = []
@@ -180,9 +194,7 @@ class _OurEngine:
         return answers
 
     def one_pass(self, history: pb.OrchestratorRequest, steps: Sequence[StepRange]) -> tuple[list[Answer], bool]:
-        if self._last_history[0] is not history:
-            self._last_history = (history, self._type.FromString(history.SerializeToString()))
-        ours = self._last_history[1]
+        ours = self._converted_history.of(history, lambda: self._type.FromString(history.SerializeToString()))
         events = ours.pastEvents
         result = self._executor.execute_steps(ours.instanceId, [
             (events[start:new_from], events[new_from:new_to]) for start, new_from, new_to in steps])
@@ -205,6 +217,7 @@ class _PublishedEngine:
     def __init__(self, run_work_item: Any, request_type: Any) -> None:
         self._run_work_item = run_work_item
         self._type = request_type
+        self._prepared = _PerHistory()  # (the SDK's request without action records, step by task id) or None
 
     def __call__(self, requests: Sequence[pb.OrchestratorRequest]) -> list[Answer]:
         answers = []
@@ -216,33 +229,40 @@ class _PublishedEngine:
         return answers
 
     def one_pass(self, history: pb.OrchestratorRequest, steps: Sequence[StepRange]) -> tuple[list[Answer], bool]:
-        events = history.pastEvents
-        recorded_ids = _recorded_ids_by_step(events, steps)
-        if not steps or recorded_ids is None:
+        prepared = self._prepared.of(history, lambda: self._prepare(history, steps))
+        if prepared is None:
             return [], False
-        past: list[Any] = []
-        for start, new_from, new_to in steps[:-1]:
-            past.extend(e for e in events[start:new_from] if e.WhichOneof("eventType") not in RECORD_KINDS)
-            past.extend(events[new_from:new_to])
-        start, new_from, new_to = steps[-1]
-        past.extend(e for e in events[start:new_from] if e.WhichOneof("eventType") not in RECORD_KINDS)
-        request = pb.OrchestratorRequest(instanceId=history.instanceId, pastEvents=past,
-                                         newEvents=events[new_from:new_to])
-        if history.HasField("executionId"):
-            request.executionId.CopyFrom(history.executionId)
+        request, step_of = prepared
         stub = _AnswerStub()
-        self._run_work_item(self._type.FromString(request.SerializeToString()), stub, "replay")
+        self._run_work_item(request, stub, "replay")
         answer = stub.answer()
         if not answer.answered or answer.abandoned:
             return [], False
         per_step: list[list[pb.OrchestratorAction]] = [[] for _ in steps]
-        step_of = {task_id: number for number, ids in enumerate(recorded_ids) for task_id in ids}
         for action in answer.actions:
             number = len(steps) - 1
             if action.WhichOneof("orchestratorActionType") != "completeOrchestration":
                 number = step_of.get(int(action.id), number)
             per_step[number].append(action)
         return [Answer(actions=actions, answered=True) for actions in per_step], True
+
+    def _prepare(self, history: pb.OrchestratorRequest,
+                 steps: Sequence[StepRange]) -> tuple[Any, dict[int, int]] | None:
+        """The SDK's request of one pass (every event before the last step's new events but the action records, as
+        past; that step's new events as new) and the step of each recorded task id; None when the split cannot
+        rely on them."""
+        events = history.pastEvents
+        recorded_ids = _recorded_ids_by_step(events, steps) if steps else None
+        if recorded_ids is None:
+            return None
+        _, new_from, new_to = steps[-1]
+        request = pb.OrchestratorRequest(
+            instanceId=history.instanceId, newEvents=events[new_from:new_to],
+            pastEvents=[e for e in events[:new_from] if e.WhichOneof("eventType") not in RECORD_KINDS])
+        if history.HasField("executionId"):
+            request.executionId.CopyFrom(history.executionId)
+        step_of = {task_id: number for number, ids in enumerate(recorded_ids) for task_id in ids}
+        return self._type.FromString(request.SerializeToString()), step_of
 
 
 _ID_RECORDS = frozenset(ACTION_RECORDS) - {"executionCompleted"}
@@ -282,12 +302,12 @@ StepRange = tuple[int, int, int]
 
 
 class OnePass(Protocol):
-    """A runner that can replay every work item of one history in one pass of the code (our SDK's engine).
+    """A runner that can replay every work item of one history in one pass of the code (both in-process engines).
 
     ``one_pass(history, steps)``: ``history`` carries the whole history as ``pastEvents``; one answer per step, as
-    far as the pass got, and whether it got through all of them. Each step's actions equal those of its work
-    item replayed alone (every step but the last is a replay), so one pass per round stands in for one execution
-    per work item."""
+    far as the pass got, and whether it got through all of them. With our SDK each step's actions equal those of
+    its work item replayed alone (every step but the last is a replay), so one pass per round stands in for one
+    execution per work item; a runner whose split is not that exact says ``one_pass_exact = False``."""
 
     def one_pass(self, history: pb.OrchestratorRequest, steps: Sequence[StepRange]) -> tuple[list[Answer], bool]: ...
 

@@ -4,7 +4,8 @@ execution per work item.
 Histories come from real runs of the installed SDK's worker on a fake. Our SDK's pass gives every step's actions
 exactly; the published SDK's pass (its executor handed the history without its action records) must give the
 same actions, split by the recorded task ids, for every history it takes; histories it cannot take (retries record
-a task id twice) go the usual way. On changed code both ways give the same verdict.
+a task id twice) go the usual way. On changed code both ways give the same verdict; a pass that stops early
+without a divergence hands the history to the usual way; a history of another shape is not taken in one pass.
 """
 
 from __future__ import annotations
@@ -122,24 +123,37 @@ def _records(instance_id: str, answers: Sequence[Answer]) -> list[list[Any]]:
     return [produced_records(answer.actions, instance_id) for answer in answers]
 
 
+def _serialized(answers: Sequence[Answer]) -> list[list[bytes]]:
+    return [[action.SerializeToString(deterministic=True) for action in answer.actions] for answer in answers]
+
+
 def test_the_installed_sdks_pass_gives_each_step_the_actions_of_its_own_work_item(
         histories: list[StoredHistory]) -> None:
     engine, close = runner(Registration.of(ORCHESTRATORS))
     try:
         assert hasattr(engine, "one_pass"), "the installed SDK replays in process"
+        exact = getattr(engine, "one_pass_exact", True)
         taken = set()
+        whole = 0  # histories the pass got through
         for history in histories:
             planned = plan(history)
             steps = one_pass_steps(planned)
             assert steps is not None, history.instance_id
+            assert len(steps) == len(planned.episodes) >= 2
             request = pb.OrchestratorRequest(instanceId=history.instance_id, pastEvents=history.events)
             answers, complete = engine.one_pass(request, steps)
             if not complete:
                 continue
             taken.add(history.name)
-            assert _records(history.instance_id, answers) == _records(history.instance_id, engine(planned.requests))
+            whole += 1
+            batched = engine(planned.requests)
+            assert _records(history.instance_id, answers) == _records(history.instance_id, batched)
             assert all(not answer.abandoned for answer in answers)
+            if exact:  # our SDK: the very same actions, byte for byte
+                assert _serialized(answers) == _serialized(batched), history.instance_id
         assert {"chain", "fan_out", "waiting", "parent"} <= taken
+        if exact:
+            assert whole == len(histories) == 6  # five orchestrations and the sub-orchestration, every one
     finally:
         close()
 
@@ -164,3 +178,46 @@ def test_on_changed_code_the_verdict_is_the_one_of_replaying_each_work_item(hist
         assert all(o.replays for o in same), [o.describe() for o in same]
     finally:
         close()
+
+
+class _StopsEarly:
+    """A runner whose one pass never gets through, answering the batch as the recorded history did."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.batched: list[int] = []
+
+    def __call__(self, requests: Sequence[pb.OrchestratorRequest]) -> list[Answer]:
+        self.batched.append(len(requests))
+        answers: list[Answer] = self.engine(requests)
+        return answers
+
+    def one_pass(self, history: pb.OrchestratorRequest, steps: Sequence[Any]) -> tuple[list[Answer], bool]:
+        answers, _ = self.engine.one_pass(history, steps)
+        return answers[:1], False
+
+
+def test_a_pass_that_stops_early_without_a_divergence_replays_the_history_one_work_item_at_a_time(
+        histories: list[StoredHistory]) -> None:
+    engine, close = runner(Registration.of(ORCHESTRATORS))
+    try:
+        stops_early = _StopsEarly(engine)
+        chains = [h for h in histories if h.name == "chain"]
+        outcomes = Replayer(stops_early).replay_all(chains, repeat=3)
+        assert all(o.replays and o.rounds == 3 for o in outcomes)
+        assert stops_early.batched == [3 * sum(len(plan(h).episodes) for h in chains)]
+    finally:
+        close()
+
+
+def test_a_history_whose_step_has_a_new_event_after_an_action_record_is_not_taken_in_one_pass(
+        histories: list[StoredHistory]) -> None:
+    history = next(h for h in histories if h.name == "chain")
+    events = list(history.events)
+    second = [i for i, e in enumerate(events) if e.WhichOneof("eventType") == "orchestratorStarted"][1]
+    kinds = [e.WhichOneof("eventType") for e in events[second:second + 3]]
+    assert kinds == ["orchestratorStarted", "taskCompleted", "taskScheduled"]
+    events[second + 1], events[second + 2] = events[second + 2], events[second + 1]  # the record first
+    reordered = StoredHistory(history.instance_id, events, name=history.name)
+    assert one_pass_steps(plan(history)) is not None
+    assert one_pass_steps(plan(reordered)) is None
